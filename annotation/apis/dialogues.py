@@ -1,0 +1,144 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.apis.permissions import IsAnnotator
+from annotation.models import Track
+from annotation.selectors.dialogues import dialogue_get, dialogue_list, turn_get
+from annotation.services.comparisons import comparison_create
+from annotation.services.dialogues import dialogue_create, turn_create, turn_retry
+
+
+class ResponseSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    text = serializers.CharField()
+    completion_tokens = serializers.IntegerField()
+
+
+class TurnOutputSerializer(serializers.Serializer):
+    """A turn as the annotator sees it: A and B, never which model wrote which."""
+
+    id = serializers.IntegerField()
+    index = serializers.IntegerField()
+    status = serializers.CharField()
+    prompt = serializers.CharField()
+    responses = serializers.SerializerMethodField()
+    chosen = serializers.SerializerMethodField()
+    error = serializers.CharField()
+
+    def get_responses(self, turn) -> ResponseSerializer(many=True):
+        if turn.status not in ("ready", "annotated"):
+            return []
+        return [
+            {"label": s.label, "text": s.text, "completion_tokens": s.completion_tokens}
+            for s in sorted(turn.samples.all(), key=lambda s: s.label)
+        ]
+
+    def get_chosen(self, turn) -> str | None:
+        comparison = getattr(turn, "comparison", None)
+        return comparison.chosen if comparison is not None else None
+
+
+class DialogueOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    track = serializers.CharField()
+    batch = serializers.CharField(source="batch.name")
+    system_prompt = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    turns = TurnOutputSerializer(many=True)
+
+
+class DialogueListCreateApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    class InputSerializer(serializers.Serializer):
+        track = serializers.ChoiceField(choices=Track.values)
+
+    @extend_schema(responses=DialogueOutputSerializer(many=True))
+    def get(self, request):
+        dialogues = dialogue_list(annotator=request.user)
+        return Response(DialogueOutputSerializer(dialogues, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: DialogueOutputSerializer})
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        dialogue = dialogue_create(annotator=request.user, **serializer.validated_data)
+        dialogue = dialogue_get(annotator=request.user, dialogue_id=dialogue.pk)
+        return Response(DialogueOutputSerializer(dialogue).data, status=status.HTTP_201_CREATED)
+
+
+class DialogueDetailApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(responses=DialogueOutputSerializer)
+    def get(self, request, dialogue_id: int):
+        return Response(DialogueOutputSerializer(dialogue_get(annotator=request.user, dialogue_id=dialogue_id)).data)
+
+
+class TurnCreateApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    class InputSerializer(serializers.Serializer):
+        prompt = serializers.CharField(trim_whitespace=True, max_length=8000)
+
+    @extend_schema(request=InputSerializer, responses={202: TurnOutputSerializer})
+    def post(self, request, dialogue_id: int):
+        dialogue = dialogue_get(annotator=request.user, dialogue_id=dialogue_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        turn = turn_create(dialogue=dialogue, **serializer.validated_data)
+        turn = turn_get(annotator=request.user, turn_id=turn.pk)
+        return Response(TurnOutputSerializer(turn).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TurnDetailApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(responses=TurnOutputSerializer)
+    def get(self, request, turn_id: int):
+        return Response(TurnOutputSerializer(turn_get(annotator=request.user, turn_id=turn_id)).data)
+
+
+class TurnRetryApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=None, responses={202: TurnOutputSerializer})
+    def post(self, request, turn_id: int):
+        turn = turn_retry(turn=turn_get(annotator=request.user, turn_id=turn_id))
+        turn = turn_get(annotator=request.user, turn_id=turn.pk)
+        return Response(TurnOutputSerializer(turn).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ComparisonCreateApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    class InputSerializer(serializers.Serializer):
+        chosen = serializers.ChoiceField(choices=["a", "b"])
+        strength = serializers.ChoiceField(
+            choices=["significantly_better", "better", "slightly_better", "negligibly_better"]
+        )
+        a_safe = serializers.BooleanField(required=False, allow_null=True, default=None)
+        b_safe = serializers.BooleanField(required=False, allow_null=True, default=None)
+        time_spent_ms = serializers.IntegerField(min_value=0, max_value=24 * 3600 * 1000)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        turn = serializers.IntegerField(source="turn_id")
+        chosen = serializers.CharField()
+        strength = serializers.CharField()
+        a_safe = serializers.BooleanField(allow_null=True)
+        b_safe = serializers.BooleanField(allow_null=True)
+        safety_bin = serializers.CharField(allow_null=True)
+        unsafe_chosen = serializers.BooleanField()
+        time_spent_ms = serializers.IntegerField()
+        review_status = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request, turn_id: int):
+        turn = turn_get(annotator=request.user, turn_id=turn_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        comparison = comparison_create(turn=turn, annotator=request.user, **serializer.validated_data)
+        return Response(self.OutputSerializer(comparison).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,37 @@
+import json
+import os
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+
+from annotation.management.base import JsonCommand, progress
+from annotation.models import Batch, Track
+from annotation.selectors.exports import preference_export_rows
+
+
+class Command(JsonCommand):
+    help = "Write comparisons and imported pairs in the export format (JSONL), streamed."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch", action="append", dest="batches", help="repeatable")
+        parser.add_argument("--track", choices=Track.values)
+        parser.add_argument("--source", action="append", dest="sources",
+                            help='repeatable; "platform" is our own comparisons')
+        parser.add_argument("--format", required=True, choices=["trl"])
+        parser.add_argument("--output", required=True)
+
+    def run(self, *, batches, track, sources, format, output, **_):
+        if batches:
+            missing = sorted(set(batches) - set(Batch.objects.filter(name__in=batches).values_list("name", flat=True)))
+            if missing:
+                raise ValidationError({"batch": [f"unknown batch(es): {', '.join(missing)}"]})
+        output = Path(output)
+        partial = output.with_name(output.name + ".partial")
+        counts: dict[str, int] = {}
+        with partial.open("w", encoding="utf-8") as out:
+            for row in progress(preference_export_rows(batches=batches, track=track, sources=sources),
+                                desc="exporting", unit=" pairs"):
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                counts[row["source"]] = counts.get(row["source"], 0) + 1
+        os.replace(partial, output)
+        return {"output": str(output), "pairs": sum(counts.values()), "by_source": counts}

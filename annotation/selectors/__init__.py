@@ -1,0 +1,1 @@
+"""Reads. Each function is named <entity>_<what>, takes keyword-only arguments and writes nothing."""

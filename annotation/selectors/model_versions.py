@@ -1,0 +1,33 @@
+from django.core.exceptions import ValidationError
+
+from annotation.models import ModelVersion
+
+
+def model_version_list(*, kind: str | None = None):
+    versions = ModelVersion.objects.select_related("parent").order_by("created_at", "id")
+    return versions.filter(kind=kind) if kind else versions
+
+
+def model_version_get(*, name: str) -> ModelVersion:
+    version = ModelVersion.objects.filter(name=name).first()
+    if version is None:
+        raise ValidationError({"name": [f"no model version named {name!r}"]})
+    return version
+
+
+def model_version_current(*, kind: str, track: str = "") -> ModelVersion | None:
+    return ModelVersion.objects.filter(kind=kind, track=track, is_current=True).first()
+
+
+def model_version_describe(version: ModelVersion) -> dict:
+    """The `list_models` view of a version."""
+    return {
+        "name": version.name,
+        "kind": version.kind,
+        "track": version.track or None,
+        "parent": version.parent.name if version.parent else None,
+        "current": version.is_current,
+        "created": version.created_at.isoformat(),
+        "path": version.path,
+        "lineage": version.lineage,
+    }

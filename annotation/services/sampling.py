@@ -1,0 +1,184 @@
+"""The database side of sampling a turn's two responses. The worker task calls these around generation.
+
+Flow: `turn_sampling_begin` plans the two variants (once; a redelivered task reuses the plan) →
+the worker generates → `turn_samples_save` stores both samples and marks the turn ready, unless
+another delivery got there first. `turns_requeue_stuck` is the beat-driven sweep for turns whose
+worker died.
+"""
+
+import logging
+import random
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.models import ModelVersion, Sample, Turn
+from annotation.selectors.dialogues import turn_messages
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SamplingVariant:
+    label: str  # "a" or "b": the server's random A/B assignment
+    model_version_id: int
+    model_name: str
+    model_path: str
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class SamplingJob:
+    turn_id: int
+    messages: list[dict]
+    variants: list[SamplingVariant]
+
+
+@dataclass(frozen=True)
+class GeneratedSample:
+    label: str
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+
+
+def turn_sampling_enqueue(*, turn_id: int) -> None:
+    """Queue the sampling task. If the broker is down the turn stays `sampling` and the sweep re-queues it."""
+    from worker.tasks import turn_sample  # lazy: annotation does not import worker at module load
+
+    try:
+        turn_sample.apply_async(args=[turn_id], queue=settings.SAMPLING_QUEUE)
+    except Exception:  # the broker refused; nothing is lost, the sweep tries again
+        logger.exception("could not queue sampling of turn %s; the sweep will re-queue it", turn_id)
+
+
+def sampling_plan_draw(*, versions: list[ModelVersion], temperature_min: float, temperature_max: float,
+                       top_p: float, max_new_tokens: int, rng: random.Random) -> list[SamplingVariant]:
+    """Two variants per the protocol: two different model versions where the batch names several,
+    and always two different temperatures (one from each half of the batch's range), A/B at random."""
+    pair = rng.sample(versions, 2) if len(versions) >= 2 else [versions[0], versions[0]]
+    middle = (temperature_min + temperature_max) / 2
+    temperatures = [rng.uniform(temperature_min, middle), rng.uniform(middle, temperature_max)]
+    if temperatures[0] == temperatures[1]:
+        temperatures = [temperature_min, temperature_max]
+    labels = ["a", "b"]
+    rng.shuffle(labels)
+    return sorted(
+        (
+            SamplingVariant(
+                label=label,
+                model_version_id=version.pk,
+                model_name=version.name,
+                model_path=version.path,
+                temperature=round(temperature, 4),
+                top_p=top_p,
+                max_new_tokens=max_new_tokens,
+                seed=rng.randrange(2**31),
+            )
+            for label, version, temperature in zip(labels, pair, temperatures)
+        ),
+        key=lambda v: v.label,
+    )
+
+
+@transaction.atomic
+def turn_sampling_begin(*, turn_id: int) -> SamplingJob | None:
+    """The job for a turn still `sampling`, or None if it is done, failed or gone (so a redelivery is a no-op)."""
+    turn = Turn.objects.select_for_update().select_related("dialogue__batch").filter(pk=turn_id).first()
+    if turn is None or turn.status != Turn.Status.SAMPLING:
+        return None
+    if turn.sampling_plan is None:
+        batch = turn.dialogue.batch
+        variants = sampling_plan_draw(
+            versions=list(batch.policy_versions.order_by("name")),
+            temperature_min=batch.temperature_min,
+            temperature_max=batch.temperature_max,
+            top_p=batch.top_p,
+            max_new_tokens=batch.max_new_tokens,
+            rng=random.Random(),
+        )
+        turn.sampling_plan = [asdict(v) for v in variants]
+    turn.sampling_queued_at = timezone.now()  # the sweep's clock restarts when a worker picks it up
+    turn.save(update_fields=["sampling_plan", "sampling_queued_at"])
+    return SamplingJob(
+        turn_id=turn.pk,
+        messages=turn_messages(turn=turn),
+        variants=[SamplingVariant(**v) for v in turn.sampling_plan],
+    )
+
+
+@transaction.atomic
+def turn_sampling_reseed(*, turn_id: int) -> None:
+    """Give both variants fresh seeds, after the two texts came out identical."""
+    turn = Turn.objects.select_for_update().get(pk=turn_id)
+    rng = random.Random()
+    turn.sampling_plan = [{**v, "seed": rng.randrange(2**31)} for v in turn.sampling_plan]
+    turn.save(update_fields=["sampling_plan"])
+
+
+@transaction.atomic
+def turn_samples_save(*, turn_id: int, variants: list[SamplingVariant], samples: list[GeneratedSample]) -> bool:
+    """Store the two samples and mark the turn `ready`. False if another delivery already did."""
+    turn = Turn.objects.select_for_update().filter(pk=turn_id).first()
+    if turn is None or turn.status != Turn.Status.SAMPLING or turn.samples.exists():
+        return False
+    by_label = {v.label: v for v in variants}
+    Sample.objects.bulk_create(
+        Sample(
+            turn=turn,
+            label=s.label,
+            text=s.text,
+            model_version_id=by_label[s.label].model_version_id,
+            temperature=by_label[s.label].temperature,
+            top_p=by_label[s.label].top_p,
+            max_new_tokens=by_label[s.label].max_new_tokens,
+            seed=by_label[s.label].seed,
+            prompt_tokens=s.prompt_tokens,
+            completion_tokens=s.completion_tokens,
+            generation_seconds=s.seconds,
+        )
+        for s in samples
+    )
+    turn.status = Turn.Status.READY
+    turn.ready_at = timezone.now()
+    turn.error = ""
+    turn.save(update_fields=["status", "ready_at", "error"])
+    return True
+
+
+@transaction.atomic
+def turn_sampling_fail(*, turn_id: int, reason: str) -> None:
+    """Mark a turn `failed` with a reason the annotator sees; the retry endpoint samples it again."""
+    Turn.objects.filter(pk=turn_id, status=Turn.Status.SAMPLING).update(status=Turn.Status.FAILED, error=reason[:2000])
+
+
+def turns_requeue_stuck(*, older_than_s: float | None = None) -> dict:
+    """Re-queue turns stuck in `sampling` (worker killed, broker down); fail those out of attempts."""
+    older_than_s = settings.SAMPLING_REQUEUE_AFTER_S if older_than_s is None else older_than_s
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    requeued, failed = [], []
+    with transaction.atomic():
+        stuck = Turn.objects.select_for_update(skip_locked=True).filter(
+            status=Turn.Status.SAMPLING, sampling_queued_at__lt=cutoff
+        )
+        for turn in stuck:
+            if turn.sampling_attempts >= settings.SAMPLING_MAX_ATTEMPTS:
+                turn.status = Turn.Status.FAILED
+                turn.error = f"sampling did not finish after {turn.sampling_attempts} attempts"
+                turn.save(update_fields=["status", "error"])
+                failed.append(turn.pk)
+            else:
+                turn.sampling_attempts += 1
+                turn.sampling_queued_at = timezone.now()
+                turn.save(update_fields=["sampling_attempts", "sampling_queued_at"])
+                requeued.append(turn.pk)
+        for turn_id in requeued:
+            transaction.on_commit(lambda turn_id=turn_id: turn_sampling_enqueue(turn_id=turn_id))
+    return {"requeued": requeued, "failed": failed}

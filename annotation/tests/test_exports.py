@@ -1,0 +1,75 @@
+import pytest
+
+from annotation.models import Batch, Comparison, ImportedPair
+from annotation.selectors.exports import preference_export_rows
+from annotation.services.dialogues import turn_create
+from annotation.tests.factories import DialogueFactory, UserFactory, active_batch, annotate, ready_turn
+
+pytestmark = pytest.mark.django_db
+
+
+def test_export_row_has_history_margin_models_and_sampling():
+    batch = active_batch()
+    batch.system_prompt = "Be kind."
+    batch.save()
+    dialogue = DialogueFactory(batch=batch, system_prompt="Be kind.")
+    first = ready_turn(dialogue=dialogue, index=0, prompt="first question")
+    annotate(first, chosen="b", strength="slightly_better")
+    second = ready_turn(dialogue=dialogue, index=1, prompt="follow-up")
+    annotate(second, chosen="a", strength="significantly_better")
+    rows = list(preference_export_rows(batches=[batch.name]))
+    assert len(rows) == 2
+    row = rows[1]
+    assert row["prompt"] == [
+        {"role": "system", "content": "Be kind."},
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "reply b to first question"},
+        {"role": "user", "content": "follow-up"},
+    ]
+    assert row["chosen"] == [{"role": "assistant", "content": "reply a to follow-up"}]
+    assert rows[0]["margin"] == pytest.approx(1 / 3) and row["margin"] == 1.0
+    assert row["chosen_sampling"]["temperature"] == 0.8 and row["rejected_sampling"]["temperature"] == 1.1
+    assert row["source"] == "platform" and row["batch"] == batch.name
+    assert row["annotator"] == dialogue.annotator.profile.pseudonym != dialogue.annotator.username
+
+
+def test_unsafe_chosen_and_rejected_pairs_never_export():
+    batch = active_batch("safety")
+    kept = annotate(ready_turn(dialogue=DialogueFactory(batch=batch)), chosen="a", a_safe=True, b_safe=False)
+    annotate(ready_turn(dialogue=DialogueFactory(batch=batch)), chosen="a", a_safe=False, b_safe=True)
+    rejected = annotate(ready_turn(dialogue=DialogueFactory(batch=batch)), chosen="b", a_safe=True, b_safe=True)
+    Comparison.objects.filter(pk=rejected.pk).update(review_status="rejected")
+    rows = list(preference_export_rows(batches=[batch.name]))
+    assert [r["comparison_id"] for r in rows] == [kept.pk]
+    assert rows[0]["safety_bin"] == "chosen_safe_other_unsafe"
+
+
+def test_export_policy_approved_or_trusted():
+    batch = active_batch()
+    Batch.objects.filter(pk=batch.pk).update(export_policy="approved_or_trusted")
+    trusted = UserFactory()
+    trusted.profile.trusted = True
+    trusted.profile.save()
+    by_trusted = annotate(ready_turn(dialogue=DialogueFactory(batch=batch, annotator=trusted)))
+    pending = annotate(ready_turn(dialogue=DialogueFactory(batch=batch)))
+    approved = annotate(ready_turn(dialogue=DialogueFactory(batch=batch)))
+    Comparison.objects.filter(pk=approved.pk).update(review_status="approved")
+    ids = {r["comparison_id"] for r in preference_export_rows(batches=[batch.name])}
+    assert ids == {by_trusted.pk, approved.pk} and pending.pk not in ids
+
+
+def test_imported_pairs_join_the_stream_with_margin_zero():
+    annotate(ready_turn())
+    ImportedPair.objects.create(source="hh", track="safety", prompt=[{"role": "user", "content": "q"}], chosen="c",
+                                rejected="r", content_hash="x" * 64)
+    rows = list(preference_export_rows())
+    assert [r["source"] for r in rows] == ["platform", "hh"]
+    assert rows[1]["margin"] == 0 and rows[1]["strength"] is None
+    assert [r["source"] for r in preference_export_rows(sources=["hh"])] == ["hh"]
+    assert [r["source"] for r in preference_export_rows(track="helpfulness")] == ["platform"]
+
+
+def test_turns_still_sampling_are_not_exported():
+    dialogue = DialogueFactory()
+    turn_create(dialogue=dialogue, prompt="pending")
+    assert list(preference_export_rows()) == []

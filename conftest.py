@@ -1,0 +1,24 @@
+"""Fixtures shared by every test folder: tiny models built offline, accounts, API clients."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_policy_dir(tmp_path_factory):
+    """A tiny random Llama chat model (with a chat template), saved as a Hugging Face directory."""
+    from reward_training.testing import tiny_chat_model_save
+
+    return tiny_chat_model_save(tmp_path_factory.mktemp("models") / "tiny-policy", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_policy_dir_2(tmp_path_factory):
+    """A second tiny model (other weights, no chat template: the Llama 2 [INST] fallback)."""
+    from reward_training.testing import tiny_chat_model_save
+
+    return tiny_chat_model_save(tmp_path_factory.mktemp("models") / "tiny-policy-2", seed=1, with_chat_template=False)

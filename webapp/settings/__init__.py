@@ -1,0 +1,1 @@
+"""Settings, one module per concern. Environment variables are read in env.py only."""

@@ -1,0 +1,25 @@
+"""Celery: Redis as the broker when REDIS_URL is set, otherwise tasks run in-process (eager)."""
+
+from datetime import timedelta
+
+from webapp.settings import env
+
+CELERY_BROKER_URL = env.REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not env.REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stuck-turns": {
+        "task": "worker.tasks.turns_requeue_stuck_task",
+        "schedule": timedelta(seconds=env.SAMPLING_SWEEP_EVERY_S),
+    },
+}

@@ -1,0 +1,6 @@
+"""The settings Django runs with (DJANGO_SETTINGS_MODULE=webapp.settings.main), one module per concern."""
+
+from webapp.settings.base import *  # noqa: F401,F403
+from webapp.settings.api import *  # noqa: F401,F403
+from webapp.settings.celery import *  # noqa: F401,F403
+from webapp.settings.platform import *  # noqa: F401,F403

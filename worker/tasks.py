@@ -1,0 +1,92 @@
+"""Celery tasks: thin. Each takes ids, loads rows through a service and calls plain model code.
+
+Queues: sampling goes to the queue named by SAMPLING_QUEUE ("cpu" or "gpu"), so workers of one
+device class on any number of machines share it (`celery -A webapp worker -Q gpu`).
+"""
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import OperationalError as DatabaseOperationalError
+
+from annotation.services.sampling import (
+    GeneratedSample,
+    turn_samples_save,
+    turn_sampling_begin,
+    turn_sampling_fail,
+    turn_sampling_reseed,
+    turns_requeue_stuck,
+)
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (DatabaseOperationalError, ConnectionError, TimeoutError)
+
+
+def _generate(job) -> list[GeneratedSample]:
+    """Both samples of a turn; one batched call per model version (both rows when they share one)."""
+    from reward_training.generation import SampleSettings, samples_generate
+    from worker.model_cache import model_get
+
+    by_model: dict[str, list] = {}
+    for variant in job.variants:
+        by_model.setdefault(variant.model_path, []).append(variant)
+    samples = []
+    for path, variants in by_model.items():
+        loaded = model_get(path)
+        outputs = samples_generate(
+            loaded,
+            job.messages,
+            [SampleSettings(temperature=v.temperature, top_p=v.top_p, max_new_tokens=v.max_new_tokens, seed=v.seed)
+             for v in variants],
+        )
+        samples += [
+            GeneratedSample(label=v.label, text=o.text.strip(), prompt_tokens=o.prompt_tokens,
+                            completion_tokens=o.completion_tokens, seconds=o.seconds)
+            for v, o in zip(variants, outputs)
+        ]
+    return samples
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.SAMPLING_SOFT_TIME_LIMIT_S,
+    time_limit=settings.SAMPLING_TIME_LIMIT_S,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def turn_sample(self, turn_id: int) -> str:
+    """Sample a turn's two responses. Idempotent: a turn already sampled (or failed) is left alone."""
+    for _ in range(settings.SAMPLING_MAX_IDENTICAL_RETRIES + 1):
+        job = turn_sampling_begin(turn_id=turn_id)
+        if job is None:
+            return "skipped"
+        try:
+            samples = _generate(job)
+        except SoftTimeLimitExceeded:
+            turn_sampling_fail(turn_id=turn_id, reason="sampling took longer than the time limit")
+            return "failed"
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as error:  # a model that cannot load or generate: tell the annotator
+            logger.exception("sampling turn %s failed", turn_id)
+            turn_sampling_fail(turn_id=turn_id, reason=f"sampling failed: {type(error).__name__}: {error}")
+            return "failed"
+        if samples[0].text != samples[1].text:
+            return "ready" if turn_samples_save(turn_id=turn_id, variants=job.variants, samples=samples) else "skipped"
+        turn_sampling_reseed(turn_id=turn_id)
+    turn_sampling_fail(turn_id=turn_id, reason="the two responses came out identical every time; retry or rephrase")
+    return "failed"
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def turns_requeue_stuck_task() -> dict:
+    """Beat: re-queue turns stuck in `sampling` (a killed worker's, or queued while Redis was down)."""
+    return turns_requeue_stuck()
