@@ -134,7 +134,7 @@ def turn_samples_save(*, turn_id: int, variants: list[SamplingVariant], samples:
         Sample(
             turn=turn,
             label=s.label,
-            text=s.text,
+            text=s.text.replace("\x00", ""),  # PostgreSQL text cannot hold NUL; models can emit it
             model_version_id=by_label[s.label].model_version_id,
             temperature=by_label[s.label].temperature,
             top_p=by_label[s.label].top_p,

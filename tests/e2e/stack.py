@@ -1,0 +1,163 @@
+"""A live stack for end-to-end tests: its own PostgreSQL database, gunicorn, and real Celery workers on Redis.
+
+Nothing here is mocked: the server is `gunicorn webapp.wsgi`, the worker is `celery -A webapp worker`,
+and the tests talk to them over HTTP and through `manage.py` subprocesses, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg2
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+PG = "postgres://postgres@127.0.0.1:5432"
+REDIS_DB = 14
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_sql(statement: str) -> None:
+    """CREATE/DROP DATABASE, which must run outside a transaction."""
+    conn = psycopg2.connect(f"{PG}/postgres")
+    try:
+        conn.autocommit = True
+        conn.cursor().execute(statement)
+    finally:
+        conn.close()
+
+
+class Stack:
+    def __init__(self, workdir: Path, *, worker_env: dict | None = None):
+        self.workdir = workdir
+        self.db_name = f"rlhf_e2e_{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "webapp.settings.main",
+            "DATABASE_URL": f"{PG}/{self.db_name}",
+            "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+            "DJANGO_SECRET_KEY": "e2e-secret",
+            "MODEL_DIR": str(workdir / "models"),
+            "OMP_NUM_THREADS": "1",
+            "HF_HUB_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "SAMPLING_QUEUE": "cpu",
+            "SAMPLING_REQUEUE_AFTER_S": "15",
+            "SAMPLING_SWEEP_EVERY_S": "3",
+            **(worker_env or {}),
+        }
+        self.web: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> "Stack":
+        _server_sql(f'CREATE DATABASE "{self.db_name}"')
+        redis.Redis.from_url(self.env["REDIS_URL"]).flushdb()
+        self.manage("migrate", "--noinput", json_result=False)
+        log = open(self.workdir / "web.log", "ab")
+        self.web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "webapp.wsgi", "-b", f"127.0.0.1:{self.port}", "--workers", "3",
+             "--threads", "2", "--timeout", "60"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"the web server did not start; see {self.workdir / 'web.log'}")
+
+    def worker_start(self, name: str = "w1") -> subprocess.Popen:
+        """A real Celery worker (solo pool: prefork after importing torch can hang) with embedded beat."""
+        log = open(self.workdir / f"worker-{name}.log", "ab")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "cpu,default", "--pool=solo", "-B",
+             "--schedule", str(self.workdir / f"beat-{name}"), "-n", f"{name}@%h", "-l", "info"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.workers.append(worker)
+        return worker
+
+    def worker_log(self, name: str = "w1") -> str:
+        path = self.workdir / f"worker-{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        """Stop every process this stack started, then drop its database (also after a failed start)."""
+        for process in [*self.workers, self.web]:
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in [*self.workers, self.web]:
+            if process is not None:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        _server_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+
+    # --- helpers ---------------------------------------------------------------------------
+    def manage(self, *args: str, json_result: bool = True, check: bool = True):
+        """Run a management command against the stack's database; its final JSON line, parsed."""
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
+                              text=True, timeout=300)
+        if check and done.returncode != 0:
+            raise AssertionError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        if not json_result:
+            return done
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def sql(self, query: str, *params):
+        with psycopg2.connect(f"{PG}/{self.db_name}") as conn:
+            cursor = conn.cursor()
+            cursor.execute(query, params)
+            return cursor.fetchall()
+
+    def client(self, username: str, password: str) -> "Api":
+        token = requests.post(f"{self.url}/api/auth/token/", json={"username": username, "password": password},
+                              timeout=10)
+        token.raise_for_status()
+        return Api(self.url, token.json()["token"])
+
+
+class Api:
+    """A token-authenticated HTTP client for the stack."""
+
+    def __init__(self, url: str, token: str):
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.session.get(self.url + path, timeout=30, **kwargs)
+
+    def post(self, path: str, body=None) -> requests.Response:
+        return self.session.post(self.url + path, json=body, timeout=30)
+
+    def turn_wait(self, turn_id: int, *, until=("ready", "failed"), timeout: float = 120) -> dict:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            turn = self.get(f"/api/turns/{turn_id}/").json()
+            if turn["status"] in until:
+                return turn
+            time.sleep(0.3)
+        raise AssertionError(f"turn {turn_id} still {turn['status']} after {timeout}s")
