@@ -1,0 +1,30 @@
+"""Comparing two policies on held-out prompts (paper 3.4, Fig. 11): sample from each, judge, win rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from reward_training.data.prompts import PromptItem
+from reward_training.evaluation.win_rate import WinRate, outcome, win_rate
+from reward_training.generation import best_of_k_generate, model_load
+
+Judge = Callable[[Sequence[PromptItem], Sequence[str]], Sequence[float]]
+
+
+def policy_responses(
+    policy_dir: str | Path, prompts: Sequence[PromptItem], *, temperature: float = 0.7, top_p: float = 0.9,
+    max_new_tokens: int = 128, seed: int = 0, batch_size: int = 16, device: str | None = None,
+    progress: bool = False,
+) -> list[str]:
+    """One sampled response per prompt (seeded, so two policies see the same random stream)."""
+    loaded = model_load(policy_dir, device=device)
+    rows = best_of_k_generate(loaded, [p.messages for p in prompts], k=1, temperature=temperature, top_p=top_p,
+                              max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size, progress=progress)
+    return [row[0].text.strip() for row in rows]
+
+
+def judged_win_rate(prompts: Sequence[PromptItem], new: Sequence[str], old: Sequence[str], judge: Judge) -> WinRate:
+    """Win rate of `new` over `old` responses under `judge` (higher is better); ties count one half."""
+    new_scores, old_scores = judge(prompts, new), judge(prompts, old)
+    return win_rate([outcome(float(a), float(b)) for a, b in zip(new_scores, old_scores)])

@@ -1,0 +1,153 @@
+"""Rejection-sampling fine-tuning (Llama 2 paper, section 3.2.3).
+
+For each prompt: sample K responses from the current policy at temperature T (the batched best-of-K
+path), score them with the combined reward Rc (safety RM for safety prompts or when Rs < 0.15, else
+helpfulness RM), keep the best. Then fine-tune the policy with the SFT loss on this iteration's kept
+samples plus the kept samples of every earlier iteration. The max and median reward against K
+(paper Fig. 7) are reported as JSON and a PNG.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reward_training.config import config_dict
+from reward_training.data.prompts import PromptItem
+from reward_training.generation import best_of_k_generate, model_load
+from reward_training.policy.rewards import SAFETY_THRESHOLD, best_of_k_select, combined_reward, reward_vs_k
+from reward_training.policy.sample_pool import pool_examples, pool_iterations, pool_read, pool_write
+from reward_training.policy.sft import SFTConfig, sft_train
+from reward_training.reward.scorer import RewardScorer
+
+CURVE_JSON = "reward_vs_k.json"
+CURVE_PNG = "reward_vs_k.png"
+
+
+@dataclass
+class RejectionSamplingConfig:
+    """Settings of one rejection-sampling iteration; the defaults follow the paper where it gives a number."""
+
+    k: int = 8  # samples per prompt; the gain grows with K (paper Fig. 7 goes to 100)
+    temperature: float = 1.0  # a per-iteration setting: the best T moves as the model changes (paper Fig. 8)
+    top_p: float = 1.0
+    max_new_tokens: int = 128
+    safety_threshold: float = SAFETY_THRESHOLD  # Rc uses Rs when Rs is below this
+    seed: int = 0
+    generation_batch_size: int = 8  # prompts per batched generation call (each expands to K rows)
+    score_batch_size: int = 32
+    device: str | None = None  # None: CUDA when available
+    progress: bool = True
+    sft: SFTConfig = field(default_factory=lambda: SFTConfig(epochs=1.0, learning_rate=1e-5, batch_size=16,
+                                                             micro_batch_size=8, max_length=512))
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sft, dict):
+            self.sft = SFTConfig(**self.sft)
+        if self.k < 1:
+            raise ValueError("k must be >= 1")
+        if self.temperature <= 0:
+            raise ValueError("temperature must be > 0 for sampling")
+
+
+def _sigmoid_scores(scorer: RewardScorer, prompts: list[list[dict]], responses: list[str]) -> torch.Tensor:
+    return torch.sigmoid(scorer.score(prompts, responses).float())
+
+
+def combined_scores(
+    helpfulness: RewardScorer, safety: RewardScorer, prompts: list[PromptItem], responses: list[str],
+    threshold: float = SAFETY_THRESHOLD,
+) -> dict[str, torch.Tensor]:
+    """Rh, Rs and Rc for each (prompt, response), all (N,)."""
+    messages = [p.messages for p in prompts]
+    rh = _sigmoid_scores(helpfulness, messages, responses)
+    rs = _sigmoid_scores(safety, messages, responses)
+    is_safety = torch.tensor([p.safety for p in prompts], dtype=torch.bool)
+    return {"helpfulness": rh, "safety": rs, "combined": combined_reward(rs, rh, is_safety, threshold)}
+
+
+def curve_plot(curve: dict[str, list[float]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(curve["k"], curve["max"], marker="o", label="max")
+    ax.plot(curve["k"], curve["median"], marker="o", label="median")
+    ax.set_xlabel("samples per prompt (K)")
+    ax.set_ylabel("combined reward Rc")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def rejection_sample(
+    config: RejectionSamplingConfig,
+    *,
+    policy_dir: str | Path,
+    helpfulness_rm_dir: str | Path,
+    safety_rm_dir: str | Path,
+    prompts: list[PromptItem],
+    pool_dir: str | Path,
+    output_dir: str | Path,
+) -> dict[str, Any]:
+    """One iteration: best-of-K under Rc, add the kept samples to the pool, SFT on the whole pool.
+
+    Writes the fine-tuned policy to output_dir (atomically), with reward_vs_k.json / .png and
+    rejection_sampling.json beside it; returns the metrics.
+    """
+    output_dir = Path(output_dir)
+    loaded = model_load(policy_dir, device=config.device)
+    samples = best_of_k_generate(
+        loaded, [p.messages for p in prompts], k=config.k, temperature=config.temperature, top_p=config.top_p,
+        max_new_tokens=config.max_new_tokens, seed=config.seed, batch_size=config.generation_batch_size,
+        progress=config.progress,
+    )
+    del loaded
+    flat_prompts = [p for p, row in zip(prompts, samples) for _ in row]
+    flat_texts = [s.text.strip() for row in samples for s in row]
+    helpfulness = RewardScorer(helpfulness_rm_dir, device=config.device, batch_size=config.score_batch_size)
+    safety = RewardScorer(safety_rm_dir, device=config.device, batch_size=config.score_batch_size)
+    scores = combined_scores(helpfulness, safety, flat_prompts, flat_texts, config.safety_threshold)
+    del helpfulness, safety
+    rewards = scores["combined"].view(len(prompts), config.k)  # (N, K)
+    best = best_of_k_select(rewards)  # (N,)
+
+    earlier = pool_iterations(pool_dir)
+    iteration = (earlier[-1] + 1) if earlier else 1
+    kept = [
+        {"prompt": p.messages, "response": flat_texts[i * config.k + j], "reward": rewards[i, j].item(),
+         "safety": p.safety}
+        for i, (p, j) in enumerate(zip(prompts, best.tolist()))
+    ]
+    pool_write(pool_dir, iteration, kept)
+    pool = pool_read(pool_dir, up_to=iteration)
+    sft_metrics = sft_train(config.sft, pool_examples(pool), policy_dir, output_dir)
+
+    curve = reward_vs_k(rewards)
+    metrics = {
+        "iteration": iteration,
+        "prompts": len(prompts),
+        "k": config.k,
+        "temperature": config.temperature,
+        "kept_this_iteration": len(kept),
+        "pool_size": len(pool),
+        "pool_iterations": [*earlier, iteration],
+        "mean_best_reward": rewards.max(dim=1).values.mean().item(),
+        "mean_median_reward": rewards.median(dim=1).values.mean().item(),
+        "reward_vs_k": curve,
+        "sft": sft_metrics,
+        "config": config_dict(config),
+    }
+    (output_dir / CURVE_JSON).write_text(json.dumps(curve, indent=1))
+    curve_plot(curve, output_dir / CURVE_PNG, f"best-of-K, T={config.temperature}")
+    (output_dir / "rejection_sampling.json").write_text(json.dumps(metrics, indent=1, default=str))
+    return metrics
