@@ -19,6 +19,10 @@ def model_version_current(*, kind: str, track: str = "") -> ModelVersion | None:
     return ModelVersion.objects.filter(kind=kind, track=track, is_current=True).first()
 
 
+def model_describe_or_none(version: ModelVersion | None) -> dict | None:
+    return model_version_describe(version) if version is not None else None
+
+
 def model_version_describe(version: ModelVersion) -> dict:
     """The `list_models` view of a version."""
     return {
@@ -31,3 +35,15 @@ def model_version_describe(version: ModelVersion) -> dict:
         "path": version.path,
         "lineage": version.lineage,
     }
+
+
+def model_path_resolve(name_or_path: str, *, field: str = "model") -> tuple[str, ModelVersion | None]:
+    """A registered version's path, or a Hugging Face model directory given directly."""
+    from pathlib import Path
+
+    version = ModelVersion.objects.filter(name=name_or_path).first()
+    if version is not None:
+        return version.path, version
+    if (Path(name_or_path) / "config.json").is_file():
+        return str(Path(name_or_path).resolve()), None
+    raise ValidationError({field: [f"{name_or_path!r} is neither a registered model version nor a model directory"]})

@@ -1,0 +1,61 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from annotation.management.base import JsonCommand
+from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
+from annotation.services.model_versions import model_version_register
+from reward_training.config import config_build
+from reward_training.data.prompts import prompts_read
+from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
+from reward_training.policy.sft import SFTConfig
+
+
+class Command(JsonCommand):
+    help = "Best-of-K sampling under the combined reward, then fine-tuning on the kept samples of all iterations."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--policy", required=True)
+        parser.add_argument("--helpfulness-rm", required=True)
+        parser.add_argument("--safety-rm", required=True)
+        parser.add_argument("--prompts", required=True, help="text (one prompt a line) or JSONL with a safety flag")
+        parser.add_argument("--k", type=int, required=True)
+        parser.add_argument("--temperature", type=float, required=True)
+        parser.add_argument("--output", required=True)
+        parser.add_argument("--max-new-tokens", type=int)
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--sft-epochs", type=float)
+        parser.add_argument("--sft-lr", type=float)
+        parser.add_argument("--pool", help="the all-iterations sample pool (default: MODEL_DIR/rejection_pool)")
+        parser.add_argument("--config", help="JSON file of RejectionSamplingConfig fields")
+        parser.add_argument("--register", metavar="NAME", help="register the refreshed policy (not made current)")
+
+    def run(self, *, policy, helpfulness_rm, safety_rm, prompts, k, temperature, output, max_new_tokens, seed,
+            sft_epochs, sft_lr, pool, config, register, **_):
+        policy_path, policy_version = model_path_resolve(policy, field="policy")
+        helpfulness_path, _ = model_path_resolve(helpfulness_rm, field="helpfulness_rm")
+        safety_path, _ = model_path_resolve(safety_rm, field="safety_rm")
+        try:
+            items = prompts_read(prompts)
+            sft = SFTConfig(**{**vars(RejectionSamplingConfig().sft),
+                               **{k_: v for k_, v in {"epochs": sft_epochs, "learning_rate": sft_lr}.items() if v}})
+            settings_ = config_build(RejectionSamplingConfig, file=config, k=k, temperature=temperature,
+                                     max_new_tokens=max_new_tokens, seed=seed, sft=sft)
+        except (ValueError, OSError) as error:
+            raise ValidationError({"prompts": [str(error)]}) from error
+        pool_dir = Path(pool) if pool else Path(settings.MODEL_DIR) / "rejection_pool"
+        result = rejection_sample(settings_, policy_dir=policy_path, helpfulness_rm_dir=helpfulness_path,
+                                  safety_rm_dir=safety_path, prompts=items, pool_dir=pool_dir, output_dir=output)
+        result["output_dir"] = str(Path(output).resolve())
+        if register:
+            version = model_version_register(
+                name=register, kind="policy", path=output, parent=policy_version,
+                lineage={"method": "rejection_sampling", "parent": policy, "helpfulness_rm": helpfulness_rm,
+                         "safety_rm": safety_rm, "prompts": str(Path(prompts).resolve()), "k": k,
+                         "temperature": temperature, "pool": str(pool_dir), "pool_iterations": result["pool_iterations"]},
+                metrics={"mean_best_reward": result["mean_best_reward"], "mean_median_reward": result["mean_median_reward"]},
+            )
+            result["registered"] = model_describe_or_none(version)
+        result.pop("config", None)
+        return result

@@ -1,0 +1,78 @@
+"""The management commands as a user runs them: a final JSON line, a one-line reason on bad input."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotation.models import Batch, ModelVersion
+from annotation.tests.factories import DialogueFactory, annotate, ready_turn
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> dict | list:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def test_registry_commands(tiny_policy_dir):
+    run("create_user", "--username", "boss", "--password", "pw", "--role", "admin")
+    with pytest.raises(CommandError, match="username: a user with that username already exists"):
+        run("create_user", "--username", "boss", "--password", "pw", "--role", "admin")
+    v0 = run("register_model", "--kind", "policy", "--name", "v0", "--path", str(tiny_policy_dir), "--current")
+    run("register_model", "--kind", "policy", "--name", "v1", "--path", str(tiny_policy_dir), "--parent", "v0")
+    assert v0["current"] and v0["track"] is None
+    with pytest.raises(CommandError, match="path"):
+        run("register_model", "--kind", "policy", "--name", "bad", "--path", "/nowhere")
+    assert run("set_current", "v1")["current"]
+    listed = {m["name"]: m for m in run("list_models", "--kind", "policy")}
+    assert listed["v1"]["current"] and not listed["v0"]["current"] and listed["v1"]["parent"] == "v0"
+    with pytest.raises(CommandError, match="temperatures"):
+        run("create_batch", "--name", "b", "--track", "safety", "--policy", "v1", "--temperatures", "hot",
+            "--target", "5")
+    batch = run("create_batch", "--name", "b", "--track", "safety", "--policy", "v0", "--policy", "v1",
+                "--temperatures", "0.6,1.0", "--target", "5", "--overlap", "0.2", "--activate")
+    assert batch["status"] == "active" and Batch.objects.get(name="b").policy_versions.count() == 2
+
+
+def test_export_command_writes_the_format(tmp_path):
+    turn = ready_turn(dialogue=DialogueFactory())
+    annotate(turn, chosen="b", strength="better")
+    out = tmp_path / "all.jsonl"
+    result = run("export_preferences", "--format", "trl", "--output", str(out))
+    row = json.loads(out.read_text())
+    assert result["pairs"] == 1 and row["margin"] == pytest.approx(2 / 3) and row["chosen_model"]
+    with pytest.raises(CommandError, match="unknown batch"):
+        run("export_preferences", "--batch", "nope", "--format", "trl", "--output", str(out))
+
+
+@pytest.fixture
+def preference_file(tmp_path):
+    """Pairs a tiny model can learn: the chosen reply is polite, the rejected one is rude."""
+    rows = []
+    for i in range(24):
+        rows.append({"prompt": [{"role": "user", "content": f"question {i}?"}],
+                     "chosen": [{"role": "assistant", "content": "Thank you, happy to help."}],
+                     "rejected": [{"role": "assistant", "content": "No. Go away."}],
+                     "strength": "better", "track": "helpfulness", "source": "platform", "batch": "week-1"})
+    path = tmp_path / "prefs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_train_evaluate_and_register_a_reward_model(tiny_policy_dir, preference_file, tmp_path):
+    run("register_model", "--kind", "policy", "--name", "base", "--path", str(tiny_policy_dir))
+    result = run("train_reward_model", "--kind", "helpfulness", "--base", "base", "--data", str(preference_file),
+                 "--output", str(tmp_path / "rm"), "--mixture", "none", "--batch-size", "4", "--micro-batch-size",
+                 "4", "--max-length", "48", "--lr", "1e-3", "--eval", str(preference_file), "--register", "rm-h1")
+    assert {"accuracy", "accuracy_by_strength", "pairs_per_second"} <= set(result)
+    version = ModelVersion.objects.get(name="rm-h1")
+    assert version.kind == "reward" and version.track == "helpfulness"
+    assert version.lineage["batches"] == ["week-1"] and version.lineage["base"] == "base"
+    evaluated = run("evaluate_reward_model", "--model", "rm-h1", "--data", str(preference_file))
+    assert evaluated["n"] == 24 and evaluated["accuracy"] == pytest.approx(result["accuracy"])
+    with pytest.raises(CommandError, match="neither a registered model version nor a model directory"):
+        run("evaluate_reward_model", "--model", "nope", "--data", str(preference_file))

@@ -1,0 +1,43 @@
+"""`make demo`'s embedded mode: SQLite, no Redis (Celery tasks run in-process), the built-in demo model."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = """
+import json
+from rest_framework.test import APIClient
+from django.contrib.auth import get_user_model
+client = APIClient()
+client.force_authenticate(get_user_model().objects.get(username="annotator"))
+dialogue = client.post("/api/dialogues/", {"track": "helpfulness"}, format="json").json()
+turn = client.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "How do I make a cup of tea?"}, format="json").json()
+turn = client.get(f"/api/turns/{turn['id']}/").json()
+answer = client.post(f"/api/turns/{turn['id']}/comparison/", {"chosen": "a", "strength": "better", "time_spent_ms": 900}, format="json")
+print(json.dumps({"status": turn["status"], "texts": [r["text"] for r in turn["responses"]], "comparison": answer.status_code}))
+"""
+
+
+def test_bootstrap_and_a_turn_without_postgres_or_redis(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", MODEL_DIR=str(tmp_path / "models"),
+               OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+
+    def manage(*args):
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout.strip().splitlines()[-1]
+
+    manage("migrate", "--noinput")
+    first = json.loads(manage("bootstrap_demo"))
+    again = json.loads(manage("bootstrap_demo"))  # idempotent
+    assert first["batches"] == again["batches"] == ["demo-helpfulness", "demo-safety"]
+    assert (tmp_path / "models" / "demo-chat-v0" / "config.json").is_file()
+    result = json.loads(manage("shell", "-c", SCRIPT))
+    assert result["status"] == "ready" and result["comparison"] == 201
+    assert all(text.strip() for text in result["texts"]) and result["texts"][0] != result["texts"][1]
