@@ -6,9 +6,10 @@ from webapp.settings import env
 
 BASE_DIR = env.BASE_DIR
 DEBUG = env.DEBUG
-SECRET_KEY = env.SECRET_KEY or ("insecure-dev-key-set-DJANGO_SECRET_KEY" if env.DEBUG or not env.DATABASE_URL else "")
+_EMBEDDED = not env.DATABASE_URL or env.DATABASE_URL.startswith("sqlite")
+SECRET_KEY = env.SECRET_KEY or ("insecure-dev-key-set-DJANGO_SECRET_KEY" if env.DEBUG or _EMBEDDED else "")
 if not SECRET_KEY:
-    raise RuntimeError("DJANGO_SECRET_KEY must be set when DATABASE_URL points at a real database")
+    raise RuntimeError("DJANGO_SECRET_KEY must be set when DATABASE_URL points at a server database")
 ALLOWED_HOSTS = env.ALLOWED_HOSTS
 
 INSTALLED_APPS = [
