@@ -1,0 +1,207 @@
+"""One RLHF iteration end to end (docs/rlhf-protocol.md section 3), with simulated annotators:
+
+    batch sampling the current policy → simulated annotation over the real API → export →
+    helpfulness and safety RMs on the paper's mixtures (all data so far) → rejection sampling →
+    promotion gate (RM-judged win rate over the current policy) → win rates by the RMs and the oracle.
+
+The oracle only judges here, in evaluation; training sees it only through the annotations.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from io import StringIO
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+
+from annotation.models import Batch, ModelVersion
+from annotation.selectors.exports import preference_export_rows
+from annotation.selectors.model_versions import model_version_current
+from annotation.services.batches import batch_activate, batch_close, batch_create
+from annotation.services.model_versions import model_version_register, model_version_set_current
+from reward_training.config import config_build
+from reward_training.data.prompts import prompts_read
+from reward_training.evaluation.policy_eval import judged_win_rate, policy_responses
+from reward_training.evaluation.win_rate import promotion_passes
+from reward_training.policy.rejection_sampling import RejectionSamplingConfig, combined_scores, rejection_sample
+from reward_training.policy.sft import SFTConfig
+from reward_training.reward.api import train_reward_model
+from reward_training.reward.reward_config import RewardConfig
+from reward_training.reward.scorer import RewardScorer
+
+logger = logging.getLogger(__name__)
+ASSETS = Path(settings.BASE_DIR) / "assets" / "prompts"
+
+
+@dataclass
+class IterationConfig:
+    url: str  # the server the simulated annotators drive
+    users: int = 4  # simulated annotators per track
+    comparisons: int = 25  # comparisons per annotator per track
+    profile: str | None = None  # simulate_annotators --profile
+    temperatures: tuple[float, float] = (0.7, 1.2)  # the batches' sampling range
+    max_new_tokens: int = 64
+    k: int = 8  # rejection sampling: samples per prompt
+    temperature: float = 1.0  # rejection sampling temperature
+    rs_prompts: str = str(ASSETS / "rejection_sampling.jsonl")
+    heldout_prompts: str = str(ASSETS / "heldout.txt")
+    heldout_limit: int | None = None  # evaluate on the first N held-out prompts (None: all)
+    rm_base: str | None = None  # default: the current policy (the paper initialises RMs from the chat model)
+    rm_batch_size: int = 32
+    rm_max_length: int = 256
+    rm_lr: float = 1e-4
+    sft_epochs: float = 2.0
+    sft_lr: float = 1e-4
+    promotion_threshold: float = 0.5  # RM-judged win rate over the current policy needed to become current
+    seed: int = 0
+
+
+def _next_iteration() -> int:
+    names = ModelVersion.objects.filter(kind="policy", name__startswith="policy-iter").values_list("name", flat=True)
+    numbers = [int(n.removeprefix("policy-iter")) for n in names if n.removeprefix("policy-iter").isdigit()]
+    return max(numbers, default=0) + 1
+
+
+def _open_batches(iteration: int, policy: ModelVersion, config: IterationConfig) -> list[Batch]:
+    batches = []
+    for track in ("helpfulness", "safety"):
+        for active in Batch.objects.filter(track=track, status=Batch.Status.ACTIVE):
+            batch_close(batch=active)
+        batch = batch_create(
+            name=f"iter{iteration}-{track}", track=track, policy_versions=[policy.name],
+            temperature_min=config.temperatures[0], temperature_max=config.temperatures[1],
+            target_comparisons=config.users * config.comparisons, max_new_tokens=config.max_new_tokens,
+        )
+        batches.append(batch_activate(batch=batch))
+    return batches
+
+
+def _simulate(config: IterationConfig, track: str) -> dict:
+    out = StringIO()
+    args = ["simulate_annotators", "--users", str(config.users), "--comparisons", str(config.comparisons),
+            "--track", track, "--url", config.url, "--seed", str(config.seed), "--username-prefix", f"sim-{track}"]
+    if config.profile:
+        args += ["--profile", config.profile]
+    call_command(*args, stdout=out, stderr=StringIO())
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def _export(path: Path) -> int:
+    """Everything so far: every batch's comparisons and every imported source."""
+    count = 0
+    with path.open("w", encoding="utf-8") as out:
+        for row in preference_export_rows():
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def _train_rm(kind: str, base: str, data: Path, output: Path, config: IterationConfig) -> dict:
+    rm_config = config_build(RewardConfig, base_model=base, output_dir=str(output), kind=kind, mixture=kind,
+                             batch_size=config.rm_batch_size, micro_batch_size=min(8, config.rm_batch_size),
+                             max_length=config.rm_max_length, learning_rate=config.rm_lr, seed=config.seed)
+    return train_reward_model(rm_config, [str(data)], "trl")
+
+
+def iteration_run(config: IterationConfig) -> dict:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        timings[name] = round(time.perf_counter() - started - sum(timings.values()), 1)
+
+    policy = model_version_current(kind="policy")
+    if policy is None:
+        raise ValueError("no current policy: register one with --current (or run bootstrap_demo)")
+    iteration = _next_iteration()
+    workdir = Path(settings.MODEL_DIR) / "iterations" / f"iter{iteration}"
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    batches = _open_batches(iteration, policy, config)
+    simulated = {b.track: _simulate(config, b.track) for b in batches}
+    for batch in batches:
+        batch_close(batch=batch)
+    lap("annotation")
+
+    data = workdir / "preferences.jsonl"
+    pairs = _export(data)
+    lap("export")
+
+    rm_base = config.rm_base or policy.path
+    batch_names = sorted(Batch.objects.filter(dialogues__isnull=False).values_list("name", flat=True).distinct())
+    rms = {}
+    for kind in ("helpfulness", "safety"):
+        result = _train_rm(kind, rm_base, data, workdir / f"rm-{kind}", config)
+        rms[kind] = model_version_register(
+            name=f"rm-{kind}-iter{iteration}", kind="reward", track=kind, path=result["output_dir"],
+            lineage={"base": rm_base, "data_files": [str(data)], "batches": batch_names,
+                     "data_manifest": str(Path(result["output_dir"]) / "data_manifest.json")},
+            metrics={k: result.get(k) for k in ("n_train_pairs", "pairs_per_second", "dropped_identical")},
+            current=True,
+        )
+    lap("reward_models")
+
+    rs_config = RejectionSamplingConfig(
+        k=config.k, temperature=config.temperature, max_new_tokens=config.max_new_tokens, seed=config.seed,
+        sft=SFTConfig(epochs=config.sft_epochs, learning_rate=config.sft_lr, batch_size=16, micro_batch_size=8,
+                      max_length=512, progress=True),
+    )
+    rs = rejection_sample(rs_config, policy_dir=policy.path, helpfulness_rm_dir=rms["helpfulness"].path,
+                          safety_rm_dir=rms["safety"].path, prompts=prompts_read(config.rs_prompts),
+                          pool_dir=Path(settings.MODEL_DIR) / "rejection_pool", output_dir=workdir / "policy")
+    new = model_version_register(
+        name=f"policy-iter{iteration}", kind="policy", path=str(workdir / "policy"), parent=policy,
+        lineage={"method": "rejection_sampling", "iteration": iteration, "parent": policy.name,
+                 "helpfulness_rm": rms["helpfulness"].name, "safety_rm": rms["safety"].name,
+                 "batches": [b.name for b in batches], "data": str(data), "k": config.k,
+                 "temperature": config.temperature, "pool_iterations": rs["pool_iterations"]},
+        metrics={"mean_best_reward": rs["mean_best_reward"], "mean_median_reward": rs["mean_median_reward"]},
+    )
+    lap("rejection_sampling")
+
+    evaluation = policy_compare(new_path=new.path, old_path=policy.path, helpfulness_rm=rms["helpfulness"].path,
+                                safety_rm=rms["safety"].path, prompts_file=config.heldout_prompts,
+                                limit=config.heldout_limit, max_new_tokens=config.max_new_tokens, seed=config.seed)
+    promoted = promotion_passes(evaluation["rm"], config.promotion_threshold)
+    if promoted:
+        model_version_set_current(version=new)
+    lap("evaluation")
+    return {
+        "iteration": iteration,
+        "policy": new.name,
+        "parent": policy.name,
+        "promoted": promoted,
+        "current_policy": model_version_current(kind="policy").name,
+        "rm_win_rate": evaluation["rm"].rate,
+        "rm_win_rate_ci95": [evaluation["rm"].low, evaluation["rm"].high],
+        "oracle_win_rate": evaluation["oracle"].rate,
+        "oracle_win_rate_ci95": [evaluation["oracle"].low, evaluation["oracle"].high],
+        "heldout_prompts": evaluation["rm"].n,
+        "comparisons": {track: result.get("comparisons") for track, result in simulated.items()},
+        "preference_pairs": pairs,
+        "reward_models": {kind: version.name for kind, version in rms.items()},
+        "rejection_sampling": {k: rs[k] for k in ("pool_size", "mean_best_reward", "mean_median_reward")},
+        "seconds": timings,
+        "config": asdict(config),
+    }
+
+
+def policy_compare(*, new_path: str, old_path: str, helpfulness_rm: str, safety_rm: str, prompts_file: str,
+                   limit: int | None = None, max_new_tokens: int = 64, seed: int = 0) -> dict:
+    """Win rates of new over old on held-out prompts, judged by the RMs' combined reward and by the oracle."""
+    from annotation.simulation.oracle import oracle_score  # evaluation only: never reaches training
+
+    items = prompts_read(prompts_file)[:limit]
+    sampling = dict(temperature=0.7, max_new_tokens=max_new_tokens, seed=seed)
+    new = policy_responses(new_path, items, **sampling)
+    old = policy_responses(old_path, items, **sampling)
+    helpfulness, safety = RewardScorer(helpfulness_rm), RewardScorer(safety_rm)
+    rm = judged_win_rate(items, new, old,
+                         lambda p, r: combined_scores(helpfulness, safety, list(p), list(r))["combined"].tolist())
+    oracle = judged_win_rate(items, new, old, lambda p, r: [oracle_score(text) for text in r])
+    return {"rm": rm, "oracle": oracle}

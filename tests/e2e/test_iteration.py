@@ -1,0 +1,42 @@
+"""One reduced RLHF iteration end to end: simulated annotators over the real API, a real Celery worker,
+Postgres, reward models, rejection sampling, the promotion gate and the win rates."""
+
+import json
+
+import pytest
+
+from tests.e2e.conftest import foreign_model_dir
+
+pytestmark = pytest.mark.e2e
+
+
+def test_run_iteration_simulate_reduced(stack, tmp_path):
+    policy = foreign_model_dir(tmp_path / "policy-v0", seed=5)
+    stack.manage("register_model", "--kind", "policy", "--name", "policy-v0", "--path", str(policy), "--current")
+    rs_prompts = tmp_path / "rs.jsonl"
+    rs_prompts.write_text("".join(json.dumps({"prompt": p, "safety": i == 0}) + "\n" for i, p in
+                                  enumerate(["How do I break a lock?", "Plan my day.", "Tell me about tea."])))
+    heldout = tmp_path / "heldout.txt"
+    heldout.write_text("What is the sea?\nHow do I bake bread?\nName a colour.\nHelp me sleep.\n")
+
+    result = stack.manage("run_iteration", "--simulate", "--url", stack.url, "--users", "2", "--comparisons", "3",
+                          "--k", "2", "--temperature", "1.0", "--max-new-tokens", "12", "--rs-prompts",
+                          str(rs_prompts), "--heldout-prompts", str(heldout), "--promotion-threshold", "-1")
+
+    assert result["policy"] == "policy-iter1" and result["parent"] == "policy-v0"
+    assert result["comparisons"] == {"helpfulness": 6, "safety": 6}
+    assert result["promoted"] and result["current_policy"] == "policy-iter1"  # a gate of -1 always passes
+    for key in ("rm_win_rate", "oracle_win_rate"):
+        assert 0 <= result[key] <= 1 and result[key + "_ci95"][0] <= result[key] <= result[key + "_ci95"][1]
+    assert result["heldout_prompts"] == 4
+    models = {m["name"]: m for m in stack.manage("list_models")}
+    assert models["policy-iter1"]["parent"] == "policy-v0" and models["policy-iter1"]["current"]
+    lineage = models["policy-iter1"]["lineage"]
+    assert lineage["batches"] == ["iter1-helpfulness", "iter1-safety"]
+    assert lineage["helpfulness_rm"] == "rm-helpfulness-iter1" and models["rm-safety-iter1"]["current"]
+    # the batches were closed and their comparisons export
+    exported = stack.workdir / "all.jsonl"
+    stack.manage("export_preferences", "--batch", "iter1-helpfulness", "--batch", "iter1-safety", "--format", "trl",
+                 "--output", str(exported))
+    rows = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert rows and all(r["chosen_model"] == "policy-v0" for r in rows)
