@@ -116,10 +116,12 @@ class Stack:
         _server_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
 
     # --- helpers ---------------------------------------------------------------------------
-    def manage(self, *args: str, json_result: bool = True, check: bool = True):
+    def manage(self, *args: str, json_result: bool = True, check: bool = True, timeout: float = 300):
         """Run a management command against the stack's database; its final JSON line, parsed."""
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
-                              text=True, timeout=300)
+                              text=True, timeout=timeout)
+        with (self.workdir / "manage.log").open("a") as log:
+            log.write(f"$ manage.py {' '.join(args)}\n{done.stderr}\n")
         if check and done.returncode != 0:
             raise AssertionError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         if not json_result:
