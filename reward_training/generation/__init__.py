@@ -1,0 +1,30 @@
+"""Generation: loading a chat model, encoding prompts, batched per-row sampling and best-of-K.
+
+    from reward_training.generation import (
+        model_load, prompt_encode, SampleSettings, Sample, samples_generate, best_of_k_generate,
+    )
+"""
+
+from reward_training.generation.loading import LoadedModel, model_load
+from reward_training.generation.prompt import PromptTooLong, prompt_encode
+from reward_training.generation.sampling import (
+    Sample,
+    SampleSettings,
+    best_of_k_generate,
+    best_of_k_seed,
+    next_tokens,
+    samples_generate,
+)
+
+__all__ = [
+    "LoadedModel",
+    "PromptTooLong",
+    "Sample",
+    "SampleSettings",
+    "best_of_k_generate",
+    "best_of_k_seed",
+    "model_load",
+    "next_tokens",
+    "prompt_encode",
+    "samples_generate",
+]

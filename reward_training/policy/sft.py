@@ -1,0 +1,269 @@
+"""Supervised fine-tuning (Llama 2, 3.1): SFTConfig and its trainer.
+
+    from reward_training.policy.sft import SFTConfig, sft_train
+    metrics = sft_train(SFTConfig(epochs=2), dialogues, "models/base", "models/sft")
+
+Examples are dialogues ending in an assistant reply (sft_data.sft_example builds one from a
+prompt/answer pair). The loss is the mean next-token cross-entropy over the trained tokens of
+each optimizer step: assistant turns only, the last assistant turn only (Ghost Attention), or
+every token (pre-training on dialogue text), as `loss_on` says. Rejection-sampling fine-tuning
+uses the same loss.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from reward_training.config import config_dict
+from reward_training.data.chat import Message
+from reward_training.policy.sft_data import (
+    SFTTokens,
+    sft_collate,
+    sft_tokenize,
+    sft_truncate,
+    token_losses,
+)
+from reward_training.runtime import device_pick
+
+CONFIG_FILE = "sft_config.json"
+METRICS_FILE = "sft_metrics.json"
+
+
+@dataclass
+class SFTConfig:
+    """SFT settings; the defaults are the paper's (Llama 2, 3.1)."""
+
+    epochs: float = 2.0  # passes over the examples (paper: 2); a fraction stops part-way
+    learning_rate: float = 2e-5  # peak learning rate (paper: 2e-5, cosine schedule)
+    weight_decay: float = 0.1  # AdamW weight decay (paper: 0.1)
+    batch_size: int = 64  # examples per optimizer step (paper: 64)
+    micro_batch_size: int = 8  # examples per forward pass; batch_size / micro_batch_size = gradient accumulation
+    max_length: int = 4096  # tokens per example (paper: 4096); longer examples are cut at the end
+    loss_on: str = "assistant"  # "assistant": all assistant turns; "last": only the last (Ghost Attention); "all": every token
+    lr_schedule: str = "cosine"  # "cosine" (to min_lr_ratio of the peak) or "constant"
+    warmup_steps: int = 0  # linear warm-up, in optimizer steps
+    min_lr_ratio: float = 0.0  # where the cosine ends, as a fraction of the peak
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.95
+    adam_eps: float = 1e-8
+    max_grad_norm: float = 1.0  # gradient clipping (0 turns it off)
+    max_steps: int | None = None  # stop after this many optimizer steps (None: run all epochs)
+    seed: int = 0  # shuffling and any dropout
+    device: str | None = None  # "cpu", "cuda", ... (None: CUDA when available)
+    progress: bool = True  # a tqdm bar on stderr
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.micro_batch_size < 1:
+            raise ValueError("batch_size and micro_batch_size must be >= 1")
+        if self.batch_size % self.micro_batch_size:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size ({self.micro_batch_size})"
+            )
+        if self.loss_on not in ("assistant", "last", "all"):
+            raise ValueError('loss_on must be "assistant", "last" or "all"')
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ValueError('lr_schedule must be "cosine" or "constant"')
+        if self.epochs <= 0 or self.learning_rate <= 0 or self.max_length < 2:
+            raise ValueError("epochs and learning_rate must be > 0 and max_length >= 2")
+
+    @property
+    def accumulation_steps(self) -> int:
+        return self.batch_size // self.micro_batch_size
+
+
+def lr_factor(step: int, *, total: int, warmup: int, schedule: str, floor: float) -> float:
+    """Multiplier of the peak learning rate at optimizer step `step` (0-based): linear warm-up,
+    then constant or cosine decay to `floor` (Llama 2, 3.1: cosine)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def sft_encode(tokenizer: Any, examples: Iterable[list[Message]], config: SFTConfig) -> tuple[list[SFTTokens], int]:
+    """Tokenize and truncate the examples; returns (kept, number dropped for having no loss tokens)."""
+    kept, dropped = [], 0
+    for messages in examples:
+        tokens = sft_truncate(sft_tokenize(tokenizer, messages, loss_on=config.loss_on), config.max_length)
+        if tokens.loss_tokens:
+            kept.append(tokens)
+        else:
+            dropped += 1
+    return kept, dropped
+
+
+def _micro_batches(data: list[SFTTokens], config: SFTConfig, rng: random.Random) -> list[list[SFTTokens]]:
+    """One epoch's micro-batches, grouped by optimizer step.
+
+    Each step draws batch_size random examples; within the step they are sorted by length
+    before being cut into micro-batches, so little padding is computed.
+    """
+    order = list(range(len(data)))
+    rng.shuffle(order)
+    micro: list[list[SFTTokens]] = []
+    for start in range(0, len(order), config.batch_size):
+        step = sorted((data[i] for i in order[start:start + config.batch_size]), key=lambda t: len(t.input_ids))
+        micro += [step[j:j + config.micro_batch_size] for j in range(0, len(step), config.micro_batch_size)]
+    return micro
+
+
+@torch.no_grad()
+def sft_evaluate(model: Any, data: list[SFTTokens], *, pad_token_id: int, micro_batch_size: int = 8) -> float:
+    """Mean cross-entropy per trained token of `data` (model in eval mode while it runs)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    ordered = sorted(data, key=lambda t: len(t.input_ids))
+    for start in range(0, len(ordered), micro_batch_size):
+        batch = {k: v.to(device) for k, v in sft_collate(ordered[start:start + micro_batch_size], pad_token_id).items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        total += token_losses(logits, batch["labels"]).item()
+        count += int((batch["labels"][:, 1:] != -100).sum())
+    model.train(was_training)
+    return total / max(1, count)
+
+
+def sft_fit(model: Any, tokenizer: Any, examples: Iterable[list[Message]], config: SFTConfig) -> dict[str, Any]:
+    """Fine-tune `model` in place; returns metrics (loss per step, tokens, time)."""
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    data, dropped = sft_encode(tokenizer, examples, config)
+    if not data:
+        raise ValueError("no SFT example has a trained token left")
+    steps_per_epoch = math.ceil(len(data) / config.batch_size)
+    total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.learning_rate,
+        betas=(config.adam_beta1, config.adam_beta2),
+        eps=config.adam_eps,
+    )
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    model.train()
+    losses: list[float] = []
+    trained_tokens = seen_tokens = 0
+    started = time.perf_counter()
+    bar = tqdm(total=total_steps, unit="step", desc="SFT", disable=not config.progress)
+    step = 0
+    while step < total_steps:
+        epoch = _micro_batches(data, config, rng)
+        for start in range(0, len(epoch), config.accumulation_steps):
+            if step >= total_steps:
+                break
+            group = epoch[start:start + config.accumulation_steps]
+            n_trained = sum(t.loss_tokens for batch in group for t in batch)
+            for param_group in optimizer.param_groups:
+                param_group["lr"] = config.learning_rate * lr_factor(
+                    step, total=total_steps, warmup=config.warmup_steps,
+                    schedule=config.lr_schedule, floor=config.min_lr_ratio,
+                )
+            step_loss = 0.0
+            for micro in group:
+                batch = {k: v.to(device) for k, v in sft_collate(micro, pad).items()}
+                with autocast:
+                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                loss = token_losses(logits, batch["labels"]) / n_trained  # mean over the whole step's tokens
+                loss.backward()
+                step_loss += loss.item()
+                seen_tokens += int(batch["attention_mask"].sum())
+            if config.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            trained_tokens += n_trained
+            losses.append(step_loss)
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{step_loss:.3f}")
+    bar.close()
+    model.eval()
+    seconds = time.perf_counter() - started
+    return {
+        "steps": step,
+        "examples": len(data),
+        "examples_dropped": dropped,
+        "trained_tokens": trained_tokens,
+        "tokens_per_second": seen_tokens / max(seconds, 1e-9),
+        "seconds": seconds,
+        "loss_first": losses[0],
+        "loss_last": losses[-1],
+        "loss": losses,
+    }
+
+
+def checkpoint_write_atomic(output_dir: str | Path, write: Any) -> Path:
+    """Call write(tmp_dir), then rename tmp_dir to output_dir (replacing an earlier one)."""
+    output_dir = Path(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output_dir.parent / f".{output_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp)
+        old = None
+        if output_dir.exists():
+            old = output_dir.parent / f".{output_dir.name}.old-{os.getpid()}"
+            os.replace(output_dir, old)
+        os.replace(tmp, output_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return output_dir
+
+
+def sft_train(
+    config: SFTConfig,
+    examples: Iterable[list[Message]],
+    base_model_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    save_dtype: torch.dtype | None = None,
+) -> dict[str, Any]:
+    """Fine-tune the causal LM in base_model_dir on `examples`; write it to output_dir atomically.
+
+    output_dir gets the model and tokenizer (Hugging Face format), sft_config.json (this config
+    and the base model) and sft_metrics.json; the metrics are also returned. `save_dtype` (e.g.
+    torch.bfloat16) casts the saved weights.
+    """
+    device = device_pick(config.device)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir), local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(str(base_model_dir), dtype=torch.float32, local_files_only=True)
+    model.to(device)
+    metrics = sft_fit(model, tokenizer, examples, config)
+
+    def write(tmp: Path) -> None:
+        if save_dtype is not None:
+            model.to(save_dtype)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / CONFIG_FILE).write_text(
+            json.dumps({**config_dict(config), "base_model": str(base_model_dir)}, indent=1)
+        )
+        (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1))
+
+    checkpoint_write_atomic(output_dir, write)
+    return metrics

@@ -1,0 +1,85 @@
+"""Tiny random models for tests, built offline in well under a second.
+
+    from reward_training.testing import tiny_chat_model_save
+    path = tiny_chat_model_save(tmp_path / "policy")        # a Hugging Face model directory
+
+The model is a 2-layer Llama (hidden size 64) with its own byte-level BPE tokenizer (bos, eos, pad
+and a chat template; see reward_training.demo.tokenizer). Its weights are random, so its text is
+gibberish; the same seed gives the same weights and tokenizer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from reward_training.demo.tokenizer import chat_tokenizer_train
+
+# A few KB of plain English to train the tiny tokenizer on.
+_SENTENCES = [
+    "Hello, how are you today?",
+    "I am fine, thank you. How can I help you?",
+    "What is the capital of France? The capital of France is Paris.",
+    "Can you tell me a story about a dog and a cat?",
+    "Once upon a time there was a small dog who lived with a friendly cat.",
+    "Please write a short poem about the sea and the wind.",
+    "The weather is nice and sunny, so let us go for a walk in the park.",
+    "I do not know the answer to that question, but I can try to find out.",
+    "Numbers like 1, 2, 3, 42 and 2024 are also text.",
+    "Why is the sky blue? Sunlight is scattered by the air, and blue light scatters the most.",
+    "Thank you for your help! You are welcome.",
+    "I'm sorry, I can't help with that request.",
+]
+TINY_TEXT = "\n".join(_SENTENCES * 8)
+
+
+def tiny_tokenizer(*, vocab_size: int = 384, with_chat_template: bool = True) -> PreTrainedTokenizerFast:
+    """A tiny chat tokenizer trained on TINY_TEXT (deterministic)."""
+    return chat_tokenizer_train(
+        [TINY_TEXT], vocab_size=vocab_size, with_chat_template=with_chat_template
+    )
+
+
+def tiny_llama_config(tokenizer: PreTrainedTokenizerFast, **overrides) -> LlamaConfig:
+    """A 2-layer, 64-wide Llama config matching `tokenizer`; overrides replace any field."""
+    fields = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    fields.update(overrides)
+    return LlamaConfig(**fields)
+
+
+def tiny_chat_model_save(
+    path: str | Path, *, seed: int = 0, with_chat_template: bool = True, **config_overrides
+) -> Path:
+    """Build a tiny random Llama chat model and its tokenizer, save both into `path`, return it.
+
+    `with_chat_template=False` leaves the tokenizer without a chat template, so rendering falls
+    back to the Llama 2 [INST] format. `config_overrides` go to LlamaConfig
+    (e.g. max_position_embeddings=64 to test truncation).
+    """
+    path = Path(path)
+    tokenizer = tiny_tokenizer(with_chat_template=with_chat_template)
+    config = tiny_llama_config(tokenizer, **config_overrides)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

@@ -1,0 +1,90 @@
+import dataclasses
+
+import torch
+
+from reward_training.generation import (
+    SampleSettings,
+    best_of_k_generate,
+    next_tokens,
+    samples_generate,
+)
+
+HELLO = [{"role": "system", "content": "Be nice."}, {"role": "user", "content": "Hello there"}]
+PROMPTS = [
+    [{"role": "user", "content": "Hi"}],
+    [{"role": "user", "content": "What is the capital of France? Please tell me about Paris and the sea."}],
+    HELLO,
+    [{"role": "user", "content": "Can you tell me a story about a dog?"}],
+    [{"role": "user", "content": "Why?"}],
+]
+
+
+def test_next_tokens_greedy_and_top_p():
+    logits = torch.tensor([[0.0, 3.0, 1.0, 2.0]] * 3)  # (3, 4)
+    # temperature 0 is greedy; a tiny top_p keeps only the best token; top_p 1 can pick any
+    picked = next_tokens(logits, torch.tensor([0.0, 1.0, 1.0]), torch.tensor([1.0, 0.01, 1.0]), torch.tensor([0.999, 0.999, 0.999]))
+    assert picked[:2].tolist() == [1, 1]
+    assert picked[2].item() == 0  # the last of the descending order at u close to 1
+
+
+def test_next_tokens_frequencies_follow_softmax():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.2]])).repeat(20000, 1)
+    u = torch.rand(20000, generator=torch.Generator().manual_seed(0))
+    picked = next_tokens(logits, torch.ones(20000), torch.ones(20000), u)
+    freq = torch.bincount(picked, minlength=3).float() / 20000
+    assert torch.allclose(freq, torch.tensor([0.5, 0.3, 0.2]), atol=0.02)
+    # top_p 0.6 keeps the first two tokens only, renormalised
+    picked = next_tokens(logits, torch.ones(20000), torch.full((20000,), 0.6), u)
+    freq = torch.bincount(picked, minlength=3).float() / 20000
+    assert torch.allclose(freq, torch.tensor([0.625, 0.375, 0.0]), atol=0.02)
+
+
+def test_per_row_settings_and_seed_reproduces_a_sample(tiny_loaded):
+    settings = [SampleSettings(0.7, 0.9, 12, 1), SampleSettings(1.3, 1.0, 20, 2), SampleSettings(1.0, 0.95, 16, 3)]
+    samples = samples_generate(tiny_loaded, HELLO, settings)
+    assert [s.settings for s in samples] == settings
+    assert [s.completion_tokens for s in samples] == [12, 20, 16]  # a random model rarely says EOS
+    assert all(s.prompt_tokens == samples[0].prompt_tokens > 0 and s.seconds > 0 for s in samples)
+    assert len({tuple(s.token_ids) for s in samples}) == 3
+    # the same seed alone, or among other rows, gives the same sample
+    again = samples_generate(tiny_loaded, HELLO, [SampleSettings(9.0, 1.0, 5, 7), settings[1]])
+    assert again[1].token_ids == samples[1].token_ids and again[1].text == samples[1].text
+    other_seed = samples_generate(tiny_loaded, HELLO, [dataclasses.replace(settings[1], seed=99)])
+    assert other_seed[0].token_ids != samples[1].token_ids
+
+
+def test_greedy_matches_transformers_generate(tiny_loaded):
+    from reward_training.generation import prompt_encode
+
+    sample = samples_generate(tiny_loaded, PROMPTS[1], [SampleSettings(0.0, 1.0, 12, 0)])[0]
+    ids = torch.tensor([prompt_encode(tiny_loaded, PROMPTS[1], 12)])
+    with torch.inference_mode():
+        out = tiny_loaded.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False)
+    assert sample.token_ids == out[0, ids.shape[1]:].tolist()
+
+
+def test_eos_stops_a_row_and_not_the_others(tiny_loaded):
+    # given a model whose greedy first token we declare to be EOS
+    first = samples_generate(tiny_loaded, HELLO, [SampleSettings(0.0, 1.0, 1, 0)])[0].token_ids[0]
+    loaded = dataclasses.replace(tiny_loaded, eos_token_ids=(first,))
+    # when a greedy row and a hot sampling row share a batch
+    greedy, hot = samples_generate(loaded, HELLO, [SampleSettings(0.0, 1.0, 10, 0), SampleSettings(1.5, 1.0, 10, 4)])
+    # then the greedy row stops at once on EOS, and the EOS token is not in its text
+    assert greedy.finished_with_eos and greedy.completion_tokens == 1 and greedy.text == ""
+    assert hot.completion_tokens > 1
+    assert hot.finished_with_eos == (hot.token_ids[-1] == first)
+    assert first not in hot.token_ids[:-1]
+
+
+def test_best_of_k_returns_k_per_prompt_in_input_order(tiny_loaded):
+    results = best_of_k_generate(tiny_loaded, PROMPTS, k=3, temperature=1.0, top_p=0.95, max_new_tokens=8, seed=5, batch_size=2)
+    assert [len(r) for r in results] == [3] * len(PROMPTS)
+    for i, samples in enumerate(results):
+        # each prompt's samples carry that prompt's token count (input order kept despite sorting)
+        alone = samples_generate(tiny_loaded, PROMPTS[i], [samples[0].settings])[0]
+        assert {s.prompt_tokens for s in samples} == {alone.prompt_tokens}
+        assert alone.token_ids == samples[0].token_ids
+        assert len({s.settings.seed for s in samples}) == 3
+    # batching (and thus padding) does not change the samples
+    one_batch = best_of_k_generate(tiny_loaded, PROMPTS, k=3, temperature=1.0, top_p=0.95, max_new_tokens=8, seed=5, batch_size=len(PROMPTS))
+    assert [[s.token_ids for s in r] for r in one_batch] == [[s.token_ids for s in r] for r in results]
