@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench-deps screenshots clean
+.PHONY: demo test venv bench-deps screenshots chromium clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,18 @@ demo: $(STAMP)
 	@echo "Serving the annotator app on http://127.0.0.1:8000 (admin: http://127.0.0.1:8000/admin/)"
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+# The browser tests drive Debian's Chromium (never `playwright install`, which downloads a browser).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@test -x /usr/bin/chromium || { echo "installing chromium with apt for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+# Refresh the committed screenshots in docs/screenshots/ (landing, comparison, safety) from a live stack.
+screenshots: $(STAMP) chromium
+	UPDATE_SCREENSHOTS=1 OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests/browser/test_screenshots.py
 
 bench-deps: $(STAMP)
 	$(PIP) -r requirements-bench.txt
