@@ -12,7 +12,7 @@ SCRIPT = """
 import json
 from rest_framework.test import APIClient
 from django.contrib.auth import get_user_model
-client = APIClient()
+client = APIClient(SERVER_NAME="localhost")
 client.force_authenticate(get_user_model().objects.get(username="annotator"))
 dialogue = client.post("/api/dialogues/", {"track": "helpfulness"}, format="json").json()
 turn = client.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "How do I make a cup of tea?"}, format="json").json()
