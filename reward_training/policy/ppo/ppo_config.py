@@ -1,0 +1,84 @@
+"""PPOConfig: the settings of ppo_train, with the Llama 2 paper's values as defaults (section 3.2.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reward_training.policy.rewards import SAFETY_THRESHOLD
+
+CRITICS = ("value_head", "reward_model")
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass
+class PPOConfig:
+    """PPO with R = WHITEN(LOGIT(Rc)) - β·KL(π ‖ π0). Defaults are the paper's where it gives a number."""
+
+    iterations: int = 200  # PPO iterations (paper: 200-400, with early stopping on held-out prompts)
+    batch_size: int = 512  # prompts (one rollout each) per iteration (paper: 512)
+    minibatch_size: int = 64  # rollouts per gradient step (paper: 64, one gradient step per minibatch)
+    ppo_epochs: int = 1  # passes over an iteration's rollouts (paper: 1)
+    micro_batch_size: int = 8  # rollouts per forward pass; a minibatch accumulates its micro-batches
+    learning_rate: float = 1e-6  # constant (paper: 1e-6)
+    critic_learning_rate: float | None = None  # the separate critic's ("reward_model"); None: learning_rate
+    adam_beta1: float = 0.9  # paper: 0.9
+    adam_beta2: float = 0.95  # paper: 0.95
+    adam_eps: float = 1e-5  # paper: 1e-5
+    weight_decay: float = 0.1  # paper: 0.1 (not on biases and norm weights)
+    max_grad_norm: float = 1.0  # gradient clipping (paper: 1.0); 0 turns it off
+    clip_range: float = 0.2  # PPO ratio clip ε (paper: 0.2)
+    value_clip_range: float | None = 0.2  # value clipping around the rollout's values; None: no clipping
+    value_loss_coef: float = 0.1  # weight of the value loss in the summed loss
+    beta: float = 0.01  # KL penalty (paper: 0.01 for 7B/13B, 0.005 for 34B/70B)
+    kl_estimator: str = "k1"  # per-token KL estimate: "k1" = log π - log π0, "k3" = r - 1 - log r
+    gamma: float = 1.0  # GAE discount
+    lam: float = 0.95  # GAE λ
+    whiten_advantages: bool = True  # normalise advantages over the iteration's tokens
+    # "value_head": a linear head on the policy's last hidden state; "reward_model": a separate critic
+    # initialised from the helpfulness reward model (its score head read at every response token)
+    critic: str = "value_head"
+    temperature: float = 1.0  # sampling temperature; log-probs are taken at the same temperature
+    max_new_tokens: int = 256  # response length limit
+    safety_threshold: float = SAFETY_THRESHOLD  # Rc uses Rs when Rs is below this (paper: 0.15)
+    eval_every: int = 10  # iterations between held-out evaluations (and after the last one)
+    early_stopping_patience: int = 3  # stop after this many evaluations without a better held-out reward; 0: never
+    generation_batch_size: int = 16  # prompts per batched generation call and per rollout-side (no-grad) forward pass
+    score_batch_size: int = 32  # responses per reward-model forward pass
+    precision: str = "fp32"  # "fp32" (the log-prob check's 1e-4 holds) or "bf16" autocast (loosen logprob_tolerance)
+    logprob_tolerance: float = 1e-4  # max |rollout log-prob - trainer log-prob| before the first update
+    gradient_checkpointing: bool = False  # trade compute for memory on large policies
+    seed: int = 0
+    device: str | None = None  # "cpu" forces the CPU; otherwise CUDA when available (one device per process)
+    progress: bool = True  # a tqdm bar on stderr (main process)
+
+    def __post_init__(self) -> None:
+        if min(self.iterations, self.batch_size, self.minibatch_size, self.micro_batch_size, self.ppo_epochs) < 1:
+            raise ValueError("iterations, batch_size, minibatch_size, micro_batch_size and ppo_epochs must be >= 1")
+        if self.batch_size % self.minibatch_size:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a multiple of minibatch_size ({self.minibatch_size})"
+            )
+        if self.minibatch_size % self.micro_batch_size:
+            raise ValueError(
+                f"minibatch_size ({self.minibatch_size}) must be a multiple of "
+                f"micro_batch_size ({self.micro_batch_size})"
+            )
+        if self.critic not in CRITICS:
+            raise ValueError(f"critic must be one of {', '.join(CRITICS)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.kl_estimator not in ("k1", "k3"):
+            raise ValueError('kl_estimator must be "k1" or "k3"')
+        if self.temperature <= 0:
+            raise ValueError("temperature must be > 0 (PPO samples from the policy)")
+        if self.learning_rate <= 0 or self.clip_range <= 0 or self.beta < 0:
+            raise ValueError("learning_rate and clip_range must be > 0 and beta >= 0")
+        if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
+            raise ValueError("gamma and lam must lie in [0, 1]")
+        if self.eval_every < 1 or self.max_new_tokens < 1:
+            raise ValueError("eval_every and max_new_tokens must be >= 1")
+
+    @property
+    def steps_per_iteration(self) -> int:
+        """Gradient steps per iteration: one per minibatch, per PPO epoch."""
+        return self.ppo_epochs * self.batch_size // self.minibatch_size
