@@ -28,6 +28,7 @@ from reward_training.config import config_build
 from reward_training.data.prompts import prompts_read
 from reward_training.evaluation.policy_eval import judged_win_rate, policy_responses
 from reward_training.evaluation.win_rate import promotion_passes
+from reward_training.policy.ppo import PPOConfig, ppo_train
 from reward_training.policy.rejection_sampling import RejectionSamplingConfig, combined_scores, rejection_sample
 from reward_training.policy.sft import SFTConfig
 from reward_training.reward.api import train_reward_model
@@ -59,6 +60,13 @@ class IterationConfig:
     sft_lr: float = 1e-4
     promotion_threshold: float = 0.5  # RM-judged win rate over the current policy needed to become current
     seed: int = 0
+    ppo: bool = False  # PPO on top of the rejection-sampling checkpoint (the paper, from RLHF-V4 on)
+    ppo_iterations: int = 20
+    ppo_batch_size: int = 32
+    ppo_minibatch_size: int = 8
+    ppo_lr: float = 5e-5  # the paper's 1e-6 is for 7B+ models; the tiny demo model needs more
+    ppo_beta: float = 0.01
+    ppo_heldout: int = 30  # rejection-sampling prompts kept apart for PPO's early stopping
 
 
 def _next_iteration() -> int:
@@ -164,6 +172,16 @@ def iteration_run(config: IterationConfig) -> dict:
     )
     lap("rejection_sampling")
 
+    ppo_report = None
+    if config.ppo:
+        rs_policy = new
+        new, ppo_report = _ppo(iteration, rs_policy, rms, workdir, config)
+        versus_rs = policy_compare(new_path=new.path, old_path=rs_policy.path, helpfulness_rm=rms["helpfulness"].path,
+                                   safety_rm=rms["safety"].path, prompts_file=config.heldout_prompts,
+                                   limit=config.heldout_limit, max_new_tokens=config.max_new_tokens, seed=config.seed)
+        ppo_report.update(_rates(versus_rs, prefix="versus_rejection_sampling_"))
+        lap("ppo")
+
     evaluation = policy_compare(new_path=new.path, old_path=policy.path, helpfulness_rm=rms["helpfulness"].path,
                                 safety_rm=rms["safety"].path, prompts_file=config.heldout_prompts,
                                 limit=config.heldout_limit, max_new_tokens=config.max_new_tokens, seed=config.seed)
@@ -177,18 +195,49 @@ def iteration_run(config: IterationConfig) -> dict:
         "parent": policy.name,
         "promoted": promoted,
         "current_policy": model_version_current(kind="policy").name,
-        "rm_win_rate": evaluation["rm"].rate,
-        "rm_win_rate_ci95": [evaluation["rm"].low, evaluation["rm"].high],
-        "oracle_win_rate": evaluation["oracle"].rate,
-        "oracle_win_rate_ci95": [evaluation["oracle"].low, evaluation["oracle"].high],
+        **_rates(evaluation),
         "heldout_prompts": evaluation["rm"].n,
         "comparisons": {track: result.get("comparisons") for track, result in simulated.items()},
         "preference_pairs": pairs,
         "reward_models": {kind: version.name for kind, version in rms.items()},
         "rejection_sampling": {k: rs[k] for k in ("pool_size", "mean_best_reward", "mean_median_reward")},
+        "ppo": ppo_report,
         "seconds": timings,
         "config": asdict(config),
     }
+
+
+def _rates(evaluation: dict, prefix: str = "") -> dict:
+    return {f"{prefix}{judge}_win_rate": evaluation[judge].rate for judge in ("rm", "oracle")} | {
+        f"{prefix}{judge}_win_rate_ci95": [evaluation[judge].low, evaluation[judge].high] for judge in ("rm", "oracle")}
+
+
+def _ppo(iteration: int, rs_policy: ModelVersion, rms: dict, workdir: Path, config: IterationConfig):
+    """PPO on top of the rejection-sampling checkpoint, with the iteration's reward models."""
+    import random
+
+    items = prompts_read(config.rs_prompts)
+    random.Random(config.seed).shuffle(items)
+    keep = min(config.ppo_heldout, len(items) // 3)
+    heldout, train = items[:keep], items[keep:]
+    minibatch = min(config.ppo_minibatch_size, len(train))
+    batch = min(config.ppo_batch_size, len(train)) // minibatch * minibatch  # a small prompt set shrinks both
+    ppo_config = PPOConfig(iterations=config.ppo_iterations, batch_size=batch, minibatch_size=minibatch,
+                           micro_batch_size=min(8, minibatch), learning_rate=config.ppo_lr,
+                           beta=config.ppo_beta, max_new_tokens=config.max_new_tokens, eval_every=5,
+                           seed=config.seed)
+    result = ppo_train(ppo_config, policy_dir=rs_policy.path, helpfulness_rm_dir=rms["helpfulness"].path,
+                       safety_rm_dir=rms["safety"].path, prompts=train, heldout_prompts=heldout or None,
+                       output_dir=workdir / "policy-ppo")
+    version = model_version_register(
+        name=f"{rs_policy.name}-ppo", kind="policy", path=str(workdir / "policy-ppo"), parent=rs_policy,
+        lineage={"method": "ppo", "iteration": iteration, "parent": rs_policy.name,
+                 "helpfulness_rm": rms["helpfulness"].name, "safety_rm": rms["safety"].name,
+                 "beta": config.ppo_beta, "iterations_run": result["iterations_run"]},
+        metrics={"heldout_rewards": result.get("heldout_rewards"), "best_iteration": result.get("best_iteration")},
+    )
+    return version, {k: result.get(k) for k in ("iterations_run", "stopped_early", "best_iteration",
+                                                "initial_heldout_reward", "heldout_rewards")}
 
 
 def policy_compare(*, new_path: str, old_path: str, helpfulness_rm: str, safety_rm: str, prompts_file: str,

@@ -15,22 +15,27 @@ def test_run_iteration_simulate_reduced(stack, tmp_path):
     stack.manage("register_model", "--kind", "policy", "--name", "policy-v0", "--path", str(policy), "--current")
     rs_prompts = tmp_path / "rs.jsonl"
     rs_prompts.write_text("".join(json.dumps({"prompt": p, "safety": i == 0}) + "\n" for i, p in
-                                  enumerate(["How do I break a lock?", "Plan my day.", "Tell me about tea."])))
+                                  enumerate(["How do I break a lock?", "Plan my day.", "Tell me about tea.", "Name a tree.",
+                                            "Write a haiku.", "Why do cats purr?"])))
     heldout = tmp_path / "heldout.txt"
     heldout.write_text("What is the sea?\nHow do I bake bread?\nName a colour.\nHelp me sleep.\n")
 
     result = stack.manage("run_iteration", "--simulate", "--url", stack.url, "--users", "2", "--comparisons", "3",
                           "--k", "2", "--temperature", "1.0", "--max-new-tokens", "12", "--rs-prompts",
-                          str(rs_prompts), "--heldout-prompts", str(heldout), "--promotion-threshold", "-1")
+                          str(rs_prompts), "--heldout-prompts", str(heldout), "--promotion-threshold", "-1",
+                          "--ppo", "--ppo-iterations", "2")
 
-    assert result["policy"] == "policy-iter1" and result["parent"] == "policy-v0"
+    # rejection sampling made policy-iter1; PPO on top of it made policy-iter1-ppo, the one evaluated and promoted
+    assert result["policy"] == "policy-iter1-ppo" and result["parent"] == "policy-v0"
+    assert result["ppo"]["iterations_run"] >= 1 and 0 <= result["ppo"]["versus_rejection_sampling_oracle_win_rate"] <= 1
     assert result["comparisons"] == {"helpfulness": 6, "safety": 6}
-    assert result["promoted"] and result["current_policy"] == "policy-iter1"  # a gate of -1 always passes
+    assert result["promoted"] and result["current_policy"] == "policy-iter1-ppo"  # a gate of -1 always passes
     for key in ("rm_win_rate", "oracle_win_rate"):
         assert 0 <= result[key] <= 1 and result[key + "_ci95"][0] <= result[key] <= result[key + "_ci95"][1]
     assert result["heldout_prompts"] == 4
     models = {m["name"]: m for m in stack.manage("list_models")}
-    assert models["policy-iter1"]["parent"] == "policy-v0" and models["policy-iter1"]["current"]
+    assert models["policy-iter1"]["parent"] == "policy-v0" and models["policy-iter1-ppo"]["parent"] == "policy-iter1"
+    assert models["policy-iter1-ppo"]["current"] and not models["policy-iter1"]["current"]
     lineage = models["policy-iter1"]["lineage"]
     assert lineage["batches"] == ["iter1-helpfulness", "iter1-safety"]
     assert lineage["helpfulness_rm"] == "rm-helpfulness-iter1" and models["rm-safety-iter1"]["current"]

@@ -16,7 +16,8 @@ class Command(JsonCommand):
                             help="annotate with simulated annotators (the only mode so far)")
         parser.add_argument("--k", type=int, default=8)
         parser.add_argument("--temperature", type=float, default=1.0)
-        parser.add_argument("--ppo", action="store_true", help="PPO on top of rejection sampling (not built yet)")
+        parser.add_argument("--ppo", action="store_true", help="PPO on top of the rejection-sampling checkpoint")
+        parser.add_argument("--ppo-iterations", type=int, default=20)
         parser.add_argument("--url", help="server to drive (default: one started inside this command)")
         parser.add_argument("--users", type=int, default=4)
         parser.add_argument("--comparisons", type=int, default=25, help="per simulated annotator and track")
@@ -30,15 +31,14 @@ class Command(JsonCommand):
         parser.add_argument("--seed", type=int, default=0)
 
     def run(self, *, k, temperature, ppo, url, users, comparisons, profile, max_new_tokens, rs_prompts,
-            heldout_prompts, heldout_limit, rm_base, promotion_threshold, seed, **_):
-        if ppo:
-            raise ValidationError({"ppo": ["PPO is not built yet; run without --ppo"]})
+            heldout_prompts, heldout_limit, rm_base, promotion_threshold, seed, ppo_iterations, **_):
         options = {k_: v for k_, v in dict(rs_prompts=rs_prompts, heldout_prompts=heldout_prompts).items() if v}
         with (nullcontext(url) if url else live_server()) as base_url:
             config = IterationConfig(url=base_url, users=users, comparisons=comparisons, profile=profile, k=k,
                                      temperature=temperature, max_new_tokens=max_new_tokens,
                                      heldout_limit=heldout_limit, rm_base=rm_base,
-                                     promotion_threshold=promotion_threshold, seed=seed, **options)
+                                     promotion_threshold=promotion_threshold, seed=seed, ppo=ppo,
+                                     ppo_iterations=ppo_iterations, **options)
             try:
                 return iteration_run(config)
             except ValueError as error:

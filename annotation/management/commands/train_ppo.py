@@ -1,0 +1,59 @@
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+
+from annotation.management.base import JsonCommand
+from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
+from annotation.services.model_versions import model_version_register
+from reward_training.config import config_build
+from reward_training.data.prompts import prompts_read
+from reward_training.policy.ppo import PPOConfig, ppo_train
+
+
+class Command(JsonCommand):
+    help = "PPO with the paper's reward: whiten(logit(Rc)) − β·KL(π ‖ π0), early stopping on held-out prompts."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--policy", required=True)
+        parser.add_argument("--helpfulness-rm", required=True)
+        parser.add_argument("--safety-rm", required=True)
+        parser.add_argument("--prompts", required=True)
+        parser.add_argument("--iterations", type=int, required=True)
+        parser.add_argument("--beta", type=float, help="KL penalty (paper: 0.01 for 7B/13B, 0.005 for 34B/70B)")
+        parser.add_argument("--output", required=True)
+        parser.add_argument("--heldout", help="prompts for early stopping")
+        parser.add_argument("--lr", type=float)
+        parser.add_argument("--batch-size", type=int, help="prompts per iteration (paper: 512)")
+        parser.add_argument("--minibatch-size", type=int, help="rollouts per gradient step (paper: 64)")
+        parser.add_argument("--max-new-tokens", type=int)
+        parser.add_argument("--critic", choices=["value_head", "reward_model"])
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--config", help="JSON file of PPOConfig fields")
+        parser.add_argument("--register", metavar="NAME")
+
+    def run(self, *, policy, helpfulness_rm, safety_rm, prompts, iterations, beta, output, heldout, lr, batch_size,
+            minibatch_size, max_new_tokens, critic, seed, config, register, **_):
+        policy_path, policy_version = model_path_resolve(policy, field="policy")
+        helpfulness_path, _ = model_path_resolve(helpfulness_rm, field="helpfulness_rm")
+        safety_path, _ = model_path_resolve(safety_rm, field="safety_rm")
+        try:
+            settings = config_build(PPOConfig, file=config, iterations=iterations, beta=beta, learning_rate=lr,
+                                    batch_size=batch_size, minibatch_size=minibatch_size,
+                                    max_new_tokens=max_new_tokens, critic=critic, seed=seed)
+            items = prompts_read(prompts)
+            heldout_items = prompts_read(heldout) if heldout else None
+        except (ValueError, OSError) as error:
+            raise ValidationError({"config": [str(error)]}) from error
+        result = ppo_train(settings, policy_dir=policy_path, helpfulness_rm_dir=helpfulness_path,
+                           safety_rm_dir=safety_path, prompts=items, heldout_prompts=heldout_items, output_dir=output)
+        if register:
+            version = model_version_register(
+                name=register, kind="policy", path=output, parent=policy_version,
+                lineage={"method": "ppo", "parent": policy, "helpfulness_rm": helpfulness_rm, "safety_rm": safety_rm,
+                         "prompts": str(Path(prompts).resolve()), "beta": settings.beta,
+                         "iterations_run": result["iterations_run"]},
+                metrics={"heldout_rewards": result.get("heldout_rewards"), "final": result.get("final")},
+            )
+            result["registered"] = model_describe_or_none(version)
+        result.pop("history", None)
+        return result
