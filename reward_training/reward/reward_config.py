@@ -1,0 +1,86 @@
+"""RewardConfig: the settings of reward-model training, paired with reward_trainer.py.
+
+Defaults are the Llama 2 paper's (section 3.2.2; docs/rlhf-protocol.md section 2). Build one with
+reward_training.config.config_build(RewardConfig, file=..., **overrides): defaults < JSON file <
+overrides, and an unknown key is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reward_training.data.mixtures import RECIPES
+from reward_training.data.pair_encoding import CHAT_FORMATS
+from reward_training.reward.losses import MARGIN_TABLES
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def _f(default, help: str):  # noqa: A002 - "help" reads like argparse
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class RewardConfig:
+    base_model: str = field(metadata={"help": "local Hugging Face checkpoint (causal LM or encoder) to start from"})
+    output_dir: str = field(metadata={"help": "where checkpoints, the final model and its metrics are written"})
+    kind: str = _f("helpfulness", "which reward model this is: helpfulness or safety (recorded with the model)")
+    mixture: str = _f("none", "data recipe: none (all pairs as given), helpfulness or safety (paper 3.2.2)")
+    helpfulness_extra_ratio: float = _f(1.0, "helpfulness recipe: pairs drawn from safety + open-source data per helpfulness pair")
+    safety_helpfulness_fraction: float = _f(0.1, "safety recipe: share of helpfulness data in the mixture (90/10)")
+    epochs: int = _f(1, "passes over the data; the paper trains one epoch, longer overfits")
+    learning_rate: float = _f(1e-5, "peak learning rate (paper: 1e-5; 5e-6 for the largest model)")
+    min_lr_ratio: float = _f(0.1, "cosine decay ends at this fraction of the peak learning rate")
+    warmup_ratio: float = _f(0.03, "warm-up length as a fraction of all optimizer steps")
+    warmup_min_steps: int = _f(5, "warm-up lasts at least this many steps ...")
+    warmup_max_fraction: float = _f(0.1, "... and at most this fraction of the steps")
+    adam_beta1: float = _f(0.9, "AdamW beta1")
+    adam_beta2: float = _f(0.95, "AdamW beta2")
+    adam_epsilon: float = _f(1e-5, "AdamW epsilon")
+    weight_decay: float = _f(0.1, "AdamW weight decay (not applied to biases and norm weights)")
+    max_grad_norm: float = _f(1.0, "gradient clipping by global norm; 0 turns it off")
+    batch_size: int = _f(512, "pairs per optimizer step, over all processes (paper: 512 pairs, 1,024 sequences)")
+    micro_batch_size: int = _f(8, "pairs per forward pass per process; gradients accumulate up to batch_size")
+    max_length: int = _f(1024, "tokens per sequence (history + reply); see reward_training/data/truncation.py")
+    margin: str = _f("small", "Table 27 margin table: none, small or large")
+    safety_aux_loss: bool = _f(False, "safety RM: add BCE on sigmoid(r) against per-response safe labels (Table 29)")
+    safety_aux_weight: float = _f(1.0, "weight of the safety auxiliary loss")
+    prefix_sharing: bool = _f(True, "decoders: encode the shared history once for both replies (exact)")
+    length_grouping: bool = _f(True, "batch pairs of similar length together to cut padding")
+    length_group_pairs: int = _f(512, "length grouping sorts within chunks of this many pairs (at least batch_size)")
+    chat_format: str = _f("auto", "auto (the tokenizer's chat template, else Llama 2 for decoders, HH text for encoders), llama2 or hh")
+    disable_dropout: bool = _f(True, "turn dropout off in the model (as TRL's RewardTrainer does by default)")
+    precision: str = _f("auto", "auto (bf16 mixed precision on CUDA, fp32 on CPU), fp32 or bf16")
+    seed: int = _f(0, "seed of the data order, mixture draws and the head's initialisation")
+    save_every_steps: int = _f(50, "write a checkpoint every this many optimizer steps (0: only at the end)")
+    resume: bool = _f(True, "continue from the newest checkpoint in output_dir when there is one")
+    eval_batch_size: int = _f(16, "pairs per forward pass when evaluating")
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.kind not in ("helpfulness", "safety"):
+            problems.append(f"kind must be helpfulness or safety, not {self.kind!r}")
+        if self.mixture not in RECIPES:
+            problems.append(f"mixture must be one of {', '.join(RECIPES)}")
+        if self.margin not in MARGIN_TABLES:
+            problems.append(f"margin must be one of {', '.join(MARGIN_TABLES)}")
+        if self.chat_format not in CHAT_FORMATS:
+            problems.append(f"chat_format must be one of {', '.join(CHAT_FORMATS)}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.micro_batch_size < 1 or self.batch_size < self.micro_batch_size:
+            problems.append("need 1 <= micro_batch_size <= batch_size")
+        if self.epochs < 1:
+            problems.append("epochs must be at least 1")
+        if self.max_length < 8:
+            problems.append("max_length must be at least 8")
+        if not 0.0 <= self.safety_helpfulness_fraction < 1.0:
+            problems.append("safety_helpfulness_fraction must lie in [0, 1)")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            problems.append("min_lr_ratio must lie in [0, 1]")
+        if self.safety_aux_loss and self.kind != "safety":
+            problems.append("safety_aux_loss is an option of the safety reward model (kind safety)")
+        if not self.base_model or not self.output_dir:
+            problems.append("base_model and output_dir are required")
+        if problems:
+            raise ValueError("RewardConfig: " + "; ".join(problems))
