@@ -69,7 +69,7 @@ def main() -> None:
     started = time.perf_counter()
     results, versus_start = [], []
     with tempfile.TemporaryDirectory() as workdir:
-        stack = Stack(Path(workdir))
+        stack = Stack(Path(workdir), redis_db=13)
         try:
             stack.start()
             stack.worker_start()

@@ -22,7 +22,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 PG = "postgres://postgres@127.0.0.1:5432"
-REDIS_DB = 14
+REDIS_DB = 14  # e2e tests; the browser tests and the benchmarks each use their own database, so that
+# two stacks running at once never take each other's tasks
 
 
 def free_port() -> int:
@@ -42,7 +43,7 @@ def _server_sql(statement: str) -> None:
 
 
 class Stack:
-    def __init__(self, workdir: Path, *, worker_env: dict | None = None):
+    def __init__(self, workdir: Path, *, worker_env: dict | None = None, redis_db: int = REDIS_DB):
         self.workdir = workdir
         self.db_name = f"rlhf_e2e_{uuid.uuid4().hex[:8]}"
         self.port = free_port()
@@ -51,7 +52,7 @@ class Stack:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "webapp.settings.main",
             "DATABASE_URL": f"{PG}/{self.db_name}",
-            "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+            "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
             "DJANGO_SECRET_KEY": "e2e-secret",
             "MODEL_DIR": str(workdir / "models"),
             "OMP_NUM_THREADS": "1",
