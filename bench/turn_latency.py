@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=96)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        stack = Stack(Path(workdir), redis_db=11)
+        stack = Stack(Path(workdir), redis_db=9)
         try:
             stack.start()
             stack.worker_start()

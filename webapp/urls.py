@@ -10,4 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include(api_urlpatterns)),
+    path("dashboard/", include("annotation.dashboard.urls")),
+    path("", include("annotation.web_urls")),
 ]

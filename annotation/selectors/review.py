@@ -50,31 +50,30 @@ def review_queue(*, batch: Batch, status: str = Comparison.Review.PENDING, limit
     median_ms = comparison_figures(rows)["median_time_ms"] or 0
     fast_below = max(FAST_FLOOR_MS, FAST_SHARE_OF_MEDIAN * median_ms)
     outliers = outlier_annotators(batch=batch, rows=rows, judgements=judgements)
-    comparisons = Comparison.objects.filter(turn__dialogue__batch=batch, review_status=status)
-    details = {
-        c.pk: c
-        for c in comparisons.select_related("turn", "annotator__profile", "turn__report",
-                                            "turn__overlap_assignment__item").prefetch_related("turn__samples")
-    }
-    entries = []
-    for comparison in details.values():
-        turn = comparison.turn
+    # Flags from a narrow read of every candidate; the full rows only for the `limit` shown.
+    candidates = Comparison.objects.filter(turn__dialogue__batch=batch, review_status=status).values_list(
+        "id", "created_at", "unsafe_chosen", "chosen", "time_spent_ms", "annotator_id", "turn__report__id",
+        "turn__overlap_assignment__swapped", "turn__overlap_assignment__item__gold_label",
+    )
+    flagged = []
+    for pk, created_at, unsafe_chosen, chosen, time_spent_ms, annotator_id, report, swapped, gold in candidates:
         flags = []
-        if comparison.unsafe_chosen:
+        if unsafe_chosen:
             flags.append("unsafe_chosen")
-        if getattr(turn, "report", None) is not None:
+        if report is not None:
             flags.append("reported")
-        assignment = getattr(turn, "overlap_assignment", None)
-        if assignment is not None and assignment.item.gold_label is not None:
-            label = {"a": "b", "b": "a"}[comparison.chosen] if assignment.swapped else comparison.chosen
-            if label != assignment.item.gold_label:
-                flags.append("gold_miss")
-        if comparison.time_spent_ms < fast_below:
+        if gold is not None and ({"a": "b", "b": "a"}[chosen] if swapped else chosen) != gold:
+            flags.append("gold_miss")
+        if time_spent_ms < fast_below:
             flags.append("fast")
-        if comparison.annotator_id in outliers:
+        if annotator_id in outliers:
             flags.append("outlier")
-        entries.append((comparison, flags))
-    entries.sort(key=lambda e: (-sum(FLAG_WEIGHTS[f] for f in e[1]), e[0].created_at, e[0].pk))
+        flagged.append((-sum(FLAG_WEIGHTS[f] for f in flags), created_at, pk, flags))
+    flagged.sort()
+    shown = flagged[:limit]
+    details = Comparison.objects.select_related("turn", "annotator__profile").prefetch_related(
+        "turn__samples").in_bulk([pk for _, _, pk, _ in shown])
+    entries = [(details[pk], flags) for _, _, pk, flags in shown]
     reports = TurnReport.objects.filter(turn__dialogue__batch=batch, resolved=False).select_related(
         "annotator__profile", "turn")
     return {
@@ -82,8 +81,8 @@ def review_queue(*, batch: Batch, status: str = Comparison.Review.PENDING, limit
         "status": status,
         "fast_below_ms": fast_below,
         "outliers": {str(k): v for k, v in outliers.items()},
-        "total": len(entries),
-        "flagged": sum(1 for _, flags in entries if flags),
+        "total": len(flagged),
+        "flagged": sum(1 for *_, flags in flagged if flags),
         "items": [
             {
                 "id": c.pk,
@@ -101,7 +100,7 @@ def review_queue(*, batch: Batch, status: str = Comparison.Review.PENDING, limit
                 "flags": flags,
                 "outlier_reason": outliers.get(c.annotator_id),
             }
-            for c, flags in entries[:limit]
+            for c, flags in entries
         ],
         "reports": [
             {"turn": r.turn_id, "reason": r.reason, "note": r.note, "prompt": r.turn.prompt,

@@ -81,8 +81,10 @@ def comparison_figures(rows: list[Row], *, now: datetime | None = None) -> dict:
         "unsafe_chosen": sum(r.unsafe_chosen for r in rows),
         "median_time_ms": median(r.time_spent_ms for r in rows) if rows else None,
         "tie_rate": _share(strengths[Strength.NEGLIGIBLY_BETTER], n),
-        # Share of choices on the left/first position (0.5 = no bias; overlap turns randomise A/B).
-        "position_bias": {"a_rate": _share(chose_a, n), "chose_a": chose_a, "n": n},
+        # Share of choices on the left/first position (0.5 = no bias; overlap turns randomise A/B), and
+        # its z-score against a fair coin, (A - n/2) / sqrt(n/4): |z| > 2 is unlikely by chance.
+        "position_bias": {"a_rate": _share(chose_a, n), "chose_a": chose_a, "n": n,
+                          "z": (chose_a - n / 2) / (n / 4) ** 0.5 if n else None},
         # How often the longer response (in characters) wins, among pairs of unequal length.
         "length_bias": {"longer_wins_rate": _share(longer, longer + shorter), "longer": longer,
                         "shorter": shorter},

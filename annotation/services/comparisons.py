@@ -54,6 +54,8 @@ def comparison_create(
                 raise Conflict("this turn already has a comparison")
             if locked.status != Turn.Status.READY:
                 raise Conflict(f"this turn is {locked.status}, not ready for a comparison")
+            if hasattr(locked, "report"):
+                raise Conflict("this turn was skipped or reported; it takes no comparison")
             comparison = Comparison.objects.create(
                 turn=locked,
                 annotator=annotator,

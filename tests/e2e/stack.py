@@ -32,6 +32,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _group_signal(process: subprocess.Popen, sig: int) -> None:
+    """Signal a process's whole group (each stack process leads its own)."""
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def _server_sql(statement: str) -> None:
     """CREATE/DROP DATABASE, which must run outside a transaction."""
     conn = psycopg2.connect(f"{PG}/postgres")
@@ -72,10 +80,10 @@ class Stack:
         redis.Redis.from_url(self.env["REDIS_URL"]).flushdb()
         self.manage("migrate", "--noinput", json_result=False)
         log = open(self.workdir / "web.log", "ab")
-        self.web = subprocess.Popen(
+        self.web = subprocess.Popen(  # its own process group, like the workers: nothing outlives the stack
             [sys.executable, "-m", "gunicorn", "webapp.wsgi", "-b", f"127.0.0.1:{self.port}", "--workers", "3",
              "--threads", "2", "--timeout", "60"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -94,6 +102,7 @@ class Stack:
             [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "cpu,default", "--pool=solo", "-B",
              "--schedule", str(self.workdir / f"beat-{name}"), "-n", f"{name}@%h", "-l", "info"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the embedded beat child goes down with it
         )
         self.workers.append(worker)
         return worker
@@ -104,16 +113,16 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every process this stack started, then drop its database (also after a failed start)."""
-        for process in [*self.workers, self.web]:
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in [*self.workers, self.web]:
-            if process is not None:
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        processes = [p for p in [*self.workers, self.web] if p is not None]
+        for process in processes:
+            _group_signal(process, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+            _group_signal(process, signal.SIGKILL)  # whatever is left of the group: beat children, orphans
+            process.wait()
         _server_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
 
     # --- helpers ---------------------------------------------------------------------------

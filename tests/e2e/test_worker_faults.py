@@ -29,8 +29,9 @@ def test_sigkilled_worker_mid_sampling_is_survived(stack, tmp_path):
         time.sleep(0.2)
     time.sleep(2)  # weights loaded: the worker is now decoding
     assert ann.get(f"/api/turns/{turn_id}/").json()["status"] == "sampling"
-    os.kill(first.pid, signal.SIGKILL)
+    os.kill(first.pid, signal.SIGKILL)  # the worker's main process, mid-sampling
     first.wait(10)
+    os.killpg(first.pid, signal.SIGKILL)  # and its orphaned embedded beat, which would sweep on
     killed_at = time.time()
 
     stack.worker_start("w2")

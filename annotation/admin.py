@@ -1,0 +1,79 @@
+from django import forms
+from django.contrib import admin
+
+from annotation.models import Guideline, OverlapAssignment, OverlapItem, TurnReport
+
+
+class GuidelineForm(forms.ModelForm):
+    class Meta:
+        model = Guideline
+        fields = ["track", "batch", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 24, "cols": 100})}
+
+    def clean(self):
+        cleaned = super().clean()
+        batch, track = cleaned.get("batch"), cleaned.get("track")
+        if batch is not None and track and batch.track != track:
+            self.add_error("batch", f"batch {batch.name} belongs to the {batch.track} track")
+        return cleaned
+
+
+@admin.register(Guideline)
+class GuidelineAdmin(admin.ModelAdmin):
+    """Admins write the guidelines in markdown: one standing text per track, and an addendum per batch.
+    Without a standing text the annotators see the built-in one (templates/annotation/guidelines/)."""
+
+    form = GuidelineForm
+    list_display = ["__str__", "track", "batch", "updated_by", "updated_at"]
+    list_filter = ["track"]
+    readonly_fields = ["updated_by", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(TurnReport)
+class TurnReportAdmin(admin.ModelAdmin):
+    """Turns annotators skipped or reported, with their reason."""
+
+    list_display = ["created_at", "reason", "note", "annotator", "turn_link", "resolved"]
+    list_filter = ["reason", "resolved", "turn__dialogue__track"]
+    list_editable = ["resolved"]
+    search_fields = ["note", "annotator__username", "turn__prompt"]
+    readonly_fields = ["turn", "annotator", "reason", "note", "created_at", "prompt", "responses"]
+    fields = ["turn", "annotator", "reason", "note", "prompt", "responses", "resolved", "created_at"]
+
+    @admin.display(description="turn")
+    def turn_link(self, report):
+        return f"turn {report.turn_id} (dialogue {report.turn.dialogue_id})"
+
+    @admin.display(description="prompt")
+    def prompt(self, report):
+        return report.turn.prompt
+
+    @admin.display(description="responses")
+    def responses(self, report):
+        return "\n\n".join(f"{s.label.upper()}: {s.text}" for s in report.turn.samples.all()) or "(none sampled)"
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(OverlapItem)
+class OverlapItemAdmin(admin.ModelAdmin):
+    """Overlap and gold items (issue 6): raw edits; the dashboard uploads them and sets gold answers."""
+
+    list_display = ["id", "batch", "prompt", "gold_label", "created_at"]
+    list_filter = ["batch"]
+    search_fields = ["prompt"]
+    raw_id_fields = ["source_turn"]
+
+
+@admin.register(OverlapAssignment)
+class OverlapAssignmentAdmin(admin.ModelAdmin):
+    """Leases of overlap items; set `expired_at` to return an item to the pool by hand."""
+
+    list_display = ["id", "item", "annotator", "slot", "swapped", "leased_at", "expires_at", "expired_at"]
+    list_filter = ["item__batch"]
+    raw_id_fields = ["item", "turn"]

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from annotation.dashboard import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.batch_list, name="batches"),
+    path("batches/<int:batch_id>/", views.batch_detail, name="batch"),
+    path("batches/<int:batch_id>/charts/<slug:name>.png", views.batch_chart, name="batch-chart"),
+    path("batches/<int:batch_id>/export.jsonl", views.batch_export, name="batch-export"),
+    path("batches/<int:batch_id>/review/", views.review, name="review"),
+    path("batches/<int:batch_id>/<slug:action>/", views.batch_action, name="batch-action"),
+    path("annotators/<int:user_id>/", views.annotator_detail, name="annotator"),
+    path("annotators/<int:user_id>/drift.png", views.annotator_chart, name="annotator-chart"),
+]
