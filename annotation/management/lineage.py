@@ -1,18 +1,16 @@
 """What a trained model came from, read off the data files it was trained on (for the registry)."""
 
-import gzip
 import json
 from pathlib import Path
+
+from reward_training.data.files import text_open
 
 
 def data_lineage(data_files: list[str]) -> dict:
     """Batches and sources named in export-format files (HH files have neither)."""
     batches, sources = set(), set()
     for path in data_files:
-        path = Path(path)
-        with path.open("rb") as probe:
-            gzipped = probe.read(2) == b"\x1f\x8b"
-        with (gzip.open if gzipped else open)(path, "rt", encoding="utf-8") as lines:
+        with text_open(path) as lines:
             for line in lines:
                 if not line.strip():
                     continue

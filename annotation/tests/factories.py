@@ -1,6 +1,8 @@
 import secrets
 
 import factory
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 from django.contrib.auth import get_user_model
 
 from annotation.models import Batch, Comparison, Dialogue, ModelVersion, Profile, Role, Sample, Turn
@@ -94,3 +96,11 @@ def annotate(turn: Turn, *, chosen="a", strength="better", a_safe=None, b_safe=N
 
     return comparison_create(turn=turn, annotator=turn.dialogue.annotator, chosen=chosen, strength=strength,
                              a_safe=a_safe, b_safe=b_safe, time_spent_ms=kwargs.pop("time_spent_ms", 1000), **kwargs)
+
+
+def client_for(user) -> APIClient:
+    """An API client authenticated with the user's token."""
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client

@@ -12,17 +12,11 @@ from annotation.tests.factories import (
     UserFactory,
     active_batch,
     annotate,
+    client_for,
     ready_turn,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
 
 
 def test_token_login_and_unauthenticated_access():

@@ -5,8 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from annotation.errors import Conflict
 from annotation.models import Batch, Comparison, OverlapAssignment, OverlapItem, Turn
@@ -19,17 +17,11 @@ from annotation.tests.factories import (
     UserFactory,
     active_batch,
     annotate,
+    client_for,
     ready_turn,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
 
 
 def overlap_item(batch: Batch, *, prompt: str = "shared prompt", gold: str | None = None) -> OverlapItem:

@@ -9,7 +9,6 @@ reply may itself contain "Assistant:", and a reply may be empty.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from reward_training.data.chat import Message
+from reward_training.data.files import text_open
 
 ASSISTANT_MARK = "\n\nAssistant:"
 _TURN = re.compile(r"\n\n(Human|Assistant):")
@@ -70,10 +70,7 @@ def hh_read(path: str | Path) -> Iterator[tuple[int, HHPair]]:
     A malformed line raises ValueError naming its line number.
     """
     path = Path(path)
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gzipped else open
-    with opener(path, "rt", encoding="utf-8") as lines:
+    with text_open(path) as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue

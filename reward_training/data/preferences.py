@@ -9,7 +9,6 @@ Two file formats are read (docs/contract.md):
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from reward_training.data.chat import Message, messages_check
+from reward_training.data.files import text_open
 from reward_training.data.hh import hh_read
 
 FORMATS = ("trl", "hh-rlhf")
@@ -83,14 +83,8 @@ def _hh_pairs(path: Path, *, source: str, track: str | None) -> Iterator[Prefere
         yield _with_id(pair, None)
 
 
-def _open_text(path: Path):
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt", encoding="utf-8") if gzipped else path.open("rt", encoding="utf-8")
-
-
 def _trl_read(path: Path, *, source: str | None, track: str | None) -> Iterator[PreferencePair]:
-    with _open_text(path) as lines:
+    with text_open(path) as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
