@@ -120,6 +120,7 @@ def log_in(page, username: str) -> None:
     """Keys only: the login page focuses the username field."""
     page.goto("/")
     page.wait_for_url("**/login/**")
+    page.wait_for_selector("input[name=username]:focus")  # type only once the field has the focus
     page.keyboard.type(username)
     page.keyboard.press("Tab")
     page.keyboard.type(f"{username}-pw")
