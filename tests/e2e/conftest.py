@@ -11,10 +11,13 @@ CORPUS = [
 ] * 20
 
 
-def foreign_model_dir(path, *, seed: int, hidden: int = 64, layers: int = 2, positions: int = 512):
+def foreign_model_dir(path, *, seed: int, hidden: int = 64, layers: int = 2, positions: int = 512,
+                      endless: bool = False):
     """A Hugging Face chat model made here with transformers and tokenizers alone, not by project code.
 
     Its tokenizer has no chat template, so the platform must fall back to the Llama 2 [INST] format.
+    An `endless` model never samples EOS: its output logits are spread wide and EOS's is zero, so
+    EOS stays outside any top-p nucleus and every sample runs to its token budget.
     """
     tokenizer = Tokenizer(models.BPE(unk_token=None))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -29,7 +32,12 @@ def foreign_model_dir(path, *, seed: int, hidden: int = 64, layers: int = 2, pos
                          num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
                          max_position_embeddings=positions, bos_token_id=fast.bos_token_id,
                          eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
-    LlamaForCausalLM(config).save_pretrained(path)
+    model = LlamaForCausalLM(config)
+    if endless:
+        with torch.no_grad():
+            model.lm_head.weight.mul_(30.0)
+            model.lm_head.weight[fast.eos_token_id].zero_()
+    model.save_pretrained(path)
     fast.save_pretrained(path)
     return path
 

@@ -12,13 +12,13 @@ pytestmark = pytest.mark.e2e
 
 
 def test_sigkilled_worker_mid_sampling_is_survived(stack, tmp_path):
-    # a model slow enough on one CPU thread that the kill lands while it samples
-    slow = foreign_model_dir(tmp_path / "slow", seed=3, hidden=256, layers=6, positions=1024)
+    # a model that never stops early and is slow enough on one CPU thread that the kill lands while it samples
+    slow = foreign_model_dir(tmp_path / "slow", seed=3, hidden=256, layers=6, positions=2048, endless=True)
     stack.manage("create_user", "--username", "admin", "--password", "pw", "--role", "admin")
     stack.manage("create_user", "--username", "ann", "--password", "pw", "--role", "annotator")
     stack.manage("register_model", "--kind", "policy", "--name", "slow-v1", "--path", str(slow), "--current")
     stack.manage("create_batch", "--name", "faults", "--track", "helpfulness", "--policy", "slow-v1",
-                 "--temperatures", "0.8,1.2", "--target", "10", "--max-new-tokens", "700", "--activate")
+                 "--temperatures", "0.8,1.2", "--target", "10", "--max-new-tokens", "1000", "--activate")
     ann = stack.client("ann", "pw")
     dialogue_id = ann.post("/api/dialogues/", {"track": "helpfulness"}).json()["id"]
     turn_id = ann.post(f"/api/dialogues/{dialogue_id}/turns/", {"prompt": "Write a long story."}).json()["id"]
@@ -27,7 +27,7 @@ def test_sigkilled_worker_mid_sampling_is_survived(stack, tmp_path):
     deadline = time.time() + 90
     while "Loading weights" not in stack.worker_log("w1") and time.time() < deadline:
         time.sleep(0.2)
-    time.sleep(2)  # weights loaded: the worker is now decoding
+    time.sleep(1)  # weights loaded: the worker is now decoding 2 x 1000 tokens
     assert ann.get(f"/api/turns/{turn_id}/").json()["status"] == "sampling"
     os.kill(first.pid, signal.SIGKILL)  # the worker's main process, mid-sampling
     first.wait(10)
