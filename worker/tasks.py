@@ -11,6 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import OperationalError as DatabaseOperationalError
 
+from annotation.services.jobs import job_execute, jobs_nightly_rm_accuracy, jobs_requeue_stale
 from annotation.services.sampling import (
     GeneratedSample,
     turn_samples_save,
@@ -90,3 +91,22 @@ def turn_sample(self, turn_id: int) -> str:
 def turns_requeue_stuck_task() -> dict:
     """Beat: re-queue turns stuck in `sampling` (a killed worker's, or queued while Redis was down)."""
     return turns_requeue_stuck()
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=TRANSIENT_ERRORS,
+             retry_backoff=5, retry_backoff_max=120, retry_jitter=True, max_retries=5)
+def job_run(self, job_id: int) -> str:
+    """A dashboard job (training, policy refresh, RM accuracy). Idempotent: a finished job is left alone."""
+    return job_execute(job_id=job_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def jobs_requeue_stale_task() -> dict:
+    """Beat: re-queue jobs whose worker died (quiet heartbeat) or that the broker never delivered."""
+    return jobs_requeue_stale()
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def jobs_nightly_rm_accuracy_task() -> list[int]:
+    """Beat, nightly: the current reward models' accuracy on every active batch."""
+    return jobs_nightly_rm_accuracy()

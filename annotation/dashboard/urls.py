@@ -10,7 +10,11 @@ urlpatterns = [
     path("batches/<int:batch_id>/charts/<slug:name>.png", views.batch_chart, name="batch-chart"),
     path("batches/<int:batch_id>/export.jsonl", views.batch_export, name="batch-export"),
     path("batches/<int:batch_id>/review/", views.review, name="review"),
+    path("batches/<int:batch_id>/jobs/", views.job_create, name="job-create"),
+    path("batches/<int:batch_id>/rm-accuracy.png", views.rm_accuracy_chart, name="rm-accuracy-chart"),
     path("batches/<int:batch_id>/<slug:action>/", views.batch_action, name="batch-action"),
+    path("jobs/<int:job_id>/", views.job_detail, name="job"),
+    path("models/<int:version_id>/current/", views.model_version_make_current, name="model-current"),
     path("annotators/<int:user_id>/", views.annotator_detail, name="annotator"),
     path("annotators/<int:user_id>/drift.png", views.annotator_chart, name="annotator-chart"),
 ]

@@ -14,12 +14,15 @@ from django.views.decorators.http import require_POST
 from annotation.dashboard import charts
 from annotation.dashboard.forms import BatchCreateForm, OverlapUploadForm
 from annotation.errors import Conflict
-from annotation.models import Batch, Comparison, OverlapItem
+from annotation.models import Batch, Comparison, Job, ModelVersion, OverlapItem
 from annotation.selectors.exports import preference_export_rows
 from annotation.selectors.review import review_queue
 from annotation.selectors.stats import annotator_stats, batch_stats
 from annotation.services.batches import batch_activate, batch_close, batch_create
+from annotation.selectors.jobs import batch_jobs, rm_accuracy_latest
 from annotation.services.dialogues import turn_retry
+from annotation.services.jobs import job_start
+from annotation.services.model_versions import model_version_set_current
 from annotation.services.quality import (
     annotator_trust_set,
     batch_overlap_configure,
@@ -65,6 +68,7 @@ def batch_detail(request, batch_id: int):
     return render(request, "dashboard/batch.html", {
         "batch": batch, "stats": stats, "items": items, "upload_form": OverlapUploadForm(),
         "charts": list(charts.CHARTS), "stats_json": json.dumps(stats, indent=1, default=str),
+        "jobs": batch_jobs(batch=batch), "job_kinds": Job.Kind.choices, "rm_accuracy": rm_accuracy_latest(batch=batch),
     })
 
 
@@ -148,3 +152,45 @@ def annotator_detail(request, user_id: int):
 def annotator_chart(request, user_id: int):
     stats = annotator_stats(user=get_object_or_404(get_user_model(), pk=user_id))
     return HttpResponse(charts.drift_chart(stats), content_type="image/png")
+
+
+@staff_member_required
+@require_POST
+def job_create(request, batch_id: int):
+    batch = get_object_or_404(Batch, pk=batch_id)
+    try:
+        job = job_start(kind=request.POST.get("kind", ""), batch=batch, created_by=request.user)
+    except ValidationError as error:
+        messages.error(request, _errors(error))
+    except Conflict as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Job #{job.pk} queued: {job.get_kind_display()}.")
+        return redirect("dashboard:job", job_id=job.pk)
+    return redirect("dashboard:batch", batch_id=batch.pk)
+
+
+@staff_member_required
+def job_detail(request, job_id: int):
+    job = get_object_or_404(Job.objects.select_related("batch", "created_by"), pk=job_id)
+    return render(request, "dashboard/job.html", {
+        "job": job, "registered": job.registered.order_by("kind", "track"),
+        "result_json": json.dumps(job.result, indent=1, default=str),
+    })
+
+
+@staff_member_required
+@require_POST
+def model_version_make_current(request, version_id: int):
+    version = get_object_or_404(ModelVersion, pk=version_id)
+    model_version_set_current(version=version)
+    messages.success(request, f"{version.name} is now the current {version.track or version.kind} {version.kind}.")
+    return redirect(request.POST.get("next") or "dashboard:batches")
+
+
+@staff_member_required
+def rm_accuracy_chart(request, batch_id: int):
+    job = rm_accuracy_latest(batch=get_object_or_404(Batch, pk=batch_id))
+    if job is None:
+        return HttpResponse(status=404)
+    return HttpResponse(charts.rm_accuracy_chart(job.result), content_type="image/png")

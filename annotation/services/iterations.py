@@ -24,15 +24,12 @@ from annotation.selectors.exports import preference_export_rows
 from annotation.selectors.model_versions import model_version_current
 from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.services.model_versions import model_version_register, model_version_set_current
-from reward_training.config import config_build
+from annotation.services.training import TrainingSettings, policy_refresh, reward_models_train
 from reward_training.data.prompts import prompts_read
 from reward_training.evaluation.policy_eval import judged_win_rate, policy_responses
 from reward_training.evaluation.win_rate import promotion_passes
 from reward_training.policy.ppo import PPOConfig, ppo_train
-from reward_training.policy.rejection_sampling import RejectionSamplingConfig, combined_scores, rejection_sample
-from reward_training.policy.sft import SFTConfig
-from reward_training.reward.api import train_reward_model
-from reward_training.reward.reward_config import RewardConfig
+from reward_training.policy.rejection_sampling import combined_scores
 from reward_training.reward.scorer import RewardScorer
 
 logger = logging.getLogger(__name__)
@@ -56,6 +53,7 @@ class IterationConfig:
     rm_batch_size: int = 32
     rm_max_length: int = 256
     rm_lr: float = 1e-4
+    rm_epochs: int = 1  # the paper trains one epoch; a few hundred pairs on a tiny model need more passes
     sft_epochs: float = 2.0
     sft_lr: float = 1e-4
     promotion_threshold: float = 0.5  # RM-judged win rate over the current policy needed to become current
@@ -67,6 +65,13 @@ class IterationConfig:
     ppo_lr: float = 5e-5  # the paper's 1e-6 is for 7B+ models; the tiny demo model needs more
     ppo_beta: float = 0.01
     ppo_heldout: int = 30  # rejection-sampling prompts kept apart for PPO's early stopping
+
+
+    def training(self) -> TrainingSettings:
+        return TrainingSettings(rm_batch_size=self.rm_batch_size, rm_max_length=self.rm_max_length, rm_lr=self.rm_lr,
+                                rm_epochs=self.rm_epochs, k=self.k, temperature=self.temperature,
+                                max_new_tokens=self.max_new_tokens, sft_epochs=self.sft_epochs, sft_lr=self.sft_lr,
+                                seed=self.seed)
 
 
 def _next_iteration() -> int:
@@ -109,13 +114,6 @@ def _export(path: Path) -> int:
     return count
 
 
-def _train_rm(kind: str, base: str, data: Path, output: Path, config: IterationConfig) -> dict:
-    rm_config = config_build(RewardConfig, base_model=base, output_dir=str(output), kind=kind, mixture=kind,
-                             batch_size=config.rm_batch_size, micro_batch_size=min(8, config.rm_batch_size),
-                             max_length=config.rm_max_length, learning_rate=config.rm_lr, seed=config.seed)
-    return train_reward_model(rm_config, [str(data)], "trl")
-
-
 def iteration_run(config: IterationConfig) -> dict:
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -140,36 +138,15 @@ def iteration_run(config: IterationConfig) -> dict:
     pairs = _export(data)
     lap("export")
 
-    rm_base = config.rm_base or policy.path
+    training = config.training()
     batch_names = sorted(Batch.objects.filter(dialogues__isnull=False).values_list("name", flat=True).distinct())
-    rms = {}
-    for kind in ("helpfulness", "safety"):
-        result = _train_rm(kind, rm_base, data, workdir / f"rm-{kind}", config)
-        rms[kind] = model_version_register(
-            name=f"rm-{kind}-iter{iteration}", kind="reward", track=kind, path=result["output_dir"],
-            lineage={"base": rm_base, "data_files": [str(data)], "batches": batch_names,
-                     "data_manifest": str(Path(result["output_dir"]) / "data_manifest.json")},
-            metrics={k: result.get(k) for k in ("n_train_pairs", "pairs_per_second", "dropped_identical")},
-            current=True,
-        )
+    rms = reward_models_train(data=data, base=config.rm_base or policy.path, workdir=workdir,
+                              suffix=f"iter{iteration}", batches=batch_names, training=training, current=True)
     lap("reward_models")
 
-    rs_config = RejectionSamplingConfig(
-        k=config.k, temperature=config.temperature, max_new_tokens=config.max_new_tokens, seed=config.seed,
-        sft=SFTConfig(epochs=config.sft_epochs, learning_rate=config.sft_lr, batch_size=16, micro_batch_size=8,
-                      max_length=512, progress=True),
-    )
-    rs = rejection_sample(rs_config, policy_dir=policy.path, helpfulness_rm_dir=rms["helpfulness"].path,
-                          safety_rm_dir=rms["safety"].path, prompts=prompts_read(config.rs_prompts),
-                          pool_dir=Path(settings.MODEL_DIR) / "rejection_pool", output_dir=workdir / "policy")
-    new = model_version_register(
-        name=f"policy-iter{iteration}", kind="policy", path=str(workdir / "policy"), parent=policy,
-        lineage={"method": "rejection_sampling", "iteration": iteration, "parent": policy.name,
-                 "helpfulness_rm": rms["helpfulness"].name, "safety_rm": rms["safety"].name,
-                 "batches": [b.name for b in batches], "data": str(data), "k": config.k,
-                 "temperature": config.temperature, "pool_iterations": rs["pool_iterations"]},
-        metrics={"mean_best_reward": rs["mean_best_reward"], "mean_median_reward": rs["mean_median_reward"]},
-    )
+    new, rs = policy_refresh(policy=policy, rms=rms, prompts=prompts_read(config.rs_prompts), workdir=workdir,
+                             name=f"policy-iter{iteration}", training=training,
+                             lineage={"iteration": iteration, "batches": [b.name for b in batches], "data": str(data)})
     lap("rejection_sampling")
 
     ppo_report = None

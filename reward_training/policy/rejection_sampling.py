@@ -10,6 +10,7 @@ samples plus the kept samples of every earlier iteration. The max and median rew
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,13 +99,17 @@ def rejection_sample(
     prompts: list[PromptItem],
     pool_dir: str | Path,
     output_dir: str | Path,
+    on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """One iteration: best-of-K under Rc, add the kept samples to the pool, SFT on the whole pool.
 
     Writes the fine-tuned policy to output_dir (atomically), with reward_vs_k.json / .png and
-    rejection_sampling.json beside it; returns the metrics.
+    rejection_sampling.json beside it; returns the metrics. `on_stage(name)` is told when
+    "sampling", "scoring" and "fine-tuning" begin.
     """
+    stage = on_stage or (lambda name: None)
     output_dir = Path(output_dir)
+    stage("sampling")
     loaded = model_load(policy_dir, device=config.device)
     samples = best_of_k_generate(
         loaded, [p.messages for p in prompts], k=config.k, temperature=config.temperature, top_p=config.top_p,
@@ -114,6 +119,7 @@ def rejection_sample(
     del loaded
     flat_prompts = [p for p, row in zip(prompts, samples) for _ in row]
     flat_texts = [s.text.strip() for row in samples for s in row]
+    stage("scoring")
     helpfulness = RewardScorer(helpfulness_rm_dir, device=config.device, batch_size=config.score_batch_size)
     safety = RewardScorer(safety_rm_dir, device=config.device, batch_size=config.score_batch_size)
     scores = combined_scores(helpfulness, safety, flat_prompts, flat_texts, config.safety_threshold)
@@ -130,6 +136,7 @@ def rejection_sample(
     ]
     pool_write(pool_dir, iteration, kept)
     pool = pool_read(pool_dir, up_to=iteration)
+    stage("fine-tuning")
     sft_metrics = sft_train(config.sft, pool_examples(pool), policy_dir, output_dir)
 
     curve = reward_vs_k(rewards)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ def train_reward_model(
     *,
     source: str | None = None,
     track: str | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Read the data, build the configured mixture, train, evaluate on `eval_file` if given.
 
@@ -38,6 +40,7 @@ def train_reward_model(
     output_dir, n_train_pairs, dropped_identical, data_files, and more (see reward_train).
     The pairs drawn are recorded in <output_dir>/data_manifest.json. `source` / `track` label
     pairs whose file does not say (HH-RLHF files: e.g. track="safety" for Anthropic Harmless).
+    `on_step(step, total_steps)` follows the training (see reward_train).
     """
     if not data_files:
         raise ValueError("no data files given")
@@ -53,7 +56,8 @@ def train_reward_model(
     eval_pairs = preferences_read(eval_file, data_format, source=source, track=track) if eval_file else None
     if eval_file:
         manifest["eval_file"] = str(Path(eval_file).resolve())
-    result = reward_train(config, mixture.pairs, eval_pairs=eval_pairs, manifest=manifest, progress=progress)
+    result = reward_train(config, mixture.pairs, eval_pairs=eval_pairs, manifest=manifest, progress=progress,
+                          on_step=on_step)
     return {**result, "data_files": list(data_files), "mixture": config.mixture}
 
 

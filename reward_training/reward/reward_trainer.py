@@ -63,13 +63,13 @@ def reward_train(
     eval_pairs: Sequence[PreferencePair] | None = None,
     manifest: dict[str, Any] | None = None,
     progress: bool = True,
-    on_step: Callable[[int], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Train a reward model on `train_pairs`; write it (HF format) and its metrics to config.output_dir.
 
     Returns a JSON-ready dict: accuracy / accuracy_by_strength (on eval_pairs, None without),
     pairs_per_second, output_dir, n_train_pairs, dropped_identical, steps, train_loss, ...
-    `on_step(step)` is called after each optimizer step (and its checkpoint), on every process.
+    `on_step(step, total_steps)` is called after each optimizer step (and its checkpoint), on every process.
     """
     accelerator = Accelerator(mixed_precision=_mixed_precision(config), cpu=not torch.cuda.is_available())
     main = accelerator.is_main_process
@@ -200,7 +200,7 @@ def reward_train(
                 )
             accelerator.wait_for_everyone()
         if on_step is not None:
-            on_step(step + 1)
+            on_step(step + 1, total)
     bar.close()
 
     history = state["history"]

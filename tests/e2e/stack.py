@@ -95,11 +95,11 @@ class Stack:
             time.sleep(0.3)
         raise RuntimeError(f"the web server did not start; see {self.workdir / 'web.log'}")
 
-    def worker_start(self, name: str = "w1") -> subprocess.Popen:
+    def worker_start(self, name: str = "w1", queues: str = "cpu,default,training") -> subprocess.Popen:
         """A real Celery worker (solo pool: prefork after importing torch can hang) with embedded beat."""
         log = open(self.workdir / f"worker-{name}.log", "ab")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "cpu,default", "--pool=solo", "-B",
+            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queues, "--pool=solo", "-B",
              "--schedule", str(self.workdir / f"beat-{name}"), "-n", f"{name}@%h", "-l", "info"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the embedded beat child goes down with it
@@ -143,6 +143,17 @@ class Stack:
             cursor = conn.cursor()
             cursor.execute(query, params)
             return cursor.fetchall()
+
+    def staff_session(self, username: str, password: str) -> requests.Session:
+        """A browser-like session logged in through the admin login form, for the /dashboard/ pages."""
+        session = requests.Session()
+        session.get(f"{self.url}/admin/login/", timeout=30)
+        answer = session.post(f"{self.url}/admin/login/?next=/dashboard/", timeout=30, data={
+            "username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            "next": "/dashboard/"}, headers={"Referer": f"{self.url}/admin/login/"})
+        assert answer.status_code == 200 and answer.url.endswith("/dashboard/"), answer.text[:300]
+        session.headers["Referer"] = f"{self.url}/dashboard/"  # Django's CSRF check wants it over HTTPS only
+        return session
 
     def client(self, username: str, password: str) -> "Api":
         token = requests.post(f"{self.url}/api/auth/token/", json={"username": username, "password": password},

@@ -13,7 +13,6 @@ from collections import Counter
 from itertools import combinations
 
 import pytest
-import requests
 
 from annotation.simulation.oracle import oracle_judge
 from tests.e2e.conftest import foreign_model_dir
@@ -63,16 +62,6 @@ def own_cohen(pairs: list[tuple[str, str]]) -> float | None:
     observed = sum(a == b for a, b in pairs) / n
     chance = sum(sum(a == label for a, _ in pairs) * sum(b == label for _, b in pairs) for label in ("x", "y")) / n**2
     return (observed - chance) / (1 - chance) if chance < 1 else None
-
-
-def staff_session(url: str, username: str, password: str) -> requests.Session:
-    session = requests.Session()
-    session.get(f"{url}/admin/login/", timeout=30)
-    answer = session.post(f"{url}/admin/login/?next=/dashboard/", timeout=30, data={
-        "username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"],
-        "next": "/dashboard/"}, headers={"Referer": f"{url}/admin/login/"})
-    assert answer.status_code == 200 and answer.url.endswith("/dashboard/"), answer.text[:300]
-    return session
 
 
 def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
@@ -159,7 +148,7 @@ def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
     assert by_name["always-a"]["median_time_ms"] < by_name["faithful"]["median_time_ms"]
 
     # ...and the staff dashboard page shows the same numbers
-    page = staff_session(stack.url, "boss", "pw").get(f"{stack.url}/dashboard/batches/{batch_id}/", timeout=60)
+    page = stack.staff_session("boss", "pw").get(f"{stack.url}/dashboard/batches/{batch_id}/", timeout=60)
     assert page.status_code == 200
     shown = dict(re.findall(r'id="(a-rate|percent-agreement|fleiss-kappa)">([^<]*)<', page.text))
     assert float(shown["percent-agreement"]) == pytest.approx(agreement, abs=5e-4)  # shown to 3 decimals

@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+from celery.schedules import crontab
+
 from webapp.settings import env
 
 CELERY_BROKER_URL = env.REDIS_URL or "memory://"
@@ -16,6 +18,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Sampling goes to the device-class queue (SAMPLING_QUEUE: "cpu" or "gpu"); everything else,
 # like the beat sweep, to "default". Every worker consumes "default" too: `-Q gpu,default`.
+# Dashboard jobs (hours of training) go to TRAINING_QUEUE, so that they never hold up sampling.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
@@ -23,5 +26,13 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-turns": {
         "task": "worker.tasks.turns_requeue_stuck_task",
         "schedule": timedelta(seconds=env.SAMPLING_SWEEP_EVERY_S),
+    },
+    "requeue-stale-jobs": {
+        "task": "worker.tasks.jobs_requeue_stale_task",
+        "schedule": timedelta(seconds=env.SAMPLING_SWEEP_EVERY_S),
+    },
+    "nightly-rm-accuracy": {
+        "task": "worker.tasks.jobs_nightly_rm_accuracy_task",
+        "schedule": crontab(hour=env.RM_ACCURACY_NIGHTLY_HOUR, minute=0),
     },
 }

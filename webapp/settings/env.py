@@ -1,5 +1,6 @@
 """Every environment variable the platform reads, read here and nowhere else."""
 
+import json
 import os
 from pathlib import Path
 
@@ -31,3 +32,12 @@ SAMPLING_TIME_LIMIT_S = _float("SAMPLING_TIME_LIMIT_S", 300.0)
 SAMPLING_REQUEUE_AFTER_S = _float("SAMPLING_REQUEUE_AFTER_S", 330.0)
 SAMPLING_SWEEP_EVERY_S = _float("SAMPLING_SWEEP_EVERY_S", 30.0)
 SAMPLING_DEVICE = os.environ.get("SAMPLING_DEVICE", "")  # "" = CUDA when present, else CPU
+# Dashboard jobs (reward-model training, policy refresh, RM accuracy): their queue and clocks.
+TRAINING_QUEUE = os.environ.get("TRAINING_QUEUE", "training")
+JOB_STALE_S = _float("JOB_STALE_S", 600.0)  # a running job whose heartbeat is this old is re-queued
+RM_BASE_MODEL = os.environ.get("RM_BASE_MODEL", "")  # "" = the current policy (the paper's choice)
+RM_ACCURACY_NIGHTLY_HOUR = int(_float("RM_ACCURACY_NIGHTLY_HOUR", 2.0))  # UTC hour of the nightly RM check
+PROMOTION_HELDOUT_LIMIT = int(_float("PROMOTION_HELDOUT_LIMIT", 200.0))  # held-out prompts the refresh job's gate uses
+# Dashboard jobs' training settings as JSON (keys of annotation.services.training.TrainingSettings, e.g.
+# {"rm_batch_size": 64, "k": 16}); anything unset keeps the paper's default.
+JOB_TRAINING = json.loads(os.environ.get("JOB_TRAINING") or "{}")

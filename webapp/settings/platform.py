@@ -15,3 +15,19 @@ SAMPLING_MAX_IDENTICAL_RETRIES = 3
 # Defaults a batch gets when it does not set its own.
 SAMPLING_DEFAULT_TOP_P = 0.9
 SAMPLING_DEFAULT_MAX_NEW_TOKENS = 128
+# Dashboard jobs: the queue training workers consume, when a silent running job counts as dead, how
+# many times a job is started before it is failed, the reward models' base checkpoint ("" = the
+# current policy), and the held-out prompts of the refresh job's promotion gate.
+TRAINING_QUEUE = env.TRAINING_QUEUE
+JOB_STALE_S = env.JOB_STALE_S
+JOB_MAX_ATTEMPTS = 3
+RM_BASE_MODEL = env.RM_BASE_MODEL
+RM_ACCURACY_NIGHTLY_HOUR = env.RM_ACCURACY_NIGHTLY_HOUR
+HELDOUT_PROMPTS = env.BASE_DIR / "assets" / "prompts" / "heldout.txt"
+PROMOTION_HELDOUT_LIMIT = env.PROMOTION_HELDOUT_LIMIT
+# The promotion gate: a refreshed policy becomes current when its RM-judged win rate is above this.
+PROMOTION_THRESHOLD = 0.5
+# A running job's worker touches its heartbeat this often, whatever the job is doing.
+JOB_HEARTBEAT_S = max(1.0, JOB_STALE_S / 4)
+# Training settings of the dashboard's jobs (see TrainingSettings); empty = the paper's defaults.
+JOB_TRAINING = env.JOB_TRAINING

@@ -1,0 +1,324 @@
+"""Dashboard jobs: long training work started from a batch page and run by a Celery worker.
+
+Flow: `job_start` checks the request, saves a queued Job and queues the task after commit →
+the worker's `job_execute` claims it (`job_begin`), runs it while reporting progress (each report is
+also the job's heartbeat), and records the result and the model versions it registered.
+
+Nothing is lost when a worker dies: the task is acked late (a killed worker's task is redelivered),
+`jobs_requeue_stale` re-queues a running job whose heartbeat went quiet and a queued job the broker
+never took, and reward-model training resumes from its last checkpoint in the job's directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import OperationalError as DatabaseOperationalError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from annotation.errors import Conflict
+from annotation.models import Batch, ImportedPair, Job, ModelVersion
+from annotation.selectors.exports import PLATFORM, preference_export_rows
+from annotation.selectors.model_versions import model_version_current
+from annotation.services.model_versions import model_version_set_current
+from annotation.services.training import TrainingSettings, policy_refresh, reward_models_train
+from reward_training.data.prompts import PromptItem
+
+logger = logging.getLogger(__name__)
+ACTIVE = (Job.Status.QUEUED, Job.Status.RUNNING)
+REPORT_EVERY_S = 1.0  # progress writes are throttled to one per this many seconds (and each stage change)
+
+
+def job_enqueue(*, job_id: int) -> None:
+    """Queue the job's task. If the broker is down the job stays queued and the sweep re-queues it."""
+    from worker.tasks import job_run  # lazy: annotation does not import worker at module load
+
+    try:
+        job_run.apply_async(args=[job_id], queue=settings.TRAINING_QUEUE)
+    except Exception:  # the broker refused; nothing is lost, the sweep tries again
+        logger.exception("could not queue job %s; the sweep will re-queue it", job_id)
+
+
+def _requirements(kind: str, batch: Batch) -> dict[str, list[str]]:
+    """What a job of this kind needs that is missing, as field errors."""
+    errors: dict[str, list[str]] = {}
+    has_comparisons = batch.dialogues.filter(turns__comparison__isnull=False).exists()
+    if kind == Job.Kind.TRAIN_REWARD_MODELS:
+        earlier = Batch.objects.filter(created_at__lte=batch.created_at)
+        if not (Batch.objects.filter(pk__in=earlier, dialogues__turns__comparison__isnull=False).exists()
+                or ImportedPair.objects.exists()):
+            errors["batch"] = ["there are no comparisons in the batches up to this one, nor imported pairs"]
+        if not settings.RM_BASE_MODEL and model_version_current(kind="policy") is None:
+            errors["base_model"] = ["no current policy to start the reward models from (set RM_BASE_MODEL)"]
+        return errors
+    if not has_comparisons:
+        errors["batch"] = ["this batch has no comparisons yet"]
+    missing = [track for track in ("helpfulness", "safety") if model_version_current(kind="reward", track=track) is None]
+    if missing:
+        errors["reward_models"] = [f"no current {' or '.join(missing)} reward model: train and make them current first"]
+    if kind == Job.Kind.REFRESH_POLICY and model_version_current(kind="policy") is None:
+        errors["policy"] = ["no current policy to refresh"]
+    return errors
+
+
+def job_start(*, kind: str, batch: Batch, created_by=None) -> Job:
+    """Queue a job on a batch. ValidationError when its inputs are missing, Conflict when the same job runs."""
+    if kind not in Job.Kind.values:
+        raise ValidationError({"kind": [f"must be one of {', '.join(Job.Kind.values)}"]})
+    errors = _requirements(kind, batch)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        Batch.objects.select_for_update().get(pk=batch.pk)  # one start at a time per batch
+        running = Job.objects.filter(kind=kind, batch=batch, status__in=ACTIVE).first()
+        if running is not None:
+            raise Conflict(f"job #{running.pk} ({running.get_kind_display()}) is already {running.status}")
+        job = Job.objects.create(kind=kind, batch=batch, created_by=created_by, queued_at=timezone.now())
+        transaction.on_commit(lambda: job_enqueue(job_id=job.pk))
+    return job
+
+
+def job_begin(*, job_id: int) -> Job | None:
+    """Claim a job for this worker; None when it is finished, missing, or running with a live heartbeat
+    (a duplicate delivery). A job started more than JOB_MAX_ATTEMPTS times is failed instead."""
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_S)
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in ACTIVE:
+            return None
+        if job.status == Job.Status.RUNNING and job.heartbeat_at and job.heartbeat_at > stale:
+            return None
+        if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+            job.status, job.finished_at = Job.Status.FAILED, timezone.now()
+            job.error = f"the job did not finish after {job.attempts} attempts"
+            job.save(update_fields=["status", "finished_at", "error"])
+            return None
+        now = timezone.now()
+        job.status, job.attempts, job.heartbeat_at = Job.Status.RUNNING, job.attempts + 1, now
+        job.started_at = job.started_at or now
+        job.save(update_fields=["status", "attempts", "heartbeat_at", "started_at"])
+    return job
+
+
+class _Reporter:
+    """Progress and heartbeat of a running job, written at most every REPORT_EVERY_S (or on a new stage)."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id, self.last, self.stage = job_id, 0.0, None
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        now = time.monotonic()
+        heading = stage.split(":")[0]
+        if heading == self.stage and now - self.last < REPORT_EVERY_S:
+            return
+        self.last, self.stage = now, heading
+        Job.objects.filter(pk=self.job_id, status=Job.Status.RUNNING).update(
+            progress=min(1.0, max(0.0, fraction)), stage=stage[:128], heartbeat_at=timezone.now())
+
+
+class _Heartbeat:
+    """Touches a running job's heartbeat every JOB_HEARTBEAT_S from a thread of its own, so that a long
+    step with no progress to report (loading a 70B checkpoint) never looks like a dead worker."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id, self.stop = job_id, threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"job{job_id}-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        try:
+            while not self.stop.wait(settings.JOB_HEARTBEAT_S):
+                try:
+                    Job.objects.filter(pk=self.job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+                except DatabaseOperationalError:
+                    logger.warning("job %s: heartbeat not written (database unavailable)", self.job_id)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def _workdir(job: Job) -> Path:
+    path = Path(settings.MODEL_DIR) / "jobs" / f"job{job.pk}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _rows_write(path: Path, rows) -> int:
+    """Write export rows to `path` atomically; a rerun of the job reuses the file (same data, same resume)."""
+    if path.exists():
+        with path.open(encoding="utf-8") as existing:
+            return sum(1 for _ in existing)
+    partial = path.with_suffix(".partial")
+    count = 0
+    with partial.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    partial.replace(path)
+    return count
+
+
+def _train_reward_models(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersion]]:
+    """Both RMs on everything up to this batch (every batch created before it, and imported data)."""
+    batches = list(Batch.objects.filter(created_at__lte=job.batch.created_at).order_by("created_at")
+                   .values_list("name", flat=True))
+    sources = [PLATFORM, *ImportedPair.objects.order_by().values_list("source", flat=True).distinct()]
+    workdir = _workdir(job)
+    report(0.0, "exporting")
+    pairs = _rows_write(workdir / "preferences.jsonl", preference_export_rows(batches=batches, sources=sources))
+    policy = model_version_current(kind="policy")
+    base = settings.RM_BASE_MODEL or policy.path
+    rms = reward_models_train(data=workdir / "preferences.jsonl", base=base, workdir=workdir,
+                              suffix=f"{job.batch.name}-job{job.pk}", batches=batches,
+                              training=TrainingSettings.from_mapping(settings.JOB_TRAINING), current=False,
+                              on_progress=report)
+    result = {"pairs": pairs, "batches": batches, "sources": sources, "base": base,
+              "reward_models": {track: v.name for track, v in rms.items()},
+              "metrics": {track: v.metrics for track, v in rms.items()}}
+    return result, list(rms.values())
+
+
+def _batch_prompts(batch: Batch) -> list[PromptItem]:
+    """The batch's prompts (each with its dialogue history), once each."""
+    seen, items = set(), []
+    for row in preference_export_rows(batches=[batch.name]):
+        key = json.dumps(row["prompt"], sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            items.append(PromptItem(messages=row["prompt"], safety=row["track"] == "safety"))
+    return items
+
+
+def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersion]]:
+    """Rejection sampling from the current policy with the current RMs on this batch's prompts, then the
+    promotion gate on held-out prompts: the new policy becomes current only if the RMs prefer it."""
+    from annotation.services.iterations import policy_compare
+    from reward_training.evaluation.win_rate import promotion_passes
+
+    policy = model_version_current(kind="policy")
+    rms = {track: model_version_current(kind="reward", track=track) for track in ("helpfulness", "safety")}
+    prompts = _batch_prompts(job.batch)
+    if not prompts:
+        raise ValidationError({"batch": ["the batch has no exportable comparisons to take prompts from"]})
+    name = f"policy-{job.batch.name}-job{job.pk}"
+    existing = ModelVersion.objects.filter(name=name).first()  # a rerun after the policy was registered
+    if existing is None:
+        new, rs = policy_refresh(
+            policy=policy, rms=rms, prompts=prompts, workdir=_workdir(job), name=name,
+            lineage={"batches": [job.batch.name], "job": job.pk},
+            training=TrainingSettings.from_mapping(settings.JOB_TRAINING),
+            on_progress=lambda fraction, stage: report(0.8 * fraction, stage))
+        rs_metrics = {k: rs[k] for k in ("prompts", "pool_size", "mean_best_reward", "mean_median_reward")}
+    else:
+        new, policy, rs_metrics = existing, existing.parent, existing.metrics
+    report(0.8, "promotion gate: win rate on held-out prompts")
+    evaluation = policy_compare(new_path=new.path, old_path=policy.path, helpfulness_rm=rms["helpfulness"].path,
+                                safety_rm=rms["safety"].path, prompts_file=str(settings.HELDOUT_PROMPTS),
+                                limit=settings.PROMOTION_HELDOUT_LIMIT)
+    promoted = promotion_passes(evaluation["rm"], settings.PROMOTION_THRESHOLD)
+    if promoted:
+        model_version_set_current(version=new)
+    result = {"policy": new.name, "parent": policy.name, "promoted": promoted,
+              "promotion_threshold": settings.PROMOTION_THRESHOLD, "rejection_sampling": rs_metrics,
+              **{f"{judge}_win_rate": evaluation[judge].rate for judge in ("rm", "oracle")},
+              **{f"{judge}_win_rate_ci95": [evaluation[judge].low, evaluation[judge].high] for judge in ("rm", "oracle")},
+              "heldout_prompts": evaluation["rm"].n}
+    return result, [new]
+
+
+def _rm_accuracy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersion]]:
+    """The current helpfulness and safety RMs' pairwise accuracy on the batch, overall and by strength."""
+    from reward_training.reward.api import evaluate_reward_model
+
+    data = _workdir(job) / "batch.jsonl"
+    pairs = _rows_write(data, preference_export_rows(batches=[job.batch.name]))
+    if not pairs:
+        raise ValidationError({"batch": ["the batch has no exportable comparisons"]})
+    result: dict = {"pairs": pairs}
+    for i, track in enumerate(("helpfulness", "safety")):
+        version = model_version_current(kind="reward", track=track)
+        report(i / 2, f"scoring with {version.name}")
+        measured = evaluate_reward_model(version.path, str(data), "trl", write_report=False)
+        result[track] = {"model": version.name,
+                         **{k: measured[k] for k in ("n", "accuracy", "ci95", "accuracy_by_strength", "by_strength")}}
+    return result, []
+
+
+RUNNERS = {
+    Job.Kind.TRAIN_REWARD_MODELS: _train_reward_models,
+    Job.Kind.REFRESH_POLICY: _refresh_policy,
+    Job.Kind.RM_ACCURACY: _rm_accuracy,
+}
+
+
+def job_execute(*, job_id: int) -> str:
+    """Run a job to its end (the worker task calls this). Database outages propagate, for a retry."""
+    job = job_begin(job_id=job_id)
+    if job is None:
+        return "skipped"
+    report = _Reporter(job.pk)
+    try:
+        with _Heartbeat(job.pk):
+            result, registered = RUNNERS[job.kind](job, report)
+    except DatabaseOperationalError:
+        raise
+    except ValidationError as error:
+        _job_end(job, Job.Status.FAILED, error="; ".join(error.messages))
+        return "failed"
+    except Exception as error:  # a model that cannot load, a full disk: say so on the job page
+        logger.exception("job %s failed", job.pk)
+        _job_end(job, Job.Status.FAILED, error=f"{type(error).__name__}: {error}")
+        return "failed"
+    _job_end(job, Job.Status.SUCCEEDED, result=result, registered=registered)
+    return "succeeded"
+
+
+def _job_end(job: Job, status: str, *, result: dict | None = None, error: str = "",
+             registered: list[ModelVersion] = ()) -> None:
+    with transaction.atomic():
+        job.status, job.result, job.error, job.finished_at = status, result or {}, error, timezone.now()
+        if status == Job.Status.SUCCEEDED:
+            job.progress, job.stage = 1.0, "done"
+        job.save(update_fields=["status", "result", "error", "finished_at", "progress", "stage"])
+        job.registered.add(*registered)
+
+
+def jobs_requeue_stale(*, older_than_s: float | None = None) -> dict:
+    """Beat: re-queue running jobs whose heartbeat went quiet (a killed worker) and queued jobs the broker
+    never delivered; `job_begin` fails those out of attempts."""
+    older_than_s = settings.JOB_STALE_S if older_than_s is None else older_than_s
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    with transaction.atomic():
+        stale = list(Job.objects.select_for_update(skip_locked=True).filter(
+            status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True))
+        stale += Job.objects.select_for_update(skip_locked=True).filter(
+            status=Job.Status.QUEUED, queued_at__lt=cutoff).values_list("pk", flat=True)
+        Job.objects.filter(pk__in=stale).update(queued_at=timezone.now())
+        for job_id in stale:
+            transaction.on_commit(lambda job_id=job_id: job_enqueue(job_id=job_id))
+    return {"requeued": stale}
+
+
+def jobs_nightly_rm_accuracy() -> list[int]:
+    """Beat, nightly: measure the current RMs on every active batch that has comparisons."""
+    started = []
+    for batch in Batch.objects.filter(status=Batch.Status.ACTIVE):
+        try:
+            started.append(job_start(kind=Job.Kind.RM_ACCURACY, batch=batch).pk)
+        except (ValidationError, Conflict) as error:
+            logger.info("no nightly RM accuracy for batch %s: %s", batch.name, error)
+    return started

@@ -1,0 +1,119 @@
+"""The two training steps of the loop, shared by `run_iteration` and the dashboard's jobs:
+both reward models on the paper's mixtures, and a policy refreshed by rejection sampling.
+
+Each step registers what it made as model versions with their lineage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from annotation.models import ModelVersion
+from annotation.services.model_versions import model_version_register
+from reward_training.config import config_build
+from reward_training.data.prompts import PromptItem
+from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
+from reward_training.reward.api import train_reward_model
+from reward_training.reward.reward_config import RewardConfig
+
+Progress = Callable[[float, str], None]  # (fraction done 0..1, what is happening)
+TRACKS = ("helpfulness", "safety")
+
+
+@dataclass
+class TrainingSettings:
+    """Overrides of the reward-model and rejection-sampling settings; None keeps the paper's default
+    (RewardConfig, RejectionSamplingConfig). `run_iteration` sets values that suit the tiny demo model;
+    the dashboard's jobs take them from the JOB_TRAINING setting."""
+
+    rm_batch_size: int | None = None
+    rm_max_length: int | None = None
+    rm_lr: float | None = None
+    rm_epochs: int | None = None
+    rm_save_every_steps: int | None = None
+    k: int | None = None  # rejection sampling: samples per prompt
+    temperature: float | None = None  # rejection sampling temperature
+    max_new_tokens: int | None = None
+    sft_epochs: float | None = None
+    sft_lr: float | None = None
+    seed: int = 0
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> TrainingSettings:
+        """From a settings mapping; an unknown key is a ValidationError that names it."""
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValidationError({"JOB_TRAINING": [f"unknown setting(s): {', '.join(unknown)}"]})
+        return cls(**values)
+
+
+def _given(**values) -> dict:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _silent(fraction: float, stage: str) -> None:
+    pass
+
+
+def reward_models_train(
+    *, data: Path, base: str, workdir: Path, suffix: str, batches: list[str], training: TrainingSettings,
+    current: bool, on_progress: Progress = _silent,
+) -> dict[str, ModelVersion]:
+    """Train the helpfulness and safety RMs on `data` (export format), each on its paper mixture, and
+    register them as rm-<track>-<suffix>. Training resumes from the last checkpoint under workdir."""
+    versions = {}
+    for i, track in enumerate(TRACKS):
+        config = config_build(
+            RewardConfig, base_model=base, output_dir=str(workdir / f"rm-{track}"), kind=track, mixture=track,
+            seed=training.seed, **_given(
+                batch_size=training.rm_batch_size, max_length=training.rm_max_length, learning_rate=training.rm_lr,
+                epochs=training.rm_epochs, save_every_steps=training.rm_save_every_steps,
+                micro_batch_size=min(8, training.rm_batch_size) if training.rm_batch_size else None))
+
+        def on_step(step: int, total: int, i: int = i, track: str = track) -> None:
+            on_progress((i + step / total) / len(TRACKS), f"{track} reward model: step {step}/{total}")
+
+        on_progress(i / len(TRACKS), f"{track} reward model: starting")
+        result = train_reward_model(config, [str(data)], "trl", on_step=on_step)
+        name = f"rm-{track}-{suffix}"
+        versions[track] = ModelVersion.objects.filter(name=name).first() or model_version_register(
+            name=name, kind="reward", track=track, path=result["output_dir"],
+            lineage={"base": base, "data_files": [str(data)], "batches": batches,
+                     "data_manifest": str(Path(result["output_dir"]) / "data_manifest.json")},
+            metrics={k: result.get(k) for k in ("n_train_pairs", "pairs_per_second", "dropped_identical",
+                                                "resumed_from")},
+            current=current,
+        )
+    on_progress(1.0, "reward models registered")
+    return versions
+
+
+def policy_refresh(
+    *, policy: ModelVersion, rms: dict[str, ModelVersion], prompts: list[PromptItem], workdir: Path, name: str,
+    lineage: dict, training: TrainingSettings, on_progress: Progress = _silent,
+) -> tuple[ModelVersion, dict]:
+    """Best-of-K under the RMs' combined reward on `prompts`, SFT on the all-iterations pool, and the
+    result registered as policy `name` (a child of `policy`, not current: the promotion gate decides)."""
+    stages = {"sampling": 0.05, "scoring": 0.45, "fine-tuning": 0.55}
+    config = RejectionSamplingConfig(seed=training.seed, **_given(
+        k=training.k, temperature=training.temperature, max_new_tokens=training.max_new_tokens))
+    config.sft = replace(config.sft, **_given(epochs=training.sft_epochs, learning_rate=training.sft_lr))
+    rs = rejection_sample(config, policy_dir=policy.path, helpfulness_rm_dir=rms["helpfulness"].path,
+                          safety_rm_dir=rms["safety"].path, prompts=prompts,
+                          pool_dir=Path(settings.MODEL_DIR) / "rejection_pool", output_dir=workdir / "policy",
+                          on_stage=lambda stage: on_progress(stages[stage], f"rejection sampling: {stage}"))
+    version = model_version_register(
+        name=name, kind="policy", path=str(workdir / "policy"), parent=policy,
+        lineage={"method": "rejection_sampling", "parent": policy.name,
+                 "helpfulness_rm": rms["helpfulness"].name, "safety_rm": rms["safety"].name,
+                 "k": config.k, "temperature": config.temperature, "pool_iterations": rs["pool_iterations"],
+                 **lineage},
+        metrics={"mean_best_reward": rs["mean_best_reward"], "mean_median_reward": rs["mean_median_reward"]},
+    )
+    on_progress(1.0, "policy registered")
+    return version, rs

@@ -1,0 +1,106 @@
+"""Dashboard jobs: what the batch page refuses and why, and the bookkeeping that keeps a killed worker's
+job alive (claiming, duplicate deliveries, the stale-job sweep, the attempt limit)."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from annotation.errors import Conflict
+from annotation.models import Job, ModelVersion
+from annotation.services.jobs import job_begin, job_start, jobs_nightly_rm_accuracy, jobs_requeue_stale
+from annotation.services.training import TrainingSettings
+from annotation.tests.factories import AdminFactory, BatchFactory, ModelVersionFactory, annotate, ready_turn
+
+pytestmark = pytest.mark.django_db
+
+
+def current_rms():
+    for track in ("helpfulness", "safety"):
+        ModelVersionFactory(name=f"rm-{track}", kind=ModelVersion.Kind.REWARD, track=track, is_current=True)
+
+
+def test_jobs_on_an_empty_batch_are_refused_with_the_reason():
+    batch = BatchFactory()
+    with pytest.raises(Exception) as refused:
+        job_start(kind=Job.Kind.RM_ACCURACY, batch=batch)
+    assert refused.value.message_dict == {
+        "batch": ["this batch has no comparisons yet"],
+        "reward_models": ["no current helpfulness or safety reward model: train and make them current first"]}
+    with pytest.raises(Exception) as refused:
+        job_start(kind="bake_a_cake", batch=batch)
+    assert "kind" in refused.value.message_dict
+    assert not Job.objects.exists()
+
+
+def test_a_second_start_of_a_running_job_is_a_conflict():
+    turn = ready_turn()
+    annotate(turn)
+    current_rms()
+    job = job_start(kind=Job.Kind.RM_ACCURACY, batch=turn.dialogue.batch)
+    assert job.status == Job.Status.QUEUED
+    with pytest.raises(Conflict, match=f"job #{job.pk}"):
+        job_start(kind=Job.Kind.RM_ACCURACY, batch=turn.dialogue.batch)
+
+
+def test_claiming_skips_live_duplicates_and_picks_up_a_dead_workers_job(settings):
+    settings.JOB_STALE_S = 60
+    job = Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=BatchFactory(), queued_at=timezone.now())
+    claimed = job_begin(job_id=job.pk)
+    assert claimed.status == Job.Status.RUNNING and claimed.attempts == 1
+    assert job_begin(job_id=job.pk) is None  # a redelivery while the first worker is alive
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=61))
+    assert jobs_requeue_stale() == {"requeued": [job.pk]}
+    assert job_begin(job_id=job.pk).attempts == 2  # the worker died: the next one takes over
+
+
+def test_a_job_that_keeps_dying_is_failed_with_the_reason(settings):
+    settings.JOB_MAX_ATTEMPTS = 2
+    job = Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=BatchFactory(), status=Job.Status.RUNNING, attempts=2,
+                             heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert job_begin(job_id=job.pk) is None
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and job.error == "the job did not finish after 2 attempts"
+
+
+def test_queued_jobs_the_broker_never_delivered_are_requeued(settings):
+    settings.JOB_STALE_S = 60
+    old = Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=BatchFactory(),
+                             queued_at=timezone.now() - timedelta(minutes=5))
+    Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=old.batch, queued_at=timezone.now())
+    assert jobs_requeue_stale() == {"requeued": [old.pk]}
+
+
+def test_the_nightly_run_measures_active_batches_with_comparisons_only():
+    current_rms()
+    turn = ready_turn()
+    annotate(turn)
+    BatchFactory(track="safety")  # active, but empty
+    assert jobs_nightly_rm_accuracy() == [Job.objects.get().pk]
+    assert Job.objects.get().batch == turn.dialogue.batch
+    assert jobs_nightly_rm_accuracy() == []  # already queued: no second job
+
+
+def test_job_training_settings_name_unknown_keys():
+    assert TrainingSettings.from_mapping({"k": 16}).k == 16
+    with pytest.raises(Exception) as refused:
+        TrainingSettings.from_mapping({"k": 16, "rm_lr_typo": 1})
+    assert refused.value.message_dict == {"JOB_TRAINING": ["unknown setting(s): rm_lr_typo"]}
+
+
+def test_the_batch_page_starts_a_job_and_shows_it():
+    turn = ready_turn()
+    annotate(turn)
+    current_rms()
+    client = Client()
+    client.force_login(AdminFactory())
+    batch = turn.dialogue.batch
+    answer = client.post(f"/dashboard/batches/{batch.pk}/jobs/", {"kind": "rm_accuracy"}, follow=True)
+    job = Job.objects.get()
+    assert answer.redirect_chain[-1][0] == f"/dashboard/jobs/{job.pk}/"
+    assert "Current reward models&#x27; accuracy on this batch" in answer.content.decode()
+    page = client.get(f"/dashboard/batches/{batch.pk}/").content.decode()
+    assert f'href="/dashboard/jobs/{job.pk}/">#{job.pk}</a>' in page and "queued" in page
+    refused = client.post(f"/dashboard/batches/{batch.pk}/jobs/", {"kind": "rm_accuracy"}, follow=True)
+    assert f"job #{job.pk}" in refused.content.decode() and Job.objects.count() == 1
