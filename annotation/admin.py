@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from annotation.models import Guideline, OverlapAssignment, OverlapItem, TurnReport
+from annotation.models import Guideline, Job, OverlapAssignment, OverlapItem, TurnReport
 
 
 class GuidelineForm(forms.ModelForm):
@@ -77,3 +77,13 @@ class OverlapAssignmentAdmin(admin.ModelAdmin):
     list_display = ["id", "item", "annotator", "slot", "swapped", "leased_at", "expires_at", "expired_at"]
     list_filter = ["item__batch"]
     raw_id_fields = ["item", "turn"]
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Dashboard jobs, for raw edits (a job stuck by hand can be set back to queued; the sweep re-queues it)."""
+
+    list_display = ["pk", "kind", "batch", "status", "progress", "stage", "attempts", "created_at", "finished_at"]
+    list_filter = ["kind", "status"]
+    raw_id_fields = ["batch", "created_by"]
+    filter_horizontal = ["registered"]

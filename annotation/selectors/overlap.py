@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from annotation.models import Batch, OverlapAssignment, Turn
+from django.db.models import Count, Q, QuerySet
+
+from annotation.models import Batch, OverlapAssignment, OverlapItem, Turn
 from annotation.selectors.agreement import (
     PREFERENCE_LEVELS,
     fleiss_kappa,
@@ -32,6 +34,24 @@ class Judgement:
     shown: str  # the position the annotator clicked ("a" or "b")
     strength: str
     gold_label: str | None
+
+
+def overlap_items_open(*, annotator, batch: Batch) -> QuerySet[OverlapItem]:
+    """The batch's items the annotator could lease now, oldest first: pair sampled, never leased to them,
+    fewer than `batch.overlap_k` live leases (a lease past its time counts until it is expired)."""
+    return (
+        OverlapItem.objects.filter(batch=batch, source_turn__status=Turn.Status.READY)
+        .exclude(assignments__annotator=annotator)
+        .annotate(live=Count("assignments", filter=Q(assignments__expired_at__isnull=True)))
+        .filter(live__lt=batch.overlap_k)
+        .order_by("id")
+    )
+
+
+def overlap_dialogue_ids(*, dialogue_ids: list[int]) -> set[int]:
+    """Which of these dialogues hold a shared item (a live overlap lease) rather than the annotator's own prompt."""
+    return set(OverlapAssignment.objects.filter(turn__dialogue_id__in=dialogue_ids, expired_at__isnull=True)
+               .values_list("turn__dialogue_id", flat=True))
 
 
 def overlap_judgements(*, batch: Batch, annotator=None) -> list[Judgement]:

@@ -89,7 +89,9 @@ def comparison_figures(rows: list[Row], *, now: datetime | None = None) -> dict:
         "length_bias": {"longer_wins_rate": _share(longer, longer + shorter), "longer": longer,
                         "shorter": shorter},
         "throughput": {
-            "per_hour": n / span_h if span_h > 0 else None,
+            # over the span from first to last comparison, counted as at least an hour: a burst of work
+            # in a few minutes is its count per hour, not a rate extrapolated from seconds
+            "per_hour": n / max(span_h, 1.0) if n else None,
             "last_hour": sum(1 for r in rows if r.created_at >= now - timedelta(hours=1)),
             "first": rows[0].created_at.isoformat() if rows else None,
             "last": rows[-1].created_at.isoformat() if rows else None,

@@ -19,7 +19,6 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotation.errors import Conflict
@@ -33,6 +32,7 @@ from annotation.models import (
     Sample,
     Turn,
 )
+from annotation.selectors.overlap import overlap_items_open
 from annotation.services.dialogues import PROMPT_MAX_CHARS, user_may_annotate
 from annotation.services.sampling import turn_sampling_enqueue
 from annotation.services.users import user_profile
@@ -191,14 +191,7 @@ def overlap_lease_next(*, annotator, track: str, rng: random.Random | None = Non
         raise Conflict(f"the {track} track has no active batch")
     overlap_leases_expire(batch=batch)
     rng = rng or random.Random()
-    candidates = list(
-        OverlapItem.objects.filter(batch=batch, source_turn__status=Turn.Status.READY)
-        .exclude(assignments__annotator=annotator)
-        .annotate(live=Count("assignments", filter=Q(assignments__expired_at__isnull=True)))
-        .filter(live__lt=batch.overlap_k)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
+    candidates = list(overlap_items_open(annotator=annotator, batch=batch).values_list("id", flat=True))
     for item_id in candidates:
         try:
             with transaction.atomic():

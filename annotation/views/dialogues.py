@@ -9,10 +9,12 @@ from annotation.models import Batch, Strength, Track, Turn, TurnReport
 from annotation.selectors.annotator import annotator_today
 from annotation.selectors.dialogues import dialogue_get
 from annotation.services.dialogues import dialogue_create
-from annotation.views.landing import duration_text, guideline_panel
+from annotation.services.quality import LEASE_EXPIRED_ERROR, overlap_lease_next
+from annotation.views.landing import duration_text, guideline_panel, shared_item_offered
 from annotation.views.markdown_render import markdown_render
 from annotation.views.security import content_security_policy
 
+SHARED = "shared"  # the start form's `next` when it offers a shared (overlap) item
 STRENGTH_KEYS = [("1", Strength.SIGNIFICANTLY_BETTER), ("2", Strength.BETTER), ("3", Strength.SLIGHTLY_BETTER),
                  ("4", Strength.NEGLIGIBLY_BETTER)]
 
@@ -37,9 +39,17 @@ def _history_item(turn: Turn) -> dict:
     }
 
 
+def _shared_assignment(turns: list[Turn]):
+    """The live overlap lease behind a dialogue that holds a shared item (its one turn), or None."""
+    assignment = getattr(turns[0], "overlap_assignment", None) if turns else None
+    return assignment if assignment is not None and assignment.expired_at is None else None
+
+
 def dialogue_screen(*, dialogue, annotator) -> dict:
-    """What the dialogue screen shows: the history with the chosen replies, then the turn in progress."""
+    """What the dialogue screen shows: the history with the chosen replies, then the turn in progress, then the
+    next step. A shared item is a dialogue of one turn: once judged, the next step is a new dialogue."""
     turns = list(dialogue.turns.all())
+    shared = _shared_assignment(turns)
     done = [t for t in turns if t.status == Turn.Status.ANNOTATED]
     last = turns[-1] if turns else None
     current = None
@@ -51,17 +61,25 @@ def dialogue_screen(*, dialogue, annotator) -> dict:
             "status": "reported" if report else last.status,
             "prompt_html": markdown_render(last.prompt),
             "error": last.error,
+            "lease_expired": last.status == Turn.Status.FAILED and last.error == LEASE_EXPIRED_ERROR,
             "responses": _responses(last) if last.status == Turn.Status.READY else [],
             "report": report,
         }
     active = dialogue.batch.status == Batch.Status.ACTIVE
     if current is not None:
         state = current["status"]
+    elif shared is not None:
+        state = "finished"
     else:
         state = "compose" if active else "closed"
     today = annotator_today(annotator=annotator)
     return {
         "dialogue": dialogue,
+        "shared": shared is not None,
+        "lease_time": duration_text(dialogue.batch.overlap_lease_s * 1000),
+        # what "New dialogue" (d) opens; not asked while the annotator is busy with a turn
+        "shared_offer": state not in ("sampling", "ready") and shared_item_offered(annotator=annotator,
+                                                                                  batch=dialogue.batch),
         "today": today,
         "today_time": duration_text(today["time_spent_ms"]),
         "history": [_history_item(t) for t in done],
@@ -76,9 +94,16 @@ def dialogue_screen(*, dialogue, annotator) -> dict:
 @require_POST
 @login_required
 def dialogue_start(request):
-    """Start a dialogue in the chosen track's active batch and open it."""
+    """Start a dialogue in the chosen track's active batch and open it. When the form offered a shared item
+    (`next=shared`), lease one as POST /api/overlap/next/ does and open it instead; if the last one went to
+    someone else meanwhile, the dialogue is the annotator's own."""
     track = request.POST.get("track", "")
     try:
+        if request.POST.get("next") == SHARED and track in Track.values:
+            turn = overlap_lease_next(annotator=request.user, track=track)
+            if turn is not None:
+                return redirect("dialogue", dialogue_id=turn.dialogue_id)
+            messages.info(request, "The shared items were all taken just now; this dialogue is your own.")
         dialogue = dialogue_create(annotator=request.user, track=track)
     except (Conflict, PermissionDenied) as error:
         messages.error(request, str(error))

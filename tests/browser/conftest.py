@@ -2,7 +2,7 @@
 
 Never `playwright install`: the browser is /usr/bin/chromium from apt (`make test` installs it).
 Screenshots go to artifacts/browser/; with UPDATE_SCREENSHOTS=1 (`make screenshots`) the ones the
-README shows are also written to docs/screenshots/.
+docs show are also written to docs/screenshots/.
 """
 
 import os
@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 COMMITTED_SCREENSHOTS = ROOT / "docs" / "screenshots"
 SAMPLING_TIMEOUT_MS = 120_000
 REDIS_URL = "redis://127.0.0.1:6379/12"
-USERS = ["ann", "sam", "val", "fay", "xss", "lay", "eve"]
+COMMITTED = {"landing", "comparison", "safety", "dashboard_batch", "dashboard_annotator"}
+USERS = ["ann", "sam", "val", "fay", "xss", "lay", "eve", "sol"]
 
 # The tiny model is built in a subprocess while the stack starts (importing transformers takes a while).
 MODEL_BUILD = "import sys; from tests.e2e.conftest import foreign_model_dir; foreign_model_dir(sys.argv[1], seed=1)"
@@ -105,12 +107,12 @@ def page(browser, stack):
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, *, full_page: bool = False) -> Path:
     """Write artifacts/browser/<name>.png; with UPDATE_SCREENSHOTS=1 also docs/screenshots/<name>.png."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1" and name in {"landing", "comparison", "safety"}:
+    page.screenshot(path=str(path), full_page=full_page)
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1" and name in COMMITTED:
         COMMITTED_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, COMMITTED_SCREENSHOTS / f"{name}.png")
     return path
@@ -138,3 +140,32 @@ def prompt_send(page, text: str) -> None:
 
 def saved(page) -> None:
     page.wait_for_selector(".saved")
+
+
+@pytest.fixture
+def overlap_fraction(stack):
+    """Set how often a batch offers shared items: `overlap_fraction(batch_name, fraction)`. The batches here start
+    at 0 and go back to 0 after the test, so that the tests after it are never handed a shared item."""
+    changed = []
+
+    def fraction_set(batch: str, fraction: float) -> None:
+        assert stack.sql("UPDATE annotation_batch SET overlap_fraction = %s WHERE name = %s RETURNING id",
+                         fraction, batch)
+        changed.append(batch)
+
+    yield fraction_set
+    for batch in changed:
+        stack.sql("UPDATE annotation_batch SET overlap_fraction = 0 WHERE name = %s RETURNING id", batch)
+
+
+def overlap_items_ready(admin, batch_id: int, prompts: list[str]) -> None:
+    """Upload overlap prompts as an admin and wait until the worker has sampled every pair."""
+    assert admin.post(f"/api/batches/{batch_id}/overlap-items/", {"prompts": prompts}).status_code == 201
+    deadline = time.time() + SAMPLING_TIMEOUT_MS / 1000
+    while {i["status"] for i in admin.get(f"/api/batches/{batch_id}/overlap-items/").json()} != {"ready"}:
+        assert time.time() < deadline, "the overlap pairs were never sampled"
+        time.sleep(0.3)
+
+
+def batch_id_of(admin, name: str) -> int:
+    return next(b["id"] for b in admin.get("/api/batches/").json() if b["name"] == name)

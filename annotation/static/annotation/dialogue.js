@@ -14,7 +14,7 @@
   const promptKey = "rlhf.draft.prompt." + dialogueId;
   const STRENGTHS = { 1: "significantly_better", 2: "better", 3: "slightly_better", 4: "negligibly_better" };
 
-  let state = null; // "compose" | "sampling" | "ready" | "failed" | "reported" | "closed"
+  let state = null; // "compose" | "sampling" | "ready" | "failed" | "reported" | "closed" | "finished" (a shared item, judged)
   let turnId = null;
   let pollTimer = null;
   let clockTimer = null;
@@ -78,6 +78,8 @@
       root.focus();
     } else if (state === "failed") {
       $("[data-action=retry]").focus();
+    } else if (state === "finished") {
+      $("[data-action=new]").focus();
     } else {
       root.focus();
     }
@@ -285,8 +287,9 @@
     else if ((state === "ready" || state === "failed") && key === "s") reportOpen();
     else if (state === "failed" && key === "r") retry();
     else if (state === "compose" && (key === "c" || (key === "Enter" && !onButton))) actions.continue();
-    else if (["compose", "reported", "closed", "failed"].includes(state) && key === "d") actions.new();
-    else if (["compose", "reported", "closed", "failed"].includes(state) && key === "e") actions.end();
+    else if (state === "finished" && key === "Enter" && !onButton) actions.new();
+    else if (["compose", "reported", "closed", "failed", "finished"].includes(state) && key === "d") actions.new();
+    else if (["compose", "reported", "closed", "failed", "finished"].includes(state) && key === "e") actions.end();
     else handled = false;
     if (handled) event.preventDefault();
   });
