@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(STAMP) chromium
-	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q --durations=10
 
 # The browser tests drive Debian's Chromium (never `playwright install`, which downloads a browser).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

