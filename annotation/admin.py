@@ -81,7 +81,8 @@ class OverlapAssignmentAdmin(admin.ModelAdmin):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    """Dashboard jobs, for raw edits (a job stuck by hand can be set back to queued; the sweep re-queues it)."""
+    """Dashboard jobs, for raw edits. To run a failed job again, set it back to queued with attempts 0
+    (the sweep re-queues it); a rerun resumes what its first run left (checkpoints, registered versions)."""
 
     list_display = ["pk", "kind", "batch", "status", "progress", "stage", "attempts", "created_at", "finished_at"]
     list_filter = ["kind", "status"]

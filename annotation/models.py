@@ -379,8 +379,12 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.FloatField(default=0.0)  # 0..1
     stage = models.CharField(max_length=128, blank=True, default="")
+    # What the job works on, fixed when it is first claimed so that a rerun resumes the same work
+    # (base checkpoint, batches, pool iteration) even if the current versions changed in between.
+    plan = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
+    # Each claim by a worker increments it; a worker writes only while the count is still its own.
     attempts = models.PositiveIntegerField(default=0)
     registered = models.ManyToManyField(ModelVersion, blank=True, related_name="jobs")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -79,8 +79,8 @@ def main() -> None:
     parser.add_argument("--sft-epochs", type=float, default=3.0)
     parser.add_argument("--sft-lr", type=float, default=3e-4)
     parser.add_argument("--hh-pairs", type=int, default=0,
-                        help="Anthropic HH-harmless pairs to import as open-source safety data (default none: they are
-                             off-distribution for the oracle and, at this scale, dilute its signal)")
+                        help="Anthropic HH-harmless pairs to import as open-source safety data (default none: they "
+                             "are off-distribution for the oracle and, at this scale, dilute its signal)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "loop.json"), help="where the full results go")
     parser.add_argument("--plot", default=str(ROOT / "docs" / "loop_win_rates.png"), help="win-rate PNG ('' for none)")
     parser.add_argument("--redis-db", type=int, default=13, help="a Redis database no other stack uses")

@@ -7,17 +7,20 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_compose_runs_one_image_with_web_worker_beat_postgres_redis():
+def test_compose_runs_one_image_with_web_workers_beat_postgres_redis():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
-    app = [services[name] for name in ("web", "worker", "beat")]
+    assert set(services) == {"postgres", "redis", "web", "worker", "trainer", "beat"}
+    app = [services[name] for name in ("web", "worker", "trainer", "beat")]
     assert len({s["image"] for s in app}) == 1
     assert "gunicorn webapp.wsgi" in services["web"]["command"]
     assert services["worker"]["command"].startswith("celery -A webapp worker")
     assert services["beat"]["command"].startswith("celery -A webapp beat")
-    devices = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
-    assert devices[0]["capabilities"] == ["gpu"]
+    # the dashboard's jobs have a worker of their own, on the queue the web side sends them to
+    assert services["trainer"]["command"].startswith("celery -A webapp worker -Q ${TRAINING_QUEUE:-training}")
+    for name in ("worker", "trainer"):
+        devices = services[name]["deploy"]["resources"]["reservations"]["devices"]
+        assert devices[0]["capabilities"] == ["gpu"]
     for service in app:
         assert {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "MODEL_DIR"} <= set(service["environment"])
 

@@ -121,29 +121,23 @@ def drift_chart(stats: dict) -> bytes:
     return _png(figure)
 
 
-def rm_accuracy_chart(result: dict) -> bytes:
-    """The current RMs' accuracy on a batch by preference strength (paper Table 8), with 95% intervals."""
+def rm_accuracy_chart(rows: list[dict]) -> bytes:
+    """Reward models' accuracy on a batch by preference strength (paper Table 8); rows from
+    selectors.jobs.rm_accuracy_rows, strengths in STRENGTH_LABELS order."""
     figure, axes = _figure()
-    tracks = [t for t in ("helpfulness", "safety") if t in result]
-    width = 0.8 / max(1, len(tracks))
-    for offset, track in enumerate(tracks):
-        cells = result[track]["by_strength"]
-        xs, ys, low, high = [], [], [], []
-        for i, strength in enumerate(STRENGTH_LABELS):
-            cell = cells.get(strength)
-            if cell and cell["n"]:
-                xs.append(i + (offset - (len(tracks) - 1) / 2) * width)
-                ys.append(cell["accuracy"])
-                low.append(cell["accuracy"] - cell["ci95"][0])
-                high.append(cell["ci95"][1] - cell["accuracy"])
-        axes.bar(xs, ys, width=width, yerr=[low, high], capsize=3,
-                 label=f"{track} RM ({result[track]['model']}): {result[track]['accuracy']:.2f}")
+    width = 0.8 / max(1, len(rows))
+    for offset, row in enumerate(rows):
+        xs = [i + (offset - (len(rows) - 1) / 2) * width for i in range(len(STRENGTH_LABELS))]
+        ys = [v if v is not None else 0 for v in row["by_strength"]]
+        overall = f"{row['accuracy']:.2f}" if row["accuracy"] is not None else "–"
+        axes.bar(xs, ys, width=width, label=f"{row['track']} RM ({row['model']}): {overall}")
     axes.set_xticks(range(len(STRENGTH_LABELS)), list(STRENGTH_LABELS.values()))
     axes.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
     axes.set_ylim(0, 1)
     axes.set_ylabel("pairwise accuracy")
-    axes.set_title("Current reward models on this batch")
-    axes.legend(frameon=False, fontsize=8, loc="lower left")
+    axes.set_title("Reward models on this batch")
+    if rows:
+        axes.legend(frameon=False, fontsize=8, loc="lower left")
     return _png(figure)
 
 

@@ -9,17 +9,19 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from annotation.dashboard import charts
 from annotation.dashboard.forms import BatchCreateForm, OverlapUploadForm
 from annotation.errors import Conflict
-from annotation.models import Batch, Comparison, Job, ModelVersion, OverlapItem
+from annotation.models import Batch, Comparison, Job, ModelVersion, OverlapItem, Strength
 from annotation.selectors.exports import preference_export_rows
 from annotation.selectors.review import review_queue
 from annotation.selectors.stats import annotator_stats, batch_stats
 from annotation.services.batches import batch_activate, batch_close, batch_create
-from annotation.selectors.jobs import batch_jobs, rm_accuracy_latest
+from annotation.selectors.jobs import batch_jobs, rm_accuracy_latest, rm_accuracy_rows
 from annotation.services.dialogues import turn_retry
 from annotation.services.jobs import job_start
 from annotation.services.model_versions import model_version_set_current
@@ -63,12 +65,14 @@ def batch_list(request):
 def batch_detail(request, batch_id: int):
     batch = get_object_or_404(Batch, pk=batch_id)
     stats = batch_stats(batch=batch)
+    accuracy = rm_accuracy_latest(batch=batch)
     items = OverlapItem.objects.filter(batch=batch).select_related("source_turn").prefetch_related(
         "source_turn__samples").annotate(assigned=Count("assignments"))
     return render(request, "dashboard/batch.html", {
         "batch": batch, "stats": stats, "items": items, "upload_form": OverlapUploadForm(),
         "charts": list(charts.CHARTS), "stats_json": json.dumps(stats, indent=1, default=str),
-        "jobs": batch_jobs(batch=batch), "job_kinds": Job.Kind.choices, "rm_accuracy": rm_accuracy_latest(batch=batch),
+        "jobs": batch_jobs(batch=batch), "job_kinds": Job.Kind.choices, "rm_accuracy": accuracy,
+        "rm_accuracy_rows": rm_accuracy_rows(job=accuracy) if accuracy else [], "strengths": Strength.labels,
     })
 
 
@@ -185,12 +189,13 @@ def model_version_make_current(request, version_id: int):
     version = get_object_or_404(ModelVersion, pk=version_id)
     model_version_set_current(version=version)
     messages.success(request, f"{version.name} is now the current {version.track or version.kind} {version.kind}.")
-    return redirect(request.POST.get("next") or "dashboard:batches")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = reverse("dashboard:batches")
+    return redirect(back)
 
 
 @staff_member_required
-def rm_accuracy_chart(request, batch_id: int):
-    job = rm_accuracy_latest(batch=get_object_or_404(Batch, pk=batch_id))
-    if job is None:
-        return HttpResponse(status=404)
-    return HttpResponse(charts.rm_accuracy_chart(job.result), content_type="image/png")
+def rm_accuracy_chart(request, job_id: int):
+    job = get_object_or_404(Job, pk=job_id, kind=Job.Kind.RM_ACCURACY, status=Job.Status.SUCCEEDED)
+    return HttpResponse(charts.rm_accuracy_chart(rm_accuracy_rows(job=job)), content_type="image/png")

@@ -20,21 +20,33 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection, transaction
 from django.db import OperationalError as DatabaseOperationalError
-from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from annotation.errors import Conflict
 from annotation.models import Batch, ImportedPair, Job, ModelVersion
 from annotation.selectors.exports import PLATFORM, preference_export_rows
 from annotation.selectors.model_versions import model_version_current
 from annotation.services.model_versions import model_version_set_current
-from annotation.services.training import TrainingSettings, policy_refresh, reward_models_train
-from reward_training.data.prompts import PromptItem
 
 logger = logging.getLogger(__name__)
 ACTIVE = (Job.Status.QUEUED, Job.Status.RUNNING)
 REPORT_EVERY_S = 1.0  # progress writes are throttled to one per this many seconds (and each stage change)
+END_WRITE_TRIES = 5  # the final status write is retried through a database blip before giving up
+
+
+class Superseded(Exception):
+    """Another worker has claimed this job since (this one was taken for dead): stop without writing."""
+
+
+def _training_settings():
+    """The jobs' training settings (settings.JOB_TRAINING), checked: ValidationError names a bad key or value."""
+    TrainingSettings = import_string("annotation.services.training.TrainingSettings")  # noqa: N806 (torch: lazy)
+    if not isinstance(settings.JOB_TRAINING, dict):
+        raise ValidationError({"JOB_TRAINING": ["must be a JSON object"]})
+    return TrainingSettings.from_mapping(settings.JOB_TRAINING)
 
 
 def job_enqueue(*, job_id: int) -> None:
@@ -76,11 +88,17 @@ def job_start(*, kind: str, batch: Batch, created_by=None) -> Job:
     errors = _requirements(kind, batch)
     if errors:
         raise ValidationError(errors)
+    if kind != Job.Kind.RM_ACCURACY:
+        _training_settings()
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_S)
     with transaction.atomic():
         Batch.objects.select_for_update().get(pk=batch.pk)  # one start at a time per batch
-        running = Job.objects.filter(kind=kind, batch=batch, status__in=ACTIVE).first()
+        same = Job.objects.filter(kind=kind, status__in=ACTIVE).exclude(status=Job.Status.RUNNING, heartbeat_at__lt=stale)
+        # policy refreshes share the rejection-sampling pool and the current policy: one at a time overall
+        running = (same if kind == Job.Kind.REFRESH_POLICY else same.filter(batch=batch)).first()
         if running is not None:
-            raise Conflict(f"job #{running.pk} ({running.get_kind_display()}) is already {running.status}")
+            raise Conflict(f"job #{running.pk} ({running.get_kind_display()}, batch {running.batch.name}) is "
+                           f"already {running.status}")
         job = Job.objects.create(kind=kind, batch=batch, created_by=created_by, queued_at=timezone.now())
         transaction.on_commit(lambda: job_enqueue(job_id=job.pk))
     return job
@@ -108,37 +126,52 @@ def job_begin(*, job_id: int) -> Job | None:
     return job
 
 
-class _Reporter:
-    """Progress and heartbeat of a running job, written at most every REPORT_EVERY_S (or on a new stage)."""
+def _mine(job: Job):
+    """The job's row while this worker's claim holds (a later claim increments attempts)."""
+    return Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts)
 
-    def __init__(self, job_id: int) -> None:
-        self.job_id, self.last, self.stage = job_id, 0.0, None
+
+class _Reporter:
+    """Progress and heartbeat of a running job, written at most every REPORT_EVERY_S (and on each new
+    stage). Best effort through a database blip; Superseded once another worker owns the job."""
+
+    def __init__(self, job: Job) -> None:
+        self.job, self.last, self.stage, self.steps = job, 0.0, None, None
 
     def __call__(self, fraction: float, stage: str) -> None:
         now = time.monotonic()
-        heading = stage.split(":")[0]
-        if heading == self.stage and now - self.last < REPORT_EVERY_S:
+        steps = stage.split(": step")[0]  # "… reward model: step 3/10" is one stage across its steps
+        if steps == self.steps and now - self.last < REPORT_EVERY_S:
             return
-        self.last, self.stage = now, heading
-        Job.objects.filter(pk=self.job_id, status=Job.Status.RUNNING).update(
-            progress=min(1.0, max(0.0, fraction)), stage=stage[:128], heartbeat_at=timezone.now())
+        try:
+            written = _mine(self.job).update(progress=min(1.0, max(0.0, fraction)), stage=stage[:128],
+                                             heartbeat_at=timezone.now())
+        except DatabaseError:
+            logger.warning("job %s: progress not written (database unavailable)", self.job.pk)
+            connection.close()  # the next write reconnects
+            return
+        if not written:
+            raise Superseded(f"job {self.job.pk}: attempt {self.job.attempts} was superseded")
+        self.last, self.stage, self.steps = now, stage, steps
 
 
 class _Heartbeat:
     """Touches a running job's heartbeat every JOB_HEARTBEAT_S from a thread of its own, so that a long
     step with no progress to report (loading a 70B checkpoint) never looks like a dead worker."""
 
-    def __init__(self, job_id: int) -> None:
-        self.job_id, self.stop = job_id, threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"job{job_id}-heartbeat", daemon=True)
+    def __init__(self, job: Job) -> None:
+        self.job, self.stop = job, threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"job{job.pk}-heartbeat", daemon=True)
 
     def _beat(self) -> None:
         try:
             while not self.stop.wait(settings.JOB_HEARTBEAT_S):
                 try:
-                    Job.objects.filter(pk=self.job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
-                except DatabaseOperationalError:
-                    logger.warning("job %s: heartbeat not written (database unavailable)", self.job_id)
+                    if not _mine(self.job).update(heartbeat_at=timezone.now()):
+                        return  # superseded or finished: the reporter stops the work
+                except DatabaseError:
+                    logger.warning("job %s: heartbeat not written (database unavailable)", self.job.pk)
+                    connection.close()  # this thread's connection is broken: the next beat reconnects
         finally:
             connection.close()  # this thread's own connection
 
@@ -172,28 +205,48 @@ def _rows_write(path: Path, rows) -> int:
     return count
 
 
+def _pinned(job: Job, compute) -> dict:
+    """The job's plan: computed and saved on its first claim, reused as is by every rerun."""
+    if not job.plan:
+        plan = compute()
+        if not _mine(job).update(plan=plan):
+            raise Superseded(f"job {job.pk}: attempt {job.attempts} was superseded")
+        job.plan = plan
+    return job.plan
+
+
+def _current_rms() -> dict[str, ModelVersion]:
+    return {track: model_version_current(kind="reward", track=track) for track in ("helpfulness", "safety")}
+
+
 def _train_reward_models(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersion]]:
     """Both RMs on everything up to this batch (every batch created before it, and imported data)."""
-    batches = list(Batch.objects.filter(created_at__lte=job.batch.created_at).order_by("created_at")
-                   .values_list("name", flat=True))
-    sources = [PLATFORM, *ImportedPair.objects.order_by().values_list("source", flat=True).distinct()]
+    from annotation.services.training import reward_models_train
+
+    plan = _pinned(job, lambda: {
+        "batches": list(Batch.objects.filter(created_at__lte=job.batch.created_at).order_by("created_at")
+                        .values_list("name", flat=True)),
+        "sources": [PLATFORM, *ImportedPair.objects.order_by().values_list("source", flat=True).distinct()],
+        "base": settings.RM_BASE_MODEL or model_version_current(kind="policy").path,
+    })
     workdir = _workdir(job)
     report(0.0, "exporting")
-    pairs = _rows_write(workdir / "preferences.jsonl", preference_export_rows(batches=batches, sources=sources))
-    policy = model_version_current(kind="policy")
-    base = settings.RM_BASE_MODEL or policy.path
-    rms = reward_models_train(data=workdir / "preferences.jsonl", base=base, workdir=workdir,
-                              suffix=f"{job.batch.name}-job{job.pk}", batches=batches,
-                              training=TrainingSettings.from_mapping(settings.JOB_TRAINING), current=False,
-                              on_progress=report)
-    result = {"pairs": pairs, "batches": batches, "sources": sources, "base": base,
-              "reward_models": {track: v.name for track, v in rms.items()},
+    pairs = _rows_write(workdir / "preferences.jsonl",
+                        preference_export_rows(batches=plan["batches"], sources=plan["sources"]))
+    if not pairs:
+        raise ValidationError({"batch": ["nothing exports from the batches up to this one (see their export policy)"]})
+    rms = reward_models_train(data=workdir / "preferences.jsonl", base=plan["base"], workdir=workdir,
+                              suffix=f"{job.batch.name}-job{job.pk}", batches=plan["batches"],
+                              training=_training_settings(), current=False, on_progress=report)
+    result = {"pairs": pairs, **plan, "reward_models": {track: v.name for track, v in rms.items()},
               "metrics": {track: v.metrics for track, v in rms.items()}}
     return result, list(rms.values())
 
 
-def _batch_prompts(batch: Batch) -> list[PromptItem]:
+def _batch_prompts(batch: Batch) -> list:
     """The batch's prompts (each with its dialogue history), once each."""
+    from reward_training.data.prompts import PromptItem
+
     seen, items = set(), []
     for row in preference_export_rows(batches=[batch.name]):
         key = json.dumps(row["prompt"], sort_keys=True)
@@ -203,37 +256,55 @@ def _batch_prompts(batch: Batch) -> list[PromptItem]:
     return items
 
 
+def _promote(new: ModelVersion, parent: ModelVersion) -> str | None:
+    """Make `new` current if `parent` still is (check and set); otherwise say why not."""
+    with transaction.atomic():
+        current = ModelVersion.objects.select_for_update().filter(kind="policy", track="", is_current=True).first()
+        if current is None or current.pk != parent.pk:
+            return f"not promoted: the current policy changed to {current.name if current else 'none'} during the job"
+        model_version_set_current(version=new)
+    return None
+
+
 def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersion]]:
     """Rejection sampling from the current policy with the current RMs on this batch's prompts, then the
-    promotion gate on held-out prompts: the new policy becomes current only if the RMs prefer it."""
+    promotion gate on held-out prompts: the new policy becomes current only if the RMs prefer it over
+    the policy it started from, and only if that one is still current."""
     from annotation.services.iterations import policy_compare
+    from annotation.services.training import policy_refresh
     from reward_training.evaluation.win_rate import promotion_passes
+    from reward_training.policy.rejection_sampling import RejectionSamplingConfig
+    from reward_training.policy.sample_pool import pool_iterations
 
-    policy = model_version_current(kind="policy")
-    rms = {track: model_version_current(kind="reward", track=track) for track in ("helpfulness", "safety")}
+    pool_dir = Path(settings.MODEL_DIR) / "rejection_pool"
+    plan = _pinned(job, lambda: {
+        "policy": model_version_current(kind="policy").name,
+        "reward_models": {track: v.name for track, v in _current_rms().items()},
+        "pool_iteration": max(pool_iterations(pool_dir), default=0) + 1,
+    })
+    policy = ModelVersion.objects.get(name=plan["policy"])
+    rms = {track: ModelVersion.objects.get(name=name) for track, name in plan["reward_models"].items()}
+    training = _training_settings()
     prompts = _batch_prompts(job.batch)
     if not prompts:
         raise ValidationError({"batch": ["the batch has no exportable comparisons to take prompts from"]})
     name = f"policy-{job.batch.name}-job{job.pk}"
-    existing = ModelVersion.objects.filter(name=name).first()  # a rerun after the policy was registered
-    if existing is None:
+    new = ModelVersion.objects.filter(name=name).first()  # a rerun after the policy was registered
+    if new is None:
         new, rs = policy_refresh(
             policy=policy, rms=rms, prompts=prompts, workdir=_workdir(job), name=name,
-            lineage={"batches": [job.batch.name], "job": job.pk},
-            training=TrainingSettings.from_mapping(settings.JOB_TRAINING),
+            lineage={"batches": [job.batch.name], "job": job.pk}, training=training, pool_iteration=plan["pool_iteration"],
             on_progress=lambda fraction, stage: report(0.8 * fraction, stage))
-        rs_metrics = {k: rs[k] for k in ("prompts", "pool_size", "mean_best_reward", "mean_median_reward")}
-    else:
-        new, policy, rs_metrics = existing, existing.parent, existing.metrics
     report(0.8, "promotion gate: win rate on held-out prompts")
     evaluation = policy_compare(new_path=new.path, old_path=policy.path, helpfulness_rm=rms["helpfulness"].path,
                                 safety_rm=rms["safety"].path, prompts_file=str(settings.HELDOUT_PROMPTS),
-                                limit=settings.PROMOTION_HELDOUT_LIMIT)
-    promoted = promotion_passes(evaluation["rm"], settings.PROMOTION_THRESHOLD)
-    if promoted:
-        model_version_set_current(version=new)
-    result = {"policy": new.name, "parent": policy.name, "promoted": promoted,
-              "promotion_threshold": settings.PROMOTION_THRESHOLD, "rejection_sampling": rs_metrics,
+                                limit=settings.PROMOTION_HELDOUT_LIMIT, seed=training.seed,
+                                max_new_tokens=training.max_new_tokens or RejectionSamplingConfig.max_new_tokens)
+    passed = promotion_passes(evaluation["rm"], settings.PROMOTION_THRESHOLD)
+    refused = _promote(new, policy) if passed else None
+    result = {"policy": new.name, "parent": policy.name, "passed_gate": passed, "promoted": passed and not refused,
+              "promotion_note": refused, "promotion_threshold": settings.PROMOTION_THRESHOLD,
+              "rejection_sampling": new.metrics,
               **{f"{judge}_win_rate": evaluation[judge].rate for judge in ("rm", "oracle")},
               **{f"{judge}_win_rate_ci95": [evaluation[judge].low, evaluation[judge].high] for judge in ("rm", "oracle")},
               "heldout_prompts": evaluation["rm"].n}
@@ -244,13 +315,14 @@ def _rm_accuracy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersion]]
     """The current helpfulness and safety RMs' pairwise accuracy on the batch, overall and by strength."""
     from reward_training.reward.api import evaluate_reward_model
 
+    plan = _pinned(job, lambda: {"reward_models": {track: v.name for track, v in _current_rms().items()}})
     data = _workdir(job) / "batch.jsonl"
     pairs = _rows_write(data, preference_export_rows(batches=[job.batch.name]))
     if not pairs:
         raise ValidationError({"batch": ["the batch has no exportable comparisons"]})
     result: dict = {"pairs": pairs}
-    for i, track in enumerate(("helpfulness", "safety")):
-        version = model_version_current(kind="reward", track=track)
+    for i, (track, name) in enumerate(plan["reward_models"].items()):
+        version = ModelVersion.objects.get(name=name)
         report(i / 2, f"scoring with {version.name}")
         measured = evaluate_reward_model(version.path, str(data), "trl", write_report=False)
         result[track] = {"model": version.name,
@@ -266,35 +338,51 @@ RUNNERS = {
 
 
 def job_execute(*, job_id: int) -> str:
-    """Run a job to its end (the worker task calls this). Database outages propagate, for a retry."""
+    """Run a job to its end (the worker task calls this).
+
+    A database outage while claiming propagates, for the task's retry. Through a blip mid-job the
+    progress reports carry on and the final write is retried; if the database stays away the job's
+    heartbeat goes quiet and the sweep re-queues it (a rerun resumes: checkpoints, registered versions).
+    """
     job = job_begin(job_id=job_id)
     if job is None:
         return "skipped"
-    report = _Reporter(job.pk)
     try:
-        with _Heartbeat(job.pk):
-            result, registered = RUNNERS[job.kind](job, report)
+        with _Heartbeat(job):
+            result, registered = RUNNERS[job.kind](job, _Reporter(job))
+    except Superseded:
+        logger.warning("job %s: another worker took it over; this one stops", job.pk)
+        return "superseded"
     except DatabaseOperationalError:
         raise
     except ValidationError as error:
-        _job_end(job, Job.Status.FAILED, error="; ".join(error.messages))
-        return "failed"
+        return _job_end(job, Job.Status.FAILED, error="; ".join(error.messages))
     except Exception as error:  # a model that cannot load, a full disk: say so on the job page
         logger.exception("job %s failed", job.pk)
-        _job_end(job, Job.Status.FAILED, error=f"{type(error).__name__}: {error}")
-        return "failed"
-    _job_end(job, Job.Status.SUCCEEDED, result=result, registered=registered)
-    return "succeeded"
+        return _job_end(job, Job.Status.FAILED, error=f"{type(error).__name__}: {error}")
+    return _job_end(job, Job.Status.SUCCEEDED, result=result, registered=registered)
 
 
 def _job_end(job: Job, status: str, *, result: dict | None = None, error: str = "",
-             registered: list[ModelVersion] = ()) -> None:
-    with transaction.atomic():
-        job.status, job.result, job.error, job.finished_at = status, result or {}, error, timezone.now()
-        if status == Job.Status.SUCCEEDED:
-            job.progress, job.stage = 1.0, "done"
-        job.save(update_fields=["status", "result", "error", "finished_at", "progress", "stage"])
-        job.registered.add(*registered)
+             registered: list[ModelVersion] = ()) -> str:
+    """Record the outcome, if this worker still owns the job; retried through a short database blip."""
+    for attempt in range(END_WRITE_TRIES):
+        try:
+            with transaction.atomic():
+                if _mine(job).select_for_update().first() is None:
+                    return "superseded"
+                job.status, job.result, job.error, job.finished_at = status, result or {}, error, timezone.now()
+                if status == Job.Status.SUCCEEDED:
+                    job.progress, job.stage = 1.0, "done"
+                job.save(update_fields=["status", "result", "error", "finished_at", "progress", "stage"])
+                job.registered.add(*registered)
+            return status
+        except DatabaseError:
+            if attempt == END_WRITE_TRIES - 1:
+                raise
+            logger.warning("job %s: outcome not written yet (database unavailable), retrying", job.pk)
+            connection.close()
+            time.sleep(2 ** attempt)
 
 
 def jobs_requeue_stale(*, older_than_s: float | None = None) -> dict:
@@ -304,7 +392,7 @@ def jobs_requeue_stale(*, older_than_s: float | None = None) -> dict:
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
     with transaction.atomic():
         stale = list(Job.objects.select_for_update(skip_locked=True).filter(
-            status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True))
+            status=Job.Status.RUNNING, heartbeat_at__lt=cutoff, queued_at__lt=cutoff).values_list("pk", flat=True))
         stale += Job.objects.select_for_update(skip_locked=True).filter(
             status=Job.Status.QUEUED, queued_at__lt=cutoff).values_list("pk", flat=True)
         Job.objects.filter(pk__in=stale).update(queued_at=timezone.now())

@@ -65,9 +65,14 @@ def reward_models_train(
     current: bool, on_progress: Progress = _silent,
 ) -> dict[str, ModelVersion]:
     """Train the helpfulness and safety RMs on `data` (export format), each on its paper mixture, and
-    register them as rm-<track>-<suffix>. Training resumes from the last checkpoint under workdir."""
+    register them as rm-<track>-<suffix>. A rerun keeps a track already registered and resumes the
+    other from its last checkpoint under workdir."""
     versions = {}
     for i, track in enumerate(TRACKS):
+        name = f"rm-{track}-{suffix}"
+        versions[track] = ModelVersion.objects.filter(name=name).first()
+        if versions[track] is not None:
+            continue
         config = config_build(
             RewardConfig, base_model=base, output_dir=str(workdir / f"rm-{track}"), kind=track, mixture=track,
             seed=training.seed, **_given(
@@ -80,8 +85,7 @@ def reward_models_train(
 
         on_progress(i / len(TRACKS), f"{track} reward model: starting")
         result = train_reward_model(config, [str(data)], "trl", on_step=on_step)
-        name = f"rm-{track}-{suffix}"
-        versions[track] = ModelVersion.objects.filter(name=name).first() or model_version_register(
+        versions[track] = model_version_register(
             name=name, kind="reward", track=track, path=result["output_dir"],
             lineage={"base": base, "data_files": [str(data)], "batches": batches,
                      "data_manifest": str(Path(result["output_dir"]) / "data_manifest.json")},
@@ -95,7 +99,7 @@ def reward_models_train(
 
 def policy_refresh(
     *, policy: ModelVersion, rms: dict[str, ModelVersion], prompts: list[PromptItem], workdir: Path, name: str,
-    lineage: dict, training: TrainingSettings, on_progress: Progress = _silent,
+    lineage: dict, training: TrainingSettings, on_progress: Progress = _silent, pool_iteration: int | None = None,
 ) -> tuple[ModelVersion, dict]:
     """Best-of-K under the RMs' combined reward on `prompts`, SFT on the all-iterations pool, and the
     result registered as policy `name` (a child of `policy`, not current: the promotion gate decides)."""
@@ -106,7 +110,8 @@ def policy_refresh(
     rs = rejection_sample(config, policy_dir=policy.path, helpfulness_rm_dir=rms["helpfulness"].path,
                           safety_rm_dir=rms["safety"].path, prompts=prompts,
                           pool_dir=Path(settings.MODEL_DIR) / "rejection_pool", output_dir=workdir / "policy",
-                          on_stage=lambda stage: on_progress(stages[stage], f"rejection sampling: {stage}"))
+                          on_stage=lambda stage: on_progress(stages[stage], f"rejection sampling: {stage}"),
+                          pool_iteration=pool_iteration)
     version = model_version_register(
         name=name, kind="policy", path=str(workdir / "policy"), parent=policy,
         lineage={"method": "rejection_sampling", "parent": policy.name,

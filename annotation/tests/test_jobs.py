@@ -50,8 +50,10 @@ def test_claiming_skips_live_duplicates_and_picks_up_a_dead_workers_job(settings
     claimed = job_begin(job_id=job.pk)
     assert claimed.status == Job.Status.RUNNING and claimed.attempts == 1
     assert job_begin(job_id=job.pk) is None  # a redelivery while the first worker is alive
-    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=61))
+    long_ago = timezone.now() - timedelta(seconds=61)
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=long_ago, queued_at=long_ago)
     assert jobs_requeue_stale() == {"requeued": [job.pk]}
+    assert jobs_requeue_stale() == {"requeued": []}  # once per stale period, not every sweep
     assert job_begin(job_id=job.pk).attempts == 2  # the worker died: the next one takes over
 
 
@@ -104,3 +106,55 @@ def test_the_batch_page_starts_a_job_and_shows_it():
     assert f'href="/dashboard/jobs/{job.pk}/">#{job.pk}</a>' in page and "queued" in page
     refused = client.post(f"/dashboard/batches/{batch.pk}/jobs/", {"kind": "rm_accuracy"}, follow=True)
     assert f"job #{job.pk}" in refused.content.decode() and Job.objects.count() == 1
+
+
+def test_a_superseded_worker_stops_and_writes_nothing(settings):
+    from annotation.services.jobs import Superseded, _job_end, _Reporter
+
+    settings.JOB_STALE_S = 60
+    job = Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=BatchFactory(), queued_at=timezone.now())
+    first = job_begin(job_id=job.pk)
+    _Reporter(first)(0.3, "scoring")
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=61))
+    second = job_begin(job_id=job.pk)  # the first worker was taken for dead
+    with pytest.raises(Superseded):
+        _Reporter(first)(0.6, "scoring again")
+    assert _job_end(first, Job.Status.FAILED, error="late failure") == "superseded"
+    assert _job_end(second, Job.Status.SUCCEEDED, result={"ok": 1}) == "succeeded"
+    job.refresh_from_db()
+    assert (job.status, job.error, job.result, job.attempts) == (Job.Status.SUCCEEDED, "", {"ok": 1}, 2)
+
+
+def test_promotion_only_replaces_the_policy_the_refresh_started_from():
+    from annotation.services.jobs import _promote
+
+    parent = ModelVersionFactory(name="p0", is_current=True)
+    new = ModelVersionFactory(name="p1", parent=parent)
+    other = ModelVersionFactory(name="p2", parent=parent)
+    assert _promote(new, parent) is None
+    assert ModelVersion.objects.get(is_current=True, kind="policy") == new
+    assert _promote(other, parent) == "not promoted: the current policy changed to p1 during the job"
+    assert ModelVersion.objects.get(is_current=True, kind="policy") == new
+
+
+def test_a_stale_running_job_does_not_block_a_new_start(settings):
+    settings.JOB_STALE_S = 60
+    turn = ready_turn()
+    annotate(turn)
+    current_rms()
+    dead = job_start(kind=Job.Kind.RM_ACCURACY, batch=turn.dialogue.batch)
+    Job.objects.filter(pk=dead.pk).update(status=Job.Status.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert job_start(kind=Job.Kind.RM_ACCURACY, batch=turn.dialogue.batch).pk != dead.pk
+
+
+def test_the_accuracy_chart_draws_a_model_that_scored_nothing():
+    from annotation.dashboard.charts import rm_accuracy_chart
+    from annotation.selectors.jobs import rm_accuracy_rows
+
+    job = Job(kind=Job.Kind.RM_ACCURACY, result={
+        "helpfulness": {"model": "rm-h", "n": 3, "accuracy": 2 / 3, "ci95": [0.2, 0.9],
+                        "by_strength": {"better": {"n": 3, "accuracy": 2 / 3}}},
+        "safety": {"model": "rm-s", "n": 0, "accuracy": None, "ci95": [0.0, 1.0], "by_strength": {}}})
+    rows = rm_accuracy_rows(job=job)
+    assert [r["by_strength"] for r in rows] == [[None, 2 / 3, None, None], [None, None, None, None]]
+    assert rm_accuracy_chart(rows)[:4] == b"\x89PNG"

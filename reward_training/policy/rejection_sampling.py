@@ -100,12 +100,14 @@ def rejection_sample(
     pool_dir: str | Path,
     output_dir: str | Path,
     on_stage: Callable[[str], None] | None = None,
+    pool_iteration: int | None = None,
 ) -> dict[str, Any]:
     """One iteration: best-of-K under Rc, add the kept samples to the pool, SFT on the whole pool.
 
     Writes the fine-tuned policy to output_dir (atomically), with reward_vs_k.json / .png and
     rejection_sampling.json beside it; returns the metrics. `on_stage(name)` is told when
-    "sampling", "scoring" and "fine-tuning" begin.
+    "sampling", "scoring" and "fine-tuning" begin. `pool_iteration` fixes the pool slot the kept samples
+    go to (a rerun overwrites its own slot); by default it is the next one.
     """
     stage = on_stage or (lambda name: None)
     output_dir = Path(output_dir)
@@ -127,8 +129,8 @@ def rejection_sample(
     rewards = scores["combined"].view(len(prompts), config.k)  # (N, K)
     best = best_of_k_select(rewards)  # (N,)
 
-    earlier = pool_iterations(pool_dir)
-    iteration = (earlier[-1] + 1) if earlier else 1
+    earlier = [i for i in pool_iterations(pool_dir) if i != pool_iteration]
+    iteration = pool_iteration or ((earlier[-1] + 1) if earlier else 1)
     kept = [
         {"prompt": p.messages, "response": flat_texts[i * config.k + j], "reward": rewards[i, j].item(),
          "safety": p.safety}

@@ -113,7 +113,8 @@ def test_jobs_from_the_batch_page(stack):
     page = admin.get(batch_page, timeout=30).text
     table = page[page.index('id="rm-accuracy"'):]
     assert f"rm-safety-week1-safety-job{job_id}</td><td class=\"num\">{len(exported)}</td>" in table
-    chart = admin.get(f"{batch_page}rm-accuracy.png", timeout=60)
+    assert f'src="/dashboard/jobs/{accuracy_job}/rm-accuracy.png"' in page
+    chart = admin.get(f"{stack.url}/dashboard/jobs/{accuracy_job}/rm-accuracy.png", timeout=60)
     assert chart.headers["Content-Type"] == "image/png" and chart.content[:4] == b"\x89PNG"
 
     # refresh the policy on this batch's prompts; the gate decides whether it becomes current
@@ -125,6 +126,6 @@ def test_jobs_from_the_batch_page(stack):
     new = policies[f"policy-week1-safety-job{refresh_job}"]
     assert new["parent"] == "demo-v0"
     [(rm_win, promoted)] = stack.sql("SELECT (result->>'rm_win_rate')::float, (result->>'promoted')::bool "
-                                     "FROM annotation_job WHERE id = %s", refresh_job)
+                                     "FROM annotation_job WHERE id = %s", refresh_job)  # nothing else moved the policy
     assert promoted == (rm_win > 0.5) and new["current"] == promoted and policies["demo-v0"]["current"] != promoted
     assert "policy-week1-safety-job" in admin.get(f"{stack.url}/dashboard/jobs/{refresh_job}/", timeout=30).text

@@ -40,4 +40,7 @@ RM_ACCURACY_NIGHTLY_HOUR = int(_float("RM_ACCURACY_NIGHTLY_HOUR", 2.0))  # UTC h
 PROMOTION_HELDOUT_LIMIT = int(_float("PROMOTION_HELDOUT_LIMIT", 200.0))  # held-out prompts the refresh job's gate uses
 # Dashboard jobs' training settings as JSON (keys of annotation.services.training.TrainingSettings, e.g.
 # {"rm_batch_size": 64, "k": 16}); anything unset keeps the paper's default.
-JOB_TRAINING = json.loads(os.environ.get("JOB_TRAINING") or "{}")
+try:
+    JOB_TRAINING = json.loads(os.environ.get("JOB_TRAINING") or "{}")
+except json.JSONDecodeError as error:
+    raise ValueError(f"JOB_TRAINING is not valid JSON: {error}") from error
