@@ -13,6 +13,7 @@ urlpatterns = [
     path("batches/<int:batch_id>/jobs/", views.job_create, name="job-create"),
     path("batches/<int:batch_id>/<slug:action>/", views.batch_action, name="batch-action"),
     path("jobs/<int:job_id>/", views.job_detail, name="job"),
+    path("jobs/<int:job_id>/cancel/", views.job_cancel_view, name="job-cancel"),
     path("jobs/<int:job_id>/rm-accuracy.png", views.rm_accuracy_chart, name="rm-accuracy-chart"),
     path("models/<int:version_id>/current/", views.model_version_make_current, name="model-current"),
     path("annotators/<int:user_id>/", views.annotator_detail, name="annotator"),

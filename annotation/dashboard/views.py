@@ -23,7 +23,7 @@ from annotation.selectors.stats import annotator_stats, batch_stats
 from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.selectors.jobs import batch_jobs, rm_accuracy_latest, rm_accuracy_rows
 from annotation.services.dialogues import turn_retry
-from annotation.services.jobs import job_start
+from annotation.services.jobs import job_cancel, job_start
 from annotation.services.model_versions import model_version_set_current
 from annotation.services.quality import (
     annotator_trust_set,
@@ -181,6 +181,18 @@ def job_detail(request, job_id: int):
         "job": job, "registered": job.registered.order_by("kind", "track"),
         "result_json": json.dumps(job.result, indent=1, default=str),
     })
+
+
+@staff_member_required
+@require_POST
+def job_cancel_view(request, job_id: int):
+    try:
+        job_cancel(job=get_object_or_404(Job, pk=job_id), by=request.user)
+    except Conflict as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Job #{job_id} cancelled.")
+    return redirect("dashboard:job", job_id=job_id)
 
 
 @staff_member_required

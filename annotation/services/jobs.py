@@ -104,6 +104,19 @@ def job_start(*, kind: str, batch: Batch, created_by=None) -> Job:
     return job
 
 
+def job_cancel(*, job: Job, by=None) -> Job:
+    """Stop a queued or running job: it is failed with who cancelled it. A running worker notices at its
+    next progress report (its claim no longer holds) and stops without writing; a queued one is skipped."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status not in ACTIVE:
+            raise Conflict(f"job #{job.pk} is already {job.status}")
+        job.status, job.finished_at = Job.Status.FAILED, timezone.now()
+        job.error = f"cancelled by {getattr(by, 'username', None) or 'an admin'}"
+        job.save(update_fields=["status", "finished_at", "error"])
+    return job
+
+
 def job_begin(*, job_id: int) -> Job | None:
     """Claim a job for this worker; None when it is finished, missing, or running with a live heartbeat
     (a duplicate delivery). A job started more than JOB_MAX_ATTEMPTS times is failed instead."""

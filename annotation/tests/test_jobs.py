@@ -158,3 +158,22 @@ def test_the_accuracy_chart_draws_a_model_that_scored_nothing():
     rows = rm_accuracy_rows(job=job)
     assert [r["by_strength"] for r in rows] == [[None, 2 / 3, None, None], [None, None, None, None]]
     assert rm_accuracy_chart(rows)[:4] == b"\x89PNG"
+
+
+def test_cancelling_a_running_job_stops_its_worker_and_says_who():
+    from annotation.services.jobs import Superseded, _job_end, _Reporter
+
+    admin = AdminFactory()
+    job = Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=BatchFactory(), queued_at=timezone.now())
+    running = job_begin(job_id=job.pk)
+    client = Client()
+    client.force_login(admin)
+    page = client.post(f"/dashboard/jobs/{job.pk}/cancel/", follow=True).content.decode()
+    assert f"Job #{job.pk} cancelled." in page and f"cancelled by {admin.username}" in page
+    with pytest.raises(Superseded):
+        _Reporter(running)(0.5, "scoring")
+    assert _job_end(running, Job.Status.SUCCEEDED, result={"late": 1}) == "superseded"
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and job.result == {}
+    again = client.post(f"/dashboard/jobs/{job.pk}/cancel/", follow=True).content.decode()
+    assert f"job #{job.pk} is already failed" in again
