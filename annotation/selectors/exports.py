@@ -4,7 +4,10 @@ Rows are produced lazily from database iterators, so exporting a million compari
 them all in memory.
 """
 
-from typing import Iterator
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
 
 from django.db.models import Prefetch
 
@@ -110,3 +113,16 @@ def preference_export_rows(
         yield from _platform_rows(batches=batches, track=track)
     if (batches is None or sources is not None) and (imported_sources is None or imported_sources):
         yield from _imported_rows(sources=imported_sources, track=track)
+
+
+def preference_export_write(path: Path, rows: Iterable[dict]) -> dict[str, int]:
+    """Write export rows to `path` as JSONL, atomically (a partial file never has the final name);
+    returns how many pairs each source gave."""
+    partial = path.with_name(path.name + ".partial")
+    counts: dict[str, int] = {}
+    with partial.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            counts[row["source"]] = counts.get(row["source"], 0) + 1
+    os.replace(partial, path)
+    return counts

@@ -1,6 +1,6 @@
 from django.db.models import QuerySet
 
-from annotation.models import Batch, Job, Strength
+from annotation.models import Batch, Job, Strength, Track
 
 
 def batch_jobs(*, batch: Batch, limit: int = 20) -> QuerySet[Job]:
@@ -18,7 +18,7 @@ def rm_accuracy_rows(*, job: Job) -> list[dict]:
     """One row per reward model of an RM-accuracy job, with its accuracy by strength in Strength order
     (None where the batch had no pair of that strength)."""
     rows = []
-    for track in ("helpfulness", "safety"):
+    for track in Track.values:
         measured = job.result.get(track)
         if not measured:
             continue

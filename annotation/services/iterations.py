@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from annotation.models import Batch, ModelVersion
-from annotation.selectors.exports import preference_export_rows
+from annotation.selectors.exports import preference_export_rows, preference_export_write
 from annotation.selectors.model_versions import model_version_current
 from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.services.model_versions import model_version_register, model_version_set_current
@@ -106,12 +106,7 @@ def _simulate(config: IterationConfig, track: str) -> dict:
 
 def _export(path: Path) -> int:
     """Everything so far: every batch's comparisons and every imported source."""
-    count = 0
-    with path.open("w", encoding="utf-8") as out:
-        for row in preference_export_rows():
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    return count
+    return sum(preference_export_write(path, preference_export_rows()).values())
 
 
 def iteration_run(config: IterationConfig) -> dict:

@@ -26,8 +26,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from annotation.errors import Conflict
-from annotation.models import Batch, ImportedPair, Job, ModelVersion
-from annotation.selectors.exports import PLATFORM, preference_export_rows
+from annotation.models import Batch, ImportedPair, Job, ModelVersion, Track
+from annotation.selectors.exports import PLATFORM, preference_export_rows, preference_export_write
 from annotation.selectors.model_versions import model_version_current
 from annotation.services.model_versions import model_version_set_current
 
@@ -62,7 +62,6 @@ def job_enqueue(*, job_id: int) -> None:
 def _requirements(kind: str, batch: Batch) -> dict[str, list[str]]:
     """What a job of this kind needs that is missing, as field errors."""
     errors: dict[str, list[str]] = {}
-    has_comparisons = batch.dialogues.filter(turns__comparison__isnull=False).exists()
     if kind == Job.Kind.TRAIN_REWARD_MODELS:
         earlier = Batch.objects.filter(created_at__lte=batch.created_at)
         if not (Batch.objects.filter(pk__in=earlier, dialogues__turns__comparison__isnull=False).exists()
@@ -71,9 +70,9 @@ def _requirements(kind: str, batch: Batch) -> dict[str, list[str]]:
         if not settings.RM_BASE_MODEL and model_version_current(kind="policy") is None:
             errors["base_model"] = ["no current policy to start the reward models from (set RM_BASE_MODEL)"]
         return errors
-    if not has_comparisons:
+    if not batch.dialogues.filter(turns__comparison__isnull=False).exists():
         errors["batch"] = ["this batch has no comparisons yet"]
-    missing = [track for track in ("helpfulness", "safety") if model_version_current(kind="reward", track=track) is None]
+    missing = [track for track in Track.values if model_version_current(kind="reward", track=track) is None]
     if missing:
         errors["reward_models"] = [f"no current {' or '.join(missing)} reward model: train and make them current first"]
     if kind == Job.Kind.REFRESH_POLICY and model_version_current(kind="policy") is None:
@@ -208,14 +207,7 @@ def _rows_write(path: Path, rows) -> int:
     if path.exists():
         with path.open(encoding="utf-8") as existing:
             return sum(1 for _ in existing)
-    partial = path.with_suffix(".partial")
-    count = 0
-    with partial.open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    partial.replace(path)
-    return count
+    return sum(preference_export_write(path, rows).values())
 
 
 def _pinned(job: Job, compute) -> dict:
@@ -229,7 +221,7 @@ def _pinned(job: Job, compute) -> dict:
 
 
 def _current_rms() -> dict[str, ModelVersion]:
-    return {track: model_version_current(kind="reward", track=track) for track in ("helpfulness", "safety")}
+    return {track: model_version_current(kind="reward", track=track) for track in Track.values}
 
 
 def _train_reward_models(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersion]]:

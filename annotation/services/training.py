@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from annotation.models import ModelVersion
+from annotation.models import ModelVersion, Track
 from annotation.services.model_versions import model_version_register
 from reward_training.config import config_build
 from reward_training.data.prompts import PromptItem
@@ -22,7 +22,7 @@ from reward_training.reward.api import train_reward_model
 from reward_training.reward.reward_config import RewardConfig
 
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what is happening)
-TRACKS = ("helpfulness", "safety")
+TRACKS = tuple(Track.values)
 
 
 @dataclass

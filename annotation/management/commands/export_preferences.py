@@ -1,12 +1,10 @@
-import json
-import os
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
 from annotation.management.base import JsonCommand, progress
 from annotation.models import Batch, Track
-from annotation.selectors.exports import preference_export_rows
+from annotation.selectors.exports import preference_export_rows, preference_export_write
 
 
 class Command(JsonCommand):
@@ -26,12 +24,6 @@ class Command(JsonCommand):
             if missing:
                 raise ValidationError({"batch": [f"unknown batch(es): {', '.join(missing)}"]})
         output = Path(output)
-        partial = output.with_name(output.name + ".partial")
-        counts: dict[str, int] = {}
-        with partial.open("w", encoding="utf-8") as out:
-            for row in progress(preference_export_rows(batches=batches, track=track, sources=sources),
-                                desc="exporting", unit=" pairs"):
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-                counts[row["source"]] = counts.get(row["source"], 0) + 1
-        os.replace(partial, output)
+        counts = preference_export_write(output, progress(
+            preference_export_rows(batches=batches, track=track, sources=sources), desc="exporting", unit=" pairs"))
         return {"output": str(output), "pairs": sum(counts.values()), "by_source": counts}
