@@ -41,3 +41,15 @@ def test_bootstrap_and_a_turn_without_postgres_or_redis(tmp_path):
     result = json.loads(manage("shell", "-c", SCRIPT))
     assert result["status"] == "ready" and result["comparison"] == 201
     assert all(text.strip() for text in result["texts"]) and result["texts"][0] != result["texts"][1]
+
+
+def test_with_no_database_or_redis_url_the_settings_fall_back_to_sqlite_and_eager_tasks():
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    probe = ("import json, django; django.setup(); from django.conf import settings; "
+             "print(json.dumps([settings.DATABASES['default']['ENGINE'], str(settings.DATABASES['default']['NAME']), "
+             "settings.CELERY_TASK_ALWAYS_EAGER]))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**env, "DJANGO_SETTINGS_MODULE": "webapp.settings.main"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    engine, name, eager = json.loads(done.stdout.strip().splitlines()[-1])
+    assert engine == "django.db.backends.sqlite3" and name == str(ROOT / "var" / "db.sqlite3") and eager is True

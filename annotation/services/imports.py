@@ -51,5 +51,6 @@ def preferences_import(*, path: str | Path, format: str, source: str, track: str
             ImportedPair.objects.filter(content_hash__in=list(pairs)).values_list("content_hash", flat=True)
         )
         new = [pair for digest, pair in pairs.items() if digest not in existing]
-        ImportedPair.objects.bulk_create(new, batch_size=1000)
+        # a concurrent import of the same pairs may commit first: theirs stand, ours are skipped, no error
+        ImportedPair.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
     return {"read": len(read), "imported": len(new), "duplicates": len(read) - len(new)}

@@ -76,3 +76,30 @@ def test_train_evaluate_and_register_a_reward_model(tiny_policy_dir, preference_
     assert evaluated["n"] == 24 and evaluated["accuracy"] == pytest.approx(result["accuracy"])
     with pytest.raises(CommandError, match="neither a registered model version nor a model directory"):
         run("evaluate_reward_model", "--model", "nope", "--data", str(preference_file))
+
+
+def test_train_and_evaluate_on_an_hh_file_as_the_contract_writes_it(tiny_policy_dir, tmp_path, capsys):
+    """HH files carry no platform track or source: the command trains on every pair, labelled with --kind."""
+    import gzip
+    import itertools
+
+    from django.conf import settings
+
+    hh = tmp_path / "harmless.jsonl.gz"
+    with gzip.open(settings.BASE_DIR / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz", "rt") as rows:
+        hh.write_bytes(gzip.compress("".join(itertools.islice(rows, 12)).encode()))
+    result = run("train_reward_model", "--kind", "safety", "--base", str(tiny_policy_dir), "--data", str(hh),
+                 "--format", "hh-rlhf", "--output", str(tmp_path / "rm"), "--batch-size", "4", "--max-length", "64")
+    assert result["mixture"] == "none" and result["n_train_pairs"] + result["dropped_identical"] == 12
+    manifest = json.loads((tmp_path / "rm" / "data_manifest.json").read_text())
+    assert manifest["by_track"] == {"safety": result["n_train_pairs"]}
+    assert set(manifest["by_source"]) == {"hh-rlhf"}
+
+    capsys.readouterr()
+    evaluated = run("evaluate_reward_model", "--model", str(tmp_path / "rm"), "--data", str(hh), "--format", "hh-rlhf")
+    assert evaluated["n"] + evaluated["dropped_identical"] == 12
+    assert "scoring" in capsys.readouterr().err  # the progress bar
+
+    with pytest.raises(CommandError, match="recipe none"):
+        run("train_reward_model", "--kind", "helpfulness", "--base", str(tiny_policy_dir), "--data", str(hh),
+            "--format", "hh-rlhf", "--mixture", "helpfulness", "--output", str(tmp_path / "rm2"))

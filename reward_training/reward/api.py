@@ -61,7 +61,9 @@ def train_reward_model(
     return {**result, "data_files": list(data_files), "mixture": config.mixture}
 
 
-def evaluate_reward_model(model_dir: str, data_file: str, data_format: str, *, write_report: bool = True) -> dict[str, Any]:
+def evaluate_reward_model(
+    model_dir: str, data_file: str, data_format: str, *, write_report: bool = True, progress: bool = True
+) -> dict[str, Any]:
     """Pairwise accuracy of a trained reward model on one file: {"n", "accuracy", "accuracy_by_strength", ...}.
 
     With write_report, eval_metrics.json and the accuracy-by-strength PNG go next to the model as
@@ -69,7 +71,7 @@ def evaluate_reward_model(model_dir: str, data_file: str, data_format: str, *, w
     """
     pairs = preferences_read(data_file, data_format)
     scorer = RewardScorer(model_dir)
-    chosen, rejected, dropped = scorer.score_pairs(pairs)
+    chosen, rejected, dropped = scorer.score_pairs(pairs, progress=progress)
     dropped_set = set(dropped)
     kept = [p for i, p in enumerate(pairs) if i not in dropped_set]
     report = accuracy_report(chosen, rejected, kept, dropped_identical=len(dropped))

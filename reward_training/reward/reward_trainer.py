@@ -227,7 +227,7 @@ def reward_train(
         weights = {k[len("hf.") :]: v for k, v in full_state.items() if k.startswith("hf.")}
         _final_save(output_dir, model, tokenizer, weights, config, state, result, manifest, dropped, train_pairs)
         if eval_pairs:
-            report = _evaluate(model, tokenizer, config, eval_pairs, device)
+            report = _evaluate(model, tokenizer, config, eval_pairs, device, progress=progress)
             result["eval"] = report_write(report, output_dir)
             result.update(accuracy=report["accuracy"], accuracy_ci95=report["ci95"], n_eval=report["n"])
             result["accuracy_by_strength"] = report["accuracy_by_strength"]
@@ -277,9 +277,13 @@ def _final_save(
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _evaluate(model: RewardModel, tokenizer: Any, config: RewardConfig, pairs: Sequence[PreferencePair], device: torch.device) -> dict[str, Any]:
+def _evaluate(
+    model: RewardModel, tokenizer: Any, config: RewardConfig, pairs: Sequence[PreferencePair], device: torch.device,
+    *, progress: bool = False,
+) -> dict[str, Any]:
     model = model.to(device)
     tokenized, dropped = pairs_tokenize(pairs, tokenizer, max_length=config.max_length, encoder=model.encoder, chat_format=config.chat_format)
-    chosen, rejected = pairs_score(model, tokenized, tokenizer.pad_token_id, batch_size=config.eval_batch_size, device=device)
+    chosen, rejected = pairs_score(model, tokenized, tokenizer.pad_token_id, batch_size=config.eval_batch_size, device=device,
+                                   progress=progress)
     kept = [pairs[p.index] for p in tokenized]
     return accuracy_report(chosen, rejected, kept, dropped_identical=len(dropped))

@@ -9,10 +9,12 @@ RewardScorer is what evaluation, rejection sampling and PPO use:
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from tqdm import tqdm
 
 from reward_training.data.chat import Message
 from reward_training.data.pair_encoding import pairs_tokenize, responses_tokenize
@@ -27,19 +29,30 @@ CARD_NAME = "reward_model.json"  # written next to the weights by the trainer: h
 
 @torch.no_grad()
 def pairs_score(
-    model: RewardModel, tokenized: Sequence[TokenizedPair], pad_id: int, *, batch_size: int, device: torch.device
+    model: RewardModel,
+    tokenized: Sequence[TokenizedPair],
+    pad_id: int,
+    *,
+    batch_size: int,
+    device: torch.device,
+    progress: bool = False,
 ) -> tuple[list[float], list[float]]:
-    """Rewards of each pair's chosen and rejected side, in the order given (batches sorted by length)."""
+    """Rewards of each pair's chosen and rejected side, in the order given (batches sorted by length).
+
+    With progress, a bar on stderr counts the pairs scored.
+    """
     order = sorted(range(len(tokenized)), key=lambda i: tokenized[i].plain_length)
     chosen, rejected = [0.0] * len(tokenized), [0.0] * len(tokenized)
     was_training = model.training
     model.eval()
-    for start in range(0, len(order), batch_size):
-        ids = order[start : start + batch_size]
-        batch = collate_plain([tokenized[i] for i in ids], pad_id)
-        r_c, r_r = batch.split(model(**batch.model_inputs(device)))
-        for i, c, r in zip(ids, r_c.tolist(), r_r.tolist()):
-            chosen[i], rejected[i] = c, r
+    with tqdm(total=len(order), disable=not progress, file=sys.stderr, desc="scoring", unit="pair") as bar:
+        for start in range(0, len(order), batch_size):
+            ids = order[start : start + batch_size]
+            batch = collate_plain([tokenized[i] for i in ids], pad_id)
+            r_c, r_r = batch.split(model(**batch.model_inputs(device)))
+            for i, c, r in zip(ids, r_c.tolist(), r_r.tolist()):
+                chosen[i], rejected[i] = c, r
+            bar.update(len(ids))
     model.train(was_training)
     return chosen, rejected
 
@@ -83,10 +96,11 @@ class RewardScorer:
         )
         return sequences_score(self.model, sequences, self.tokenizer.pad_token_id, batch_size=self.batch_size, device=self.device)
 
-    def score_pairs(self, pairs: Sequence[PreferencePair]) -> tuple[list[float], list[float], list[int]]:
+    def score_pairs(self, pairs: Sequence[PreferencePair], *, progress: bool = False) -> tuple[list[float], list[float], list[int]]:
         """(chosen rewards, rejected rewards, indices of pairs dropped as identical after truncation)."""
         tokenized, dropped = pairs_tokenize(
             pairs, self.tokenizer, max_length=self.max_length, encoder=self.model.encoder, chat_format=self.chat_format
         )
-        chosen, rejected = pairs_score(self.model, tokenized, self.tokenizer.pad_token_id, batch_size=self.batch_size, device=self.device)
+        chosen, rejected = pairs_score(self.model, tokenized, self.tokenizer.pad_token_id, batch_size=self.batch_size, device=self.device,
+                                       progress=progress)
         return chosen, rejected, dropped

@@ -1,10 +1,14 @@
 """The sampling task run in-process on tiny models (the real worker process is in tests/e2e)."""
 
 import pytest
+from django.conf import settings
+from django.db import OperationalError
 
 from annotation.models import Turn
 from annotation.services.model_versions import model_version_register
+from annotation.services.sampling import GeneratedSample
 from annotation.tests.factories import BatchFactory, DialogueFactory, TurnFactory
+from worker import tasks
 from worker.tasks import turn_sample
 
 pytestmark = pytest.mark.django_db
@@ -41,3 +45,45 @@ def test_a_model_that_cannot_load_fails_the_turn_with_a_reason(tmp_path):
     assert turn_sample.apply(args=[turn.pk]).get() == "failed"
     turn.refresh_from_db()
     assert turn.status == Turn.Status.FAILED and turn.error.startswith("sampling failed:")
+
+
+def _fixed_texts(texts_per_call: list[tuple[str, str]], seen_seeds: list):
+    """A stand-in for the model call: returns the given texts call by call and records the seeds asked for."""
+    calls = iter(texts_per_call)
+
+    def generate(job):
+        seen_seeds.append(tuple(v.seed for v in job.variants))
+        a, b = next(calls)
+        return [GeneratedSample(label=v.label, text=text, prompt_tokens=3, completion_tokens=2, seconds=0.01)
+                for v, text in zip(job.variants, (a, b))]
+
+    return generate
+
+
+def test_identical_responses_are_sampled_again_with_fresh_seeds(two_model_batch, monkeypatch):
+    seeds = []
+    monkeypatch.setattr(tasks, "_generate", _fixed_texts([("Hello.", "Hello."), ("Hello.", "Hi there.")], seeds))
+    turn = TurnFactory(dialogue=DialogueFactory(batch=two_model_batch), prompt="Say hello.")
+    assert turn_sample.apply(args=[turn.pk]).get() == "ready"
+    turn.refresh_from_db()
+    assert turn.status == "ready" and sorted(turn.samples.values_list("text", flat=True)) == ["Hello.", "Hi there."]
+    assert len(seeds) == 2 and seeds[0] != seeds[1]  # the second try drew new seeds
+
+
+def test_responses_identical_every_time_fail_the_turn_with_a_reason(two_model_batch, monkeypatch):
+    tries = settings.SAMPLING_MAX_IDENTICAL_RETRIES + 1
+    seeds = []
+    monkeypatch.setattr(tasks, "_generate", _fixed_texts([("Same.", "Same.")] * tries, seeds))
+    turn = TurnFactory(dialogue=DialogueFactory(batch=two_model_batch), prompt="Say the same.")
+    assert turn_sample.apply(args=[turn.pk]).get() == "failed"
+    turn.refresh_from_db()
+    assert turn.status == Turn.Status.FAILED and "identical" in turn.error and turn.samples.count() == 0
+    assert len(seeds) == tries
+
+
+def test_the_sampling_task_survives_redelivery_and_transient_errors():
+    """The reliability options the issue names: late acks, requeue on a lost worker, time limits, back-off."""
+    assert turn_sample.acks_late and turn_sample.reject_on_worker_lost
+    assert 0 < turn_sample.soft_time_limit < turn_sample.time_limit
+    assert OperationalError in turn_sample.autoretry_for and ConnectionError in turn_sample.autoretry_for
+    assert turn_sample.retry_backoff and turn_sample.max_retries >= 3

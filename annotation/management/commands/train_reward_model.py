@@ -22,7 +22,11 @@ class Command(JsonCommand):
         parser.add_argument("--format", default="trl", choices=["trl", "hh-rlhf"])
         parser.add_argument("--margin", choices=["small", "large", "none"])
         parser.add_argument("--mixture", choices=["helpfulness", "safety", "none"],
-                            help="data recipe (default: the paper's recipe for --kind)")
+                            help="data recipe (default: the paper's recipe for --kind on trl exports; none, i.e. every "
+                                 "pair as given, on hh-rlhf files, which carry no platform track or source)")
+        parser.add_argument("--source", help="source name of pairs whose file does not say (default: hh-rlhf)")
+        parser.add_argument("--track", choices=["helpfulness", "safety"],
+                            help="track of pairs whose file does not say (default for hh-rlhf files: --kind)")
         parser.add_argument("--epochs", type=int)
         parser.add_argument("--lr", type=float)
         parser.add_argument("--batch-size", type=int, help="pairs per optimizer step (paper: 512)")
@@ -34,19 +38,23 @@ class Command(JsonCommand):
         parser.add_argument("--eval", help="a held-out file in the same format")
         parser.add_argument("--register", metavar="NAME", help="add the result to the model registry")
 
-    def run(self, *, kind, base, data, output, format, margin, mixture, epochs, lr, batch_size, micro_batch_size,
-            max_length, safety_aux_loss, seed, config, eval, register, **_):
+    def run(self, *, kind, base, data, output, format, margin, mixture, source, track, epochs, lr, batch_size,
+            micro_batch_size, max_length, safety_aux_loss, seed, config, eval, register, **_):
         base_path, base_version = model_path_resolve(base, field="base")
         missing = [f for f in [*data, *([eval] if eval else [])] if not Path(f).is_file()]
         if missing:
             raise ValidationError({"data": [f"no such file: {', '.join(missing)}"]})
+        if batch_size is not None and micro_batch_size is None and config is None:  # --batch-size 4 just works
+            micro_batch_size = min(batch_size, RewardConfig.__dataclass_fields__["micro_batch_size"].default)
+        mixture = mixture or (kind if format == "trl" else "none")  # HH files carry no platform track or source
         try:
             settings = config_build(
                 RewardConfig, file=config, base_model=base_path, output_dir=output, kind=kind,
-                mixture=mixture or kind, margin=margin, epochs=epochs, learning_rate=lr, batch_size=batch_size,
+                mixture=mixture, margin=margin, epochs=epochs, learning_rate=lr, batch_size=batch_size,
                 micro_batch_size=micro_batch_size, max_length=max_length, safety_aux_loss=safety_aux_loss, seed=seed,
             )
-            result = train_reward_model(settings, data, format, eval_file=eval)
+            result = train_reward_model(settings, data, format, eval_file=eval, source=source,
+                                        track=track or (kind if format == "hh-rlhf" else None))
         except ValueError as error:
             raise ValidationError({"config": [str(error)]}) from error
         if register:

@@ -3,8 +3,6 @@
 import re
 from pathlib import Path
 
-import pytest
-
 from reward_training.generation import best_of_k_generate, model_load
 
 REPO = Path(__file__).resolve().parents[3]
