@@ -9,6 +9,7 @@ result) does not depend on the number of processes or the micro-batch size.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import sys
@@ -19,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedType, set_seed
 from tqdm import tqdm
 
 from reward_training.config import config_dict
@@ -33,6 +34,8 @@ from reward_training.reward.model import RewardModel, dropout_disable, reward_mo
 from reward_training.reward.reward_config import RewardConfig
 from reward_training.reward.schedule import lr_factor, warmup_steps
 from reward_training.reward.scorer import CARD_NAME, pairs_score
+
+logger = logging.getLogger(__name__)
 
 # Settings that must not change between a checkpoint and its resumption.
 _RESUME_KEYS = ("base_model", "epochs", "batch_size", "seed", "max_length", "margin", "length_grouping", "length_group_pairs")
@@ -126,7 +129,13 @@ def reward_train(
 
     state: dict[str, Any] = {"config": config_dict(config), "total_steps": total, "warmup_steps": warmup, "history": []}
     start_step = 0
-    latest = checkpoint_latest(output_dir) if config.resume else None
+    # Our checkpoints hold whole weights and optimizer state, which FSDP and DeepSpeed shard across processes:
+    # under them only the final model is written (gathered), and a killed run starts over.
+    sharded = accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    checkpointing = config.save_every_steps > 0 and not sharded
+    if sharded and main and (config.save_every_steps or config.resume):
+        logger.warning("%s shards the model: no intermediate checkpoints, no resume", accelerator.distributed_type)
+    latest = checkpoint_latest(output_dir) if config.resume and not sharded else None
     if latest is not None:
         saved = checkpoint_state(latest)
         changed = [k for k in _RESUME_KEYS if saved["config"].get(k) != getattr(config, k)]
@@ -193,7 +202,7 @@ def reward_train(
         bar.update(1)
         bar.set_postfix(loss=f"{record['loss']:.4f}", acc=f"{record['accuracy']:.3f}")
         last = step + 1 == total
-        if config.save_every_steps and (step + 1) % config.save_every_steps == 0 and not last:
+        if checkpointing and (step + 1) % config.save_every_steps == 0 and not last:
             if main:
                 checkpoint_save(
                     output_dir, step=step + 1, hf_model=model.hf, tokenizer=tokenizer, optimizer=optimizer, scheduler=scheduler, state=state
