@@ -51,6 +51,7 @@ def preferences_import(*, path: str | Path, format: str, source: str, track: str
             ImportedPair.objects.filter(content_hash__in=list(pairs)).values_list("content_hash", flat=True)
         )
         new = [pair for digest, pair in pairs.items() if digest not in existing]
-        # a concurrent import of the same pairs may commit first: theirs stand, ours are skipped, no error
+        # a concurrent import of the same pairs may commit first: theirs stand and ours are skipped, with no
+        # error (both imports then count those pairs as imported)
         ImportedPair.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
     return {"read": len(read), "imported": len(new), "duplicates": len(read) - len(new)}

@@ -77,8 +77,7 @@ def reward_models_train(
             RewardConfig, base_model=base, output_dir=str(workdir / f"rm-{track}"), kind=track, mixture=track,
             seed=training.seed, **_given(
                 batch_size=training.rm_batch_size, max_length=training.rm_max_length, learning_rate=training.rm_lr,
-                epochs=training.rm_epochs, save_every_steps=training.rm_save_every_steps,
-                micro_batch_size=min(8, training.rm_batch_size) if training.rm_batch_size else None))
+                epochs=training.rm_epochs, save_every_steps=training.rm_save_every_steps))
 
         def on_step(step: int, total: int, i: int = i, track: str = track) -> None:
             on_progress((i + step / total) / len(TRACKS), f"{track} reward model: step {step}/{total}")

@@ -92,13 +92,23 @@ def test_train_and_evaluate_on_an_hh_file_as_the_contract_writes_it(tiny_policy_
                  "--format", "hh-rlhf", "--output", str(tmp_path / "rm"), "--batch-size", "4", "--max-length", "64")
     assert result["mixture"] == "none" and result["n_train_pairs"] + result["dropped_identical"] == 12
     manifest = json.loads((tmp_path / "rm" / "data_manifest.json").read_text())
-    assert manifest["by_track"] == {"safety": result["n_train_pairs"]}
+    assert manifest["by_track"] == {"safety": 12}
     assert set(manifest["by_source"]) == {"hh-rlhf"}
 
     capsys.readouterr()
     evaluated = run("evaluate_reward_model", "--model", str(tmp_path / "rm"), "--data", str(hh), "--format", "hh-rlhf")
     assert evaluated["n"] + evaluated["dropped_identical"] == 12
     assert "scoring" in capsys.readouterr().err  # the progress bar
+
+    # flags label the pairs; a config file's mixture is kept, and a small batch shrinks the micro-batch with it
+    config = tmp_path / "rm.json"
+    config.write_text(json.dumps({"mixture": "safety", "batch_size": 4}))
+    labelled = run("train_reward_model", "--kind", "safety", "--base", str(tiny_policy_dir), "--data", str(hh),
+                   "--format", "hh-rlhf", "--source", "anthropic-harmless", "--track", "safety", "--config",
+                   str(config), "--output", str(tmp_path / "rm3"), "--max-length", "64")
+    assert labelled["mixture"] == "safety"
+    manifest = json.loads((tmp_path / "rm3" / "data_manifest.json").read_text())
+    assert manifest["by_source"] == {"anthropic-harmless": 12} and manifest["counts"]["safety_and_harmless"] == 12
 
     with pytest.raises(CommandError, match="recipe none"):
         run("train_reward_model", "--kind", "helpfulness", "--base", str(tiny_policy_dir), "--data", str(hh),

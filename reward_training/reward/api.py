@@ -62,7 +62,7 @@ def train_reward_model(
 
 
 def evaluate_reward_model(
-    model_dir: str, data_file: str, data_format: str, *, write_report: bool = True, progress: bool = True
+    model_dir: str, data_file: str, data_format: str, *, write_report: bool = True, progress: bool = False
 ) -> dict[str, Any]:
     """Pairwise accuracy of a trained reward model on one file: {"n", "accuracy", "accuracy_by_strength", ...}.
 

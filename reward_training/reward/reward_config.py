@@ -19,6 +19,8 @@ PRECISIONS = ("auto", "fp32", "bf16")
 def _f(default, help: str):  # noqa: A002 - "help" reads like argparse
     return field(default=default, metadata={"help": help})
 
+DEFAULT_MICRO_BATCH = 8
+
 
 @dataclass
 class RewardConfig:
@@ -40,7 +42,9 @@ class RewardConfig:
     weight_decay: float = _f(0.1, "AdamW weight decay (not applied to biases and norm weights)")
     max_grad_norm: float = _f(1.0, "gradient clipping by global norm; 0 turns it off")
     batch_size: int = _f(512, "pairs per optimizer step, over all processes (paper: 512 pairs, 1,024 sequences)")
-    micro_batch_size: int = _f(8, "pairs per forward pass per process; gradients accumulate up to batch_size")
+    micro_batch_size: int | None = _f(
+        None, "pairs per forward pass per process (default 8, or batch_size if smaller); gradients accumulate up to batch_size"
+    )
     max_length: int = _f(1024, "tokens per sequence (history + reply); see reward_training/data/truncation.py")
     margin: str = _f("small", "Table 27 margin table: none, small or large")
     safety_aux_loss: bool = _f(False, "safety RM: add BCE on sigmoid(r) against per-response safe labels (Table 29)")
@@ -58,6 +62,8 @@ class RewardConfig:
 
     def __post_init__(self) -> None:
         problems = []
+        if self.micro_batch_size is None:
+            self.micro_batch_size = min(DEFAULT_MICRO_BATCH, self.batch_size)
         if self.kind not in ("helpfulness", "safety"):
             problems.append(f"kind must be helpfulness or safety, not {self.kind!r}")
         if self.mixture not in RECIPES:

@@ -33,7 +33,7 @@ from reward_training.reward.losses import margin_of, ranking_loss, safety_auxili
 from reward_training.reward.model import RewardModel, dropout_disable, reward_model_load
 from reward_training.reward.reward_config import RewardConfig
 from reward_training.reward.schedule import lr_factor, warmup_steps
-from reward_training.reward.scorer import CARD_NAME, pairs_score
+from reward_training.reward.scorer import CARD_NAME, RewardScorer, pairs_score
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ def reward_train(
     """
     accelerator = Accelerator(mixed_precision=_mixed_precision(config), cpu=not torch.cuda.is_available())
     main = accelerator.is_main_process
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:  # its engine steps per micro-batch, not per batch
+        raise ValueError("DeepSpeed is not supported by the reward-model trainer: launch with DDP or FSDP")
     world, rank = accelerator.num_processes, accelerator.process_index
     set_seed(config.seed)
     output_dir = Path(config.output_dir)
@@ -129,12 +131,12 @@ def reward_train(
 
     state: dict[str, Any] = {"config": config_dict(config), "total_steps": total, "warmup_steps": warmup, "history": []}
     start_step = 0
-    # Our checkpoints hold whole weights and optimizer state, which FSDP and DeepSpeed shard across processes:
-    # under them only the final model is written (gathered), and a killed run starts over.
-    sharded = accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    # Our checkpoints hold whole weights and optimizer state, which FSDP shards across processes: under it
+    # only the final model is written (gathered), and a killed run starts over.
+    sharded = accelerator.distributed_type == DistributedType.FSDP
     checkpointing = config.save_every_steps > 0 and not sharded
     if sharded and main and (config.save_every_steps or config.resume):
-        logger.warning("%s shards the model: no intermediate checkpoints, no resume", accelerator.distributed_type)
+        logger.warning("FSDP shards the model: no intermediate checkpoints, no resume")
     latest = checkpoint_latest(output_dir) if config.resume and not sharded else None
     if latest is not None:
         saved = checkpoint_state(latest)
@@ -236,6 +238,9 @@ def reward_train(
         weights = {k[len("hf.") :]: v for k, v in full_state.items() if k.startswith("hf.")}
         _final_save(output_dir, model, tokenizer, weights, config, state, result, manifest, dropped, train_pairs)
         if eval_pairs:
+            if sharded:  # this process holds only a shard: score the gathered model just written
+                scorer = RewardScorer(output_dir, device=str(device), batch_size=config.eval_batch_size)
+                model, tokenizer = scorer.model, scorer.tokenizer
             report = _evaluate(model, tokenizer, config, eval_pairs, device, progress=progress)
             result["eval"] = report_write(report, output_dir)
             result.update(accuracy=report["accuracy"], accuracy_ci95=report["ci95"], n_eval=report["n"])

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import typing
 
 from reward_training.config import config_build
 from reward_training.reward.reward_config import RewardConfig
@@ -28,6 +29,7 @@ def parser_build() -> argparse.ArgumentParser:
     for field in dataclasses.fields(RewardConfig):
         flag = "--" + field.name.replace("_", "-")
         kind = field.type if isinstance(field.type, type) else eval(field.type)  # noqa: S307 - our own annotations
+        kind = next((t for t in typing.get_args(kind) if t is not type(None)), kind)  # int | None: int
         if kind is bool:
             parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=None, help=field.metadata.get("help"))
         else:

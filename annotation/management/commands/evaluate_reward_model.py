@@ -20,6 +20,6 @@ class Command(JsonCommand):
         if not Path(data).is_file():
             raise ValidationError({"data": [f"no such file: {data}"]})
         try:
-            return evaluate_reward_model(path, data, format)
+            return evaluate_reward_model(path, data, format, progress=True)
         except ValueError as error:
             raise ValidationError({"data": [str(error)]}) from error

@@ -6,7 +6,7 @@ from annotation.management.base import JsonCommand
 from annotation.management.lineage import data_lineage
 from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
 from annotation.services.model_versions import model_version_register
-from reward_training.config import config_build
+from reward_training.config import config_build, config_file_read
 from reward_training.reward.api import train_reward_model
 from reward_training.reward.reward_config import RewardConfig
 
@@ -44,10 +44,9 @@ class Command(JsonCommand):
         missing = [f for f in [*data, *([eval] if eval else [])] if not Path(f).is_file()]
         if missing:
             raise ValidationError({"data": [f"no such file: {', '.join(missing)}"]})
-        if batch_size is not None and micro_batch_size is None and config is None:  # --batch-size 4 just works
-            micro_batch_size = min(batch_size, RewardConfig.__dataclass_fields__["micro_batch_size"].default)
-        mixture = mixture or (kind if format == "trl" else "none")  # HH files carry no platform track or source
         try:
+            if mixture is None and "mixture" not in (config_file_read(config) if config else {}):
+                mixture = kind if format == "trl" else "none"  # HH files carry no platform track or source
             settings = config_build(
                 RewardConfig, file=config, base_model=base_path, output_dir=output, kind=kind,
                 mixture=mixture, margin=margin, epochs=epochs, learning_rate=lr, batch_size=batch_size,
