@@ -1,7 +1,7 @@
 """The closed loop, measured: consecutive `run_iteration --simulate` runs with the built-in demo model on
 a live stack (gunicorn + a real Celery worker + Postgres + Redis).
 
-    .venv/bin/python bench/loop.py [--iterations 2] [--users 4] [--comparisons 50] [--k 16]
+    .venv/bin/python bench/loop.py [--iterations 2] [--users 4] [--comparisons 75] [--k 16]
 
 Each iteration opens a batch per track sampling the current policy, lets simulated annotators fill it
 over the REST API, trains both reward models on everything so far (plus, with --hh-pairs, pairs of
@@ -68,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--users", type=int, default=4)
-    parser.add_argument("--comparisons", type=int, default=50)
+    parser.add_argument("--comparisons", type=int, default=75)
     parser.add_argument("--k", type=int, default=16)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--heldout-limit", type=int, default=200)
