@@ -14,12 +14,11 @@ from reward_training.data.pair_encoding import CHAT_FORMATS
 from reward_training.reward.losses import MARGIN_TABLES
 
 PRECISIONS = ("auto", "fp32", "bf16")
+DEFAULT_MICRO_BATCH = 8  # pairs per forward pass unless the batch is smaller
 
 
 def _f(default, help: str):  # noqa: A002 - "help" reads like argparse
     return field(default=default, metadata={"help": help})
-
-DEFAULT_MICRO_BATCH = 8
 
 
 @dataclass
