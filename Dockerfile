@@ -2,10 +2,11 @@
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1
 WORKDIR /app
-COPY requirements.txt constraints.txt ./
+COPY requirements.txt requirements-nodeps.txt constraints.txt ./
 # torch first, pinned, so nothing pulls another build (on Linux x86-64 PyPI's 2.13.0 is the CUDA build).
 RUN pip install --no-cache-dir -c constraints.txt torch==2.13.0 \
- && pip install --no-cache-dir -c constraints.txt -r requirements.txt
+ && pip install --no-cache-dir -c constraints.txt -r requirements.txt \
+ && pip install --no-cache-dir -c constraints.txt --no-deps -r requirements-nodeps.txt
 COPY . .
 RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput
 EXPOSE 8000

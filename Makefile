@@ -8,19 +8,20 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test venv bench-deps screenshots chromium clean
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
 	$(PIP) -r requirements-dev.txt
+	$(PIP) --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py bootstrap_demo
+	HF_HUB_OFFLINE=1 $(PY) manage.py migrate --noinput
+	HF_HUB_OFFLINE=1 $(PY) manage.py bootstrap_demo
 	@echo "Serving the annotator app on http://127.0.0.1:8000 (admin: http://127.0.0.1:8000/admin/)"
-	$(PY) manage.py runserver 127.0.0.1:8000
+	HF_HUB_OFFLINE=1 $(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(STAMP) chromium
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q --durations=10

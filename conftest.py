@@ -22,3 +22,18 @@ def tiny_policy_dir_2(tmp_path_factory):
     from reward_training.testing import tiny_chat_model_save
 
     return tiny_chat_model_save(tmp_path_factory.mktemp("models") / "tiny-policy-2", seed=1, with_chat_template=False)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir():
+    """The built-in chat model, converted from its GGUF file once into var/models (where `make demo` puts it).
+
+    The conversion is idempotent, so after `make demo` (or a first test run) this costs a stat().
+    """
+    from pathlib import Path
+
+    from reward_training.generation.gguf import SMOLLM2_NAME, gguf_convert, smollm2_gguf_path
+
+    target = Path(__file__).resolve().parent / "var" / "models" / SMOLLM2_NAME
+    gguf_convert(smollm2_gguf_path(), target)
+    return target

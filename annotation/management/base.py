@@ -6,6 +6,7 @@ import sys
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from tqdm import tqdm
 
 from annotation.errors import Conflict
@@ -22,17 +23,64 @@ def progress(iterable=None, **kwargs):
     return tqdm(iterable, file=sys.stderr, dynamic_ncols=True, **kwargs)
 
 
+def database_name() -> str:
+    settings = connections[DEFAULT_DB_ALIAS].settings_dict
+    if settings["ENGINE"].endswith("sqlite3"):
+        return f"SQLite {settings['NAME']}"
+    return f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}/{settings['NAME']}"
+
+
+def database_check() -> None:
+    """Refuse with one line when the database cannot be reached or is not migrated yet."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    connection = connections[DEFAULT_DB_ALIAS]
+    try:
+        connection.ensure_connection()
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as error:
+        raise CommandError(f"cannot reach the database ({database_name()}): {first_line(error)}; "
+                           "check DATABASE_URL and that the server is up") from error
+    if pending:
+        raise CommandError(f"the database ({database_name()}) is not migrated ({len(pending)} migrations "
+                           "pending): run `python manage.py migrate` first")
+
+
+def is_model_dir(value: str | None) -> bool:
+    """A Hugging Face model directory given by path, which needs no registry lookup."""
+    from pathlib import Path
+
+    return bool(value) and (Path(value) / "config.json").is_file()
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class JsonCommand(BaseCommand):
-    """Subclasses implement run(**options) -> dict; the dict is printed as the final JSON line."""
+    """Subclasses implement run(**options) -> dict; the dict is printed as the final JSON line.
+
+    The database is checked first (reachable, migrated), unless `needs_database(options)` says the
+    command can do without it, so an unmigrated or unreachable database gives one line, not a traceback.
+    """
+
+    def needs_database(self, options: dict) -> bool:
+        return True
 
     def run(self, **options) -> dict:
         raise CommandError(f"{type(self).__module__} does not define run()")
 
     def handle(self, *args, **options):
+        if self.needs_database(options):
+            database_check()
         try:
             result = self.run(**options)
         except ValidationError as error:
             raise CommandError(one_line(error)) from error
         except Conflict as error:
             raise CommandError(str(error)) from error
+        except DatabaseError as error:  # the server went away mid-command
+            raise CommandError(f"database error ({database_name()}): {first_line(error)}") from error
         self.stdout.write(json.dumps(result, ensure_ascii=False, default=str))

@@ -38,12 +38,12 @@ def model_version_describe(version: ModelVersion) -> dict:
 
 
 def model_path_resolve(name_or_path: str, *, field: str = "model") -> tuple[str, ModelVersion | None]:
-    """A registered version's path, or a Hugging Face model directory given directly."""
+    """A Hugging Face model directory given directly (the registry is not read), or a registered version's path."""
     from pathlib import Path
 
+    if (Path(name_or_path) / "config.json").is_file():
+        return str(Path(name_or_path).resolve()), None
     version = ModelVersion.objects.filter(name=name_or_path).first()
     if version is not None:
         return version.path, version
-    if (Path(name_or_path) / "config.json").is_file():
-        return str(Path(name_or_path).resolve()), None
     raise ValidationError({field: [f"{name_or_path!r} is neither a registered model version nor a model directory"]})

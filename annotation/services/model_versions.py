@@ -58,3 +58,36 @@ def model_version_set_current(*, version: ModelVersion) -> ModelVersion:
     version.is_current = True
     version.save(update_fields=["is_current"])
     return version
+
+
+def model_version_from_gguf(
+    *, gguf_path: str, name: str, current: bool = False, stage=None
+) -> tuple[ModelVersion, bool]:
+    """Convert a GGUF file into MODEL_DIR/<name> (a Hugging Face directory) and register it as a policy.
+
+    Idempotent: a version of that name converted from the same file (same SHA-256) is returned as it
+    is, with False. A name already taken by anything else, a missing file, a non-GGUF file or an
+    architecture transformers cannot read is refused with a ValidationError.
+    """
+    from django.conf import settings
+
+    from reward_training.generation.gguf import GGUFError, gguf_convert
+
+    existing = ModelVersion.objects.filter(name=name).first()
+    if existing is not None and not (Path(existing.path) / "gguf_source.json").is_file():
+        raise ValidationError({"name": [f"a model version named {name!r} already exists and was not converted from GGUF"]})
+    try:
+        provenance = gguf_convert(gguf_path, Path(settings.MODEL_DIR) / name, stage=stage)
+    except GGUFError as error:
+        raise ValidationError({"gguf": [str(error)]}) from error
+    if existing is not None:
+        if existing.lineage.get("gguf_sha256") != provenance["sha256"]:
+            raise ValidationError({"name": [f"{name!r} was converted from another GGUF file; choose another --name"]})
+        if current and not existing.is_current:
+            model_version_set_current(version=existing)
+        return existing, False
+    lineage = {"source": f"converted from GGUF {provenance['source']}", "gguf_sha256": provenance["sha256"],
+               "architecture": provenance["architecture"], "parameters": provenance["parameters"]}
+    version = model_version_register(name=name, kind=ModelVersion.Kind.POLICY, path=str(Path(settings.MODEL_DIR) / name),
+                                     lineage=lineage, current=current)
+    return version, True

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from reward_training.config import config_dict
 from reward_training.data.chat import Message
+from reward_training.io import directory_write_atomic
 from reward_training.policy.sft_data import (
     SFTTokens,
     sft_collate,
@@ -213,28 +212,6 @@ def sft_fit(model: Any, tokenizer: Any, examples: Iterable[list[Message]], confi
     }
 
 
-def checkpoint_write_atomic(output_dir: str | Path, write: Any) -> Path:
-    """Call write(tmp_dir), then rename tmp_dir to output_dir (replacing an earlier one)."""
-    output_dir = Path(output_dir)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output_dir.parent / f".{output_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        write(tmp)
-        old = None
-        if output_dir.exists():
-            old = output_dir.parent / f".{output_dir.name}.old-{os.getpid()}"
-            os.replace(output_dir, old)
-        os.replace(tmp, output_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return output_dir
-
-
 def sft_train(
     config: SFTConfig,
     examples: Iterable[list[Message]],
@@ -265,5 +242,5 @@ def sft_train(
         )
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1))
 
-    checkpoint_write_atomic(output_dir, write)
+    directory_write_atomic(output_dir, write)
     return metrics

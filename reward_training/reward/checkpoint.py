@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
+from reward_training.io import fsync_tree
+
 PREFIX = "checkpoint-"
 STATE_JSON = "trainer_state.json"
 STATE_PT = "trainer_state.pt"
@@ -49,28 +51,16 @@ def checkpoint_save(
         tmp / STATE_PT,
     )
     (tmp / STATE_JSON).write_text(json.dumps({**state, "step": step}, indent=1))
-    _fsync_dir(tmp)
+    fsync_tree(tmp)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    _fsync_dir(output_dir)
+    fsync_tree(output_dir)
     for old in output_dir.glob(f"{PREFIX}*"):
         if old != final:
             shutil.rmtree(old, ignore_errors=True)
     return final
 
-
-def _fsync_dir(path: Path) -> None:
-    for file in [*path.iterdir(), path] if path.is_dir() else [path]:
-        if file.is_file() or file == path:
-            try:
-                fd = os.open(file, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            except OSError:
-                pass
 
 
 def checkpoint_latest(output_dir: str | Path) -> Path | None:

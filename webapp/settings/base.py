@@ -54,11 +54,14 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env.DATABASE_URL or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}", conn_max_age=60
-    )
-}
+DATABASES = {"default": dj_database_url.parse(env.DATABASE_URL or f"sqlite:///{env.SQLITE_DEFAULT}", conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded demo: a fresh clone has no var/ yet, and sampling threads write beside web requests,
+    # so a writer waits for the lock (BEGIN IMMEDIATE, up to 20 s) instead of failing with "database is locked".
+    if DATABASES["default"]["NAME"] == str(env.SQLITE_DEFAULT):
+        env.SQLITE_DEFAULT.parent.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"

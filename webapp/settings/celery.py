@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from celery.schedules import crontab
+from kombu import Queue
 
 from webapp.settings import env
 
@@ -17,9 +18,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Sampling goes to the device-class queue (SAMPLING_QUEUE: "cpu" or "gpu"); everything else,
-# like the beat sweep, to "default". Every worker consumes "default" too: `-Q gpu,default`.
-# Dashboard jobs (hours of training) go to TRAINING_QUEUE, so that they never hold up sampling.
+# like the beat sweep, to "default". Dashboard jobs (hours of training) go to TRAINING_QUEUE, so that
+# a deployment can give them workers of their own (`-Q training`) and they never hold up sampling.
+# `celery -A webapp worker` with no -Q consumes every queue below: all that one machine needs.
+# `-Q gpu,default` (or `-Q training`) splits them across machines.
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue(name) for name in dict.fromkeys(["default", env.SAMPLING_QUEUE, env.TRAINING_QUEUE])]
+CELERY_TASK_CREATE_MISSING_QUEUES = True  # -Q gpu on a web side set to cpu still works
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {

@@ -20,6 +20,7 @@ def _float(name: str, default: float) -> float:
 
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+SQLITE_DEFAULT = BASE_DIR / "var" / "db.sqlite3"  # the embedded demo's database when DATABASE_URL is unset
 REDIS_URL = os.environ.get("REDIS_URL", "")
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 DEBUG = _bool("DJANGO_DEBUG", False)

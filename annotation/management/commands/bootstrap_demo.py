@@ -1,35 +1,31 @@
-import shutil
-from pathlib import Path
-
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from annotation.management.base import JsonCommand
+from annotation.management.base import JsonCommand, progress
 from annotation.models import Batch, ModelVersion, Track
 from annotation.services.batches import batch_activate, batch_create
-from annotation.services.model_versions import model_version_register, model_version_set_current
+from annotation.services.model_versions import model_version_from_gguf, model_version_set_current
 from annotation.services.users import user_create
+from reward_training.generation.gguf import SMOLLM2_NAME, GGUFError, smollm2_gguf_path
 
-DEMO_MODEL = Path(settings.BASE_DIR) / "assets" / "demo-chat"
-DEMO_POLICY = "demo-chat-v0"
+DEMO_POLICY = SMOLLM2_NAME
 ACCOUNTS = [("admin", "admin", "admin"), ("annotator", "annotator", "annotator")]
+DEMO_MAX_NEW_TOKENS = 128
 
 
 class Command(JsonCommand):
-    help = "Idempotent: register the built-in demo chat model as the current policy, demo accounts, a batch per track."
+    help = ("Idempotent: convert the built-in chat model (SmolLM2-135M-Instruct, from its GGUF file) into MODEL_DIR "
+            "once and register it as the current policy; demo accounts; an active batch per track.")
 
     def run(self, **_):
-        if not (DEMO_MODEL / "config.json").is_file():
-            raise CommandError(f"the built-in demo model is missing at {DEMO_MODEL}")
-        version = ModelVersion.objects.filter(name=DEMO_POLICY).first()
-        if version is None:
-            target = Path(settings.MODEL_DIR) / DEMO_POLICY
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copytree(DEMO_MODEL, target)
-            version = model_version_register(name=DEMO_POLICY, kind="policy", path=str(target),
-                                             lineage={"source": "built-in demo model (assets/demo-chat)"})
+        try:
+            gguf = smollm2_gguf_path()
+        except GGUFError as error:
+            raise CommandError(str(error)) from error
+        with progress(total=1, desc=f"built-in chat model {DEMO_POLICY}", unit="model") as bar:
+            bar.set_postfix_str("converting from GGUF once (about a minute)")
+            version, _ = model_version_from_gguf(gguf_path=str(gguf), name=DEMO_POLICY)
+            bar.update(1)
         if not ModelVersion.objects.filter(kind="policy", is_current=True).exists():
             model_version_set_current(version=version)
         User = get_user_model()
@@ -43,7 +39,7 @@ class Command(JsonCommand):
                 name = f"demo-{track}"
                 batch = Batch.objects.filter(name=name).first() or batch_create(
                     name=name, track=track, policy_versions=[DEMO_POLICY], temperature_min=0.7,
-                    temperature_max=1.2, target_comparisons=100, max_new_tokens=96,
+                    temperature_max=1.2, target_comparisons=100, max_new_tokens=DEMO_MAX_NEW_TOKENS,
                 )
                 active = batch_activate(batch=batch) if batch.status == Batch.Status.DRAFT else batch
             batches.append(active.name)

@@ -1,5 +1,3 @@
-import json
-
 from annotation.management.base import JsonCommand
 from annotation.models import ModelVersion
 from annotation.selectors.model_versions import model_version_describe, model_version_list
@@ -11,6 +9,5 @@ class Command(JsonCommand):
     def add_arguments(self, parser):
         parser.add_argument("--kind", choices=ModelVersion.Kind.values)
 
-    def handle(self, *args, **options):
-        rows = [model_version_describe(v) for v in model_version_list(kind=options["kind"])]
-        self.stdout.write(json.dumps(rows, default=str))
+    def run(self, *, kind, **_):
+        return [model_version_describe(v) for v in model_version_list(kind=kind)]

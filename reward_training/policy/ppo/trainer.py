@@ -45,7 +45,7 @@ from reward_training.policy.ppo.update import (
     local_slice,
     ppo_update,
 )
-from reward_training.policy.sft import checkpoint_write_atomic
+from reward_training.io import directory_write_atomic
 from reward_training.reward.model import RewardModel, dropout_disable, reward_model_load
 from reward_training.reward.scorer import RewardScorer
 
@@ -128,7 +128,7 @@ def _save(
             (tmp / CONFIG_FILE).write_text(json.dumps(config_dict(config), indent=1))
             _reports_write(tmp, history, summary)
 
-        checkpoint_write_atomic(output_dir, write)
+        directory_write_atomic(output_dir, write)
     accelerator.wait_for_everyone()
 
 
