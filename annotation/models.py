@@ -160,6 +160,9 @@ class Turn(models.Model):
     # The two variants to sample (model, temperature, seed, label), fixed when sampling is first
     # planned, so a redelivered task reproduces the same pair.
     sampling_plan = models.JSONField(null=True, blank=True)
+    # The texts sampled so far while the worker decodes ({"a": "...", "b": "..."}), for the annotator
+    # to watch; null before the first token and once the turn has left `sampling`.
+    partial_responses = models.JSONField(null=True, blank=True)
     sampling_attempts = models.PositiveIntegerField(default=0)
     sampling_queued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

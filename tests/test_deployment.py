@@ -29,3 +29,20 @@ def test_ci_script_starts_missing_services_then_runs_make_test():
     script = (ROOT / ".ci" / "run").read_text()
     assert "pg_ctlcluster --skip-systemctl-redirect" in script and "redis-server --daemonize yes" in script
     assert script.rstrip().endswith("make test")
+
+
+def test_ci_proves_the_newcomer_demo_before_the_suite():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert script.index("make demo") < script.index(".ci/demo_check.py") < script.rindex("make test")
+
+
+def test_the_published_schema_validates_without_warnings(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings.main"}
+    done = subprocess.run([sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file",
+                           str(tmp_path / "schema.yaml")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "/api/turns/{turn_id}/:" in (tmp_path / "schema.yaml").read_text()

@@ -1,4 +1,4 @@
-"""`make demo`'s embedded mode: SQLite, no Redis (Celery tasks run in-process), the built-in demo model."""
+"""`make demo`'s embedded mode: SQLite, no Redis (Celery tasks run in-process), the built-in SmolLM2 chat model."""
 
 import json
 import os
@@ -8,24 +8,34 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The POST returns at once (202, still sampling: the task runs on a background thread of this process, as
+# under `runserver`), and the turn is polled until it is done, as the annotator's page does.
 SCRIPT = """
-import json
+import json, time
 from rest_framework.test import APIClient
 from django.contrib.auth import get_user_model
 client = APIClient(SERVER_NAME="localhost")
 client.force_authenticate(get_user_model().objects.get(username="annotator"))
 dialogue = client.post("/api/dialogues/", {"track": "helpfulness"}, format="json").json()
-turn = client.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "How do I make a cup of tea?"}, format="json").json()
-turn = client.get(f"/api/turns/{turn['id']}/").json()
+posted = client.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "How do I make a cup of tea?"}, format="json")
+turn, polls, deadline = posted.json(), 0, time.time() + 300
+while turn["status"] == "sampling" and time.time() < deadline:
+    time.sleep(0.2)
+    turn, polls = client.get(f"/api/turns/{turn['id']}/").json(), polls + 1
 answer = client.post(f"/api/turns/{turn['id']}/comparison/", {"chosen": "a", "strength": "better", "time_spent_ms": 900}, format="json")
-print(json.dumps({"status": turn["status"], "texts": [r["text"] for r in turn["responses"]], "comparison": answer.status_code}))
+print(json.dumps({"posted": [posted.status_code, posted.json()["status"]], "polls": polls, "status": turn["status"],
+                  "texts": [r["text"] for r in turn["responses"]], "comparison": answer.status_code}))
 """
 
 
-def test_bootstrap_and_a_turn_without_postgres_or_redis(tmp_path):
+def test_bootstrap_and_a_turn_without_postgres_or_redis(tmp_path, smollm2_dir):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", MODEL_DIR=str(tmp_path / "models"),
                OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+
+    # the built-in model, converted once for the whole suite: bootstrap_demo finds the conversion and keeps it
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / smollm2_dir.name).symlink_to(smollm2_dir)
 
     def manage(*args):
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
@@ -37,8 +47,10 @@ def test_bootstrap_and_a_turn_without_postgres_or_redis(tmp_path):
     first = json.loads(manage("bootstrap_demo"))
     again = json.loads(manage("bootstrap_demo"))  # idempotent
     assert first["batches"] == again["batches"] == ["demo-helpfulness", "demo-safety"]
-    assert (tmp_path / "models" / "demo-chat-v0" / "config.json").is_file()
+    assert first["policy"] == "smollm2-135m-instruct"
+    assert (tmp_path / "models" / "smollm2-135m-instruct" / "config.json").is_file()
     result = json.loads(manage("shell", "-c", SCRIPT))
+    assert result["posted"] == [202, "sampling"] and result["polls"] >= 1  # the request did not wait for the model
     assert result["status"] == "ready" and result["comparison"] == 201
     assert all(text.strip() for text in result["texts"]) and result["texts"][0] != result["texts"][1]
 

@@ -5,6 +5,7 @@ device class on any number of machines share it (`celery -A webapp worker -Q gpu
 """
 
 import logging
+from typing import Callable
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -17,6 +18,7 @@ from annotation.services.sampling import (
     turn_samples_save,
     turn_sampling_begin,
     turn_sampling_fail,
+    turn_sampling_progress,
     turn_sampling_reseed,
     turns_requeue_stuck,
 )
@@ -26,14 +28,43 @@ logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (DatabaseOperationalError, ConnectionError, TimeoutError)
 
 
+class _ProgressPublisher:
+    """Publishes a turn's texts so far, by label, merged over the batched calls of its model versions.
+
+    Publishing is best effort: an error is logged and sampling goes on (the final samples are what
+    counts). Only the soft time limit passes through, so that it still stops the task.
+    """
+
+    def __init__(self, turn_id: int):
+        self.turn_id = turn_id
+        self.texts: dict[str, str] = {}
+
+    def for_variants(self, variants: list) -> Callable[[list[str]], None]:
+        """The on_progress callback of one batched call, whose rows are `variants` in order."""
+        return lambda texts: self.publish({v.label: text for v, text in zip(variants, texts)})
+
+    def publish(self, texts: dict[str, str]) -> None:
+        self.texts.update(texts)
+        try:
+            turn_sampling_progress(turn_id=self.turn_id, texts=dict(self.texts))
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:
+            logger.warning("could not publish the progress of turn %s; sampling goes on", self.turn_id,
+                           exc_info=True)
+
+
 def _generate(job) -> list[GeneratedSample]:
-    """Both samples of a turn; one batched call per model version (both rows when they share one)."""
+    """Both samples of a turn; one batched call per model version (both rows when they share one).
+
+    The texts so far are published while each call decodes, for the annotator to watch."""
     from reward_training.generation import SampleSettings, samples_generate
     from worker.model_cache import model_get
 
     by_model: dict[str, list] = {}
     for variant in job.variants:
         by_model.setdefault(variant.model_path, []).append(variant)
+    publisher = _ProgressPublisher(job.turn_id)
     samples = []
     for path, variants in by_model.items():
         loaded = model_get(path)
@@ -42,12 +73,14 @@ def _generate(job) -> list[GeneratedSample]:
             job.messages,
             [SampleSettings(temperature=v.temperature, top_p=v.top_p, max_new_tokens=v.max_new_tokens, seed=v.seed)
              for v in variants],
+            on_progress=publisher.for_variants(variants),
         )
         samples += [
             GeneratedSample(label=v.label, text=o.text.strip(), prompt_tokens=o.prompt_tokens,
                             completion_tokens=o.completion_tokens, seconds=o.seconds)
             for v, o in zip(variants, outputs)
         ]
+        publisher.texts.update({s.label: s.text for s in samples})  # final, for the next call's updates
     return samples
 
 

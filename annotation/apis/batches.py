@@ -3,7 +3,7 @@ import json
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -39,6 +39,7 @@ class BatchOutputSerializer(serializers.Serializer):
 class BatchListCreateApi(APIView):
     permission_classes = [IsAdmin]
 
+    @extend_schema_serializer(component_name="BatchCreateInput")
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=128)
         track = serializers.ChoiceField(choices=Track.values)

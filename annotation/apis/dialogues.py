@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +16,11 @@ class ResponseSerializer(serializers.Serializer):
     completion_tokens = serializers.IntegerField()
 
 
+class PartialResponseSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    text = serializers.CharField(help_text="The text sampled so far; its last characters may still change.")
+
+
 class TurnOutputSerializer(serializers.Serializer):
     """A turn as the annotator sees it: A and B, never which model wrote which."""
 
@@ -23,7 +28,11 @@ class TurnOutputSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     status = serializers.CharField()
     prompt = serializers.CharField()
-    responses = serializers.SerializerMethodField()
+    responses = serializers.SerializerMethodField(
+        help_text="The two final responses, once the turn is `ready` or `annotated`; empty before.")
+    partial = serializers.SerializerMethodField(
+        help_text="While the turn is `sampling`: the texts of A and B so far, growing as the worker decodes "
+                  "(a label appears with its first token). Empty in every other status.")
     chosen = serializers.SerializerMethodField()
     error = serializers.CharField()
 
@@ -34,6 +43,11 @@ class TurnOutputSerializer(serializers.Serializer):
             {"label": s.label, "text": s.text, "completion_tokens": s.completion_tokens}
             for s in sorted(turn.samples.all(), key=lambda s: s.label)
         ]
+
+    def get_partial(self, turn) -> PartialResponseSerializer(many=True):
+        if turn.status != "sampling" or not turn.partial_responses:
+            return []
+        return [{"label": label, "text": text} for label, text in sorted(turn.partial_responses.items())]
 
     def get_chosen(self, turn) -> str | None:
         comparison = getattr(turn, "comparison", None)
@@ -52,6 +66,7 @@ class DialogueOutputSerializer(serializers.Serializer):
 class DialogueListCreateApi(APIView):
     permission_classes = [IsAnnotator]
 
+    @extend_schema_serializer(component_name="DialogueCreateInput")
     class InputSerializer(serializers.Serializer):
         track = serializers.ChoiceField(choices=Track.values)
 
@@ -80,6 +95,7 @@ class DialogueDetailApi(APIView):
 class TurnCreateApi(APIView):
     permission_classes = [IsAnnotator]
 
+    @extend_schema_serializer(component_name="TurnCreateInput")
     class InputSerializer(serializers.Serializer):
         prompt = serializers.CharField(trim_whitespace=True, max_length=8000)
 
@@ -114,6 +130,7 @@ class TurnRetryApi(APIView):
 class ComparisonCreateApi(APIView):
     permission_classes = [IsAnnotator]
 
+    @extend_schema_serializer(component_name="ComparisonCreateInput")
     class InputSerializer(serializers.Serializer):
         chosen = serializers.ChoiceField(choices=["a", "b"])
         strength = serializers.ChoiceField(
@@ -123,6 +140,7 @@ class ComparisonCreateApi(APIView):
         b_safe = serializers.BooleanField(required=False, allow_null=True, default=None)
         time_spent_ms = serializers.IntegerField(min_value=0, max_value=24 * 3600 * 1000)
 
+    @extend_schema_serializer(component_name="ComparisonOutput")
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         turn = serializers.IntegerField(source="turn_id")

@@ -1,9 +1,13 @@
 """The database side of sampling a turn's two responses. The worker task calls these around generation.
 
 Flow: `turn_sampling_begin` plans the two variants (once; a redelivered task reuses the plan) →
-the worker generates → `turn_samples_save` stores both samples and marks the turn ready, unless
-another delivery got there first. `turns_requeue_stuck` is the beat-driven sweep for turns whose
-worker died.
+the worker generates, publishing the texts so far with `turn_sampling_progress` → `turn_samples_save`
+stores both samples and marks the turn ready, unless another delivery got there first.
+`turns_requeue_stuck` is the beat-driven sweep for turns whose worker died.
+
+Embedded mode (no broker: CELERY_TASK_ALWAYS_EAGER) runs the task on a background thread of the
+web process when SAMPLING_EAGER_IN_THREAD is on (the default), so the request that queued it
+returns at once and the page can watch the texts grow; with it off the task runs inline.
 """
 
 import logging
@@ -53,6 +57,11 @@ def turn_sampling_enqueue(*, turn_id: int) -> None:
     """Queue the sampling task. If the broker is down the turn stays `sampling` and the sweep re-queues it."""
     from worker.tasks import turn_sample  # lazy: annotation does not import worker at module load
 
+    if settings.CELERY_TASK_ALWAYS_EAGER and getattr(settings, "SAMPLING_EAGER_IN_THREAD", True):
+        from worker.background import background_submit
+
+        background_submit(turn_sample, turn_id)
+        return
     try:
         turn_sample.apply_async(args=[turn_id], queue=settings.SAMPLING_QUEUE)
     except Exception:  # the broker refused; nothing is lost, the sweep tries again
@@ -106,12 +115,23 @@ def turn_sampling_begin(*, turn_id: int) -> SamplingJob | None:
         )
         turn.sampling_plan = [asdict(v) for v in variants]
     turn.sampling_queued_at = timezone.now()  # the sweep's clock restarts when a worker picks it up
-    turn.save(update_fields=["sampling_plan", "sampling_queued_at"])
+    turn.partial_responses = None  # a redelivery starts its texts from the first token again
+    turn.save(update_fields=["sampling_plan", "sampling_queued_at", "partial_responses"])
     return SamplingJob(
         turn_id=turn.pk,
         messages=turn_messages(turn=turn),
         variants=[SamplingVariant(**v) for v in turn.sampling_plan],
     )
+
+
+def turn_sampling_progress(*, turn_id: int, texts: dict[str, str]) -> bool:
+    """Publish the texts sampled so far, by label, for the annotator to watch. False once the turn has left
+    `sampling` (saved, failed or gone), when nothing is written.
+
+    One UPDATE, with no transaction or row lock of its own, since the worker calls it several times a second.
+    """
+    partial = {label: text.replace("\x00", "") for label, text in texts.items() if label in Sample.Label.values}
+    return Turn.objects.filter(pk=turn_id, status=Turn.Status.SAMPLING).update(partial_responses=partial) > 0
 
 
 @transaction.atomic
@@ -120,7 +140,8 @@ def turn_sampling_reseed(*, turn_id: int) -> None:
     turn = Turn.objects.select_for_update().get(pk=turn_id)
     rng = random.Random()
     turn.sampling_plan = [{**v, "seed": rng.randrange(2**31)} for v in turn.sampling_plan]
-    turn.save(update_fields=["sampling_plan"])
+    turn.partial_responses = None
+    turn.save(update_fields=["sampling_plan", "partial_responses"])
 
 
 @transaction.atomic
@@ -149,14 +170,17 @@ def turn_samples_save(*, turn_id: int, variants: list[SamplingVariant], samples:
     turn.status = Turn.Status.READY
     turn.ready_at = timezone.now()
     turn.error = ""
-    turn.save(update_fields=["status", "ready_at", "error"])
+    turn.partial_responses = None
+    turn.save(update_fields=["status", "ready_at", "error", "partial_responses"])
     return True
 
 
 @transaction.atomic
 def turn_sampling_fail(*, turn_id: int, reason: str) -> None:
     """Mark a turn `failed` with a reason the annotator sees; the retry endpoint samples it again."""
-    Turn.objects.filter(pk=turn_id, status=Turn.Status.SAMPLING).update(status=Turn.Status.FAILED, error=reason[:2000])
+    Turn.objects.filter(pk=turn_id, status=Turn.Status.SAMPLING).update(
+        status=Turn.Status.FAILED, error=reason[:2000], partial_responses=None
+    )
 
 
 def turns_requeue_stuck(*, older_than_s: float | None = None) -> dict:

@@ -9,6 +9,7 @@ from annotation.tests.factories import (
     AdminFactory,
     DialogueFactory,
     ModelVersionFactory,
+    TurnFactory,
     UserFactory,
     active_batch,
     annotate,
@@ -71,6 +72,25 @@ def test_turn_shows_responses_without_model_identities_and_second_comparison_is_
     assert first.status_code == 201 and first.json()["chosen"] == "b"
     second = client.post(f"/api/turns/{turn.pk}/comparison/", payload, format="json")
     assert second.status_code == 409
+
+
+def test_turn_shows_the_texts_so_far_only_while_sampling():
+    # given a turn being sampled, with B's first tokens written and A's not yet
+    turn = TurnFactory(partial_responses={"b": "The sea", "a": ""})
+    client = client_for(turn.dialogue.annotator)
+    body = client.get(f"/api/turns/{turn.pk}/").json()
+    assert body["status"] == "sampling" and body["responses"] == []
+    assert body["partial"] == [{"label": "a", "text": ""}, {"label": "b", "text": "The sea"}]
+    # before the first token there is nothing to show
+    turn.partial_responses = None
+    turn.save(update_fields=["partial_responses"])
+    assert client.get(f"/api/turns/{turn.pk}/").json()["partial"] == []
+    # once ready, the responses and no partial texts, even if some were left behind
+    ready = ready_turn()
+    ready.partial_responses = {"a": "stale"}
+    ready.save(update_fields=["partial_responses"])
+    body = client_for(ready.dialogue.annotator).get(f"/api/turns/{ready.pk}/").json()
+    assert body["partial"] == [] and len(body["responses"]) == 2
 
 
 def test_safety_track_requires_flags():

@@ -16,6 +16,9 @@ from annotation.services.sampling import (
     sampling_plan_draw,
     turn_samples_save,
     turn_sampling_begin,
+    turn_sampling_enqueue,
+    turn_sampling_fail,
+    turn_sampling_progress,
     turns_requeue_stuck,
 )
 from annotation.services.users import user_create
@@ -137,6 +140,58 @@ def test_a_redelivered_sampling_stores_samples_once():
     turn.refresh_from_db()
     assert turn.status == "ready" and turn.samples.count() == 2
     assert turn_sampling_begin(turn_id=turn.pk) is None
+
+
+def test_progress_is_published_while_sampling_and_cleared_when_the_pair_is_saved():
+    # given a turn a worker has begun
+    turn = TurnFactory()
+    job = turn_sampling_begin(turn_id=turn.pk)
+    # when the worker publishes the texts so far (a NUL, which PostgreSQL's jsonb refuses, and a stray label)
+    assert turn_sampling_progress(turn_id=turn.pk, texts={"a": "Once", "b": "The\x00 sea", "c": "?"})
+    turn.refresh_from_db()
+    assert turn.partial_responses == {"a": "Once", "b": "The sea"}
+    assert turn_sampling_progress(turn_id=turn.pk, texts={"a": "Once upon", "b": "The sea is"})
+    turn.refresh_from_db()
+    assert turn.partial_responses == {"a": "Once upon", "b": "The sea is"}
+    # then saving the pair clears them, and a late publish (another delivery) writes nothing
+    samples = [GeneratedSample(label=v.label, text=f"text {v.label}", prompt_tokens=3, completion_tokens=2, seconds=0.1)
+               for v in job.variants]
+    assert turn_samples_save(turn_id=turn.pk, variants=job.variants, samples=samples)
+    assert not turn_sampling_progress(turn_id=turn.pk, texts={"a": "late"})
+    turn.refresh_from_db()
+    assert turn.status == "ready" and turn.partial_responses is None
+
+
+def test_a_redelivery_or_a_failure_drops_the_texts_so_far():
+    turn = TurnFactory()
+    turn_sampling_begin(turn_id=turn.pk)
+    turn_sampling_progress(turn_id=turn.pk, texts={"a": "half a repl"})
+    turn_sampling_begin(turn_id=turn.pk)  # a redelivered task starts from the first token again
+    turn.refresh_from_db()
+    assert turn.partial_responses is None
+    turn_sampling_progress(turn_id=turn.pk, texts={"a": "half a repl"})
+    turn_sampling_fail(turn_id=turn.pk, reason="boom")
+    turn.refresh_from_db()
+    assert turn.status == "failed" and turn.partial_responses is None
+    assert not turn_sampling_progress(turn_id=turn.pk, texts={"a": "after the failure"})
+    assert not turn_sampling_progress(turn_id=999_999_999, texts={"a": "no such turn"})
+
+
+def test_embedded_mode_samples_on_a_background_thread_unless_told_to_run_inline(settings, monkeypatch):
+    from worker import background
+
+    submitted = []
+    monkeypatch.setattr(background, "background_submit", lambda task, *args: submitted.append((task.name, args)))
+    turn = TurnFactory()
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.SAMPLING_EAGER_IN_THREAD = True
+    turn_sampling_enqueue(turn_id=turn.pk)
+    assert submitted == [("worker.tasks.turn_sample", (turn.pk,))]
+    # inline (the test settings): the task runs before enqueue returns; this turn's model cannot load
+    settings.SAMPLING_EAGER_IN_THREAD = False
+    turn_sampling_enqueue(turn_id=turn.pk)
+    turn.refresh_from_db()
+    assert len(submitted) == 1 and turn.status == "failed"
 
 
 def test_stuck_turns_are_requeued_then_failed(settings):

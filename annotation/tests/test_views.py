@@ -87,6 +87,22 @@ def test_sampling_and_failed_states(status, marker):
     assert marker in html and f'data-state="{status}"' in html
 
 
+def test_while_sampling_the_pair_is_shown_as_written_and_the_rating_is_disabled():
+    turn = TurnFactory(partial_responses={"a": f"Sure: {XSS}", "b": "**not** markdown yet"})
+    html = logged_in(turn.dialogue.annotator).get(f"/dialogues/{turn.dialogue_id}/body/").content.decode()
+    assert 'data-state="sampling"' in html
+    assert 'data-testid="partial-a"' in html and 'data-testid="partial-b"' in html
+    assert html.index('data-testid="partial-a"') < html.index('data-testid="partial-b"')  # A left, B right
+    assert "&lt;script&gt;window.__pwned=2&lt;/script&gt;" in html and "<script>window.__pwned" not in html
+    assert "**not** markdown yet" in html  # plain text until the reply is complete
+    # the rating is there to see but every control is off; "#rating" is the ready state's alone
+    assert '<fieldset class="rating-fields" disabled>' in html and 'id="rating"' not in html
+    assert 'name="chosen" value="a"' in html
+    ready = ready_turn()
+    html = logged_in(ready.dialogue.annotator).get(f"/dialogues/{ready.dialogue_id}/body/").content.decode()
+    assert 'id="rating"' in html and "disabled" not in html and "data-partial" not in html
+
+
 def test_a_reported_turn_offers_a_new_dialogue():
     turn = ready_turn()
     TurnReport.objects.create(turn=turn, annotator=turn.dialogue.annotator, reason="identical")

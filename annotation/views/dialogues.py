@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.errors import Conflict
-from annotation.models import Batch, Strength, Track, Turn, TurnReport
+from annotation.models import Batch, Sample, Strength, Track, Turn, TurnReport
 from annotation.selectors.annotator import annotator_today
 from annotation.selectors.dialogues import dialogue_get
 from annotation.services.dialogues import dialogue_create
@@ -22,6 +22,12 @@ STRENGTH_KEYS = [("1", Strength.SIGNIFICANTLY_BETTER), ("2", Strength.BETTER), (
 def _responses(turn: Turn) -> list[dict]:
     return [{"label": s.label, "html": markdown_render(s.text), "tokens": s.completion_tokens}
             for s in sorted(turn.samples.all(), key=lambda s: s.label)]
+
+
+def _partial(turn: Turn) -> list[dict]:
+    """A and B as far as the worker has written them (plain text; empty before the first token)."""
+    texts = turn.partial_responses or {}
+    return [{"label": label, "text": texts.get(label, "")} for label in Sample.Label.values]
 
 
 def _history_item(turn: Turn) -> dict:
@@ -63,6 +69,7 @@ def dialogue_screen(*, dialogue, annotator) -> dict:
             "error": last.error,
             "lease_expired": last.status == Turn.Status.FAILED and last.error == LEASE_EXPIRED_ERROR,
             "responses": _responses(last) if last.status == Turn.Status.READY else [],
+            "partial": _partial(last) if last.status == Turn.Status.SAMPLING else [],
             "report": report,
         }
     active = dialogue.batch.status == Batch.Status.ACTIVE

@@ -2,12 +2,15 @@
 
     from reward_training.generation import (
         model_load, prompt_encode, SampleSettings, Sample, samples_generate, best_of_k_generate,
+        ProgressCallback,
     )
 """
 
 from reward_training.generation.loading import LoadedModel, model_load
 from reward_training.generation.prompt import PromptTooLong, prompt_encode
 from reward_training.generation.sampling import (
+    PROGRESS_EVERY_S,
+    ProgressCallback,
     Sample,
     SampleSettings,
     best_of_k_generate,
@@ -17,7 +20,9 @@ from reward_training.generation.sampling import (
 )
 
 __all__ = [
+    "PROGRESS_EVERY_S",
     "LoadedModel",
+    "ProgressCallback",
     "PromptTooLong",
     "Sample",
     "SampleSettings",

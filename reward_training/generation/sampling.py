@@ -5,13 +5,16 @@ to one row per sample, then decode all rows together, each with its own temperat
 token budget and seed, each stopping on EOS. A row's randomness comes only from its own seed
 (a per-row torch.Generator draws its uniforms up front), so a seed reproduces a sample whatever
 else shares the batch.
+
+`samples_generate` can report the texts so far while it decodes (`on_progress`), for a caller that
+streams them to a user: at the first token, then at most every PROGRESS_EVERY_S seconds.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -19,6 +22,10 @@ from tqdm.auto import tqdm
 from reward_training.data.chat import Message
 from reward_training.generation.loading import LoadedModel
 from reward_training.generation.prompt import prompt_encode
+
+# `on_progress` receives every row's text so far, in the order of the settings.
+ProgressCallback = Callable[[list[str]], None]
+PROGRESS_EVERY_S = 0.25  # the least wall time between two progress reports after the first
 
 
 @dataclass
@@ -144,10 +151,38 @@ class _Row:
     seconds: float = 0.0
 
 
+def _text(loaded: LoadedModel, tokens: list[int]) -> str:
+    """A completion's text: its tokens decoded without EOS or other special tokens, stripped."""
+    eos = set(loaded.eos_token_ids)
+    return loaded.tokenizer.decode([t for t in tokens if t not in eos], skip_special_tokens=True).strip()
+
+
+class _Progress:
+    """Hands the rows' texts so far to `on_progress`: after the first token, then at most every `every_s`."""
+
+    def __init__(self, loaded: LoadedModel, on_progress: ProgressCallback, every_s: float | None = None):
+        self.loaded, self.on_progress = loaded, on_progress
+        self.every_s = PROGRESS_EVERY_S if every_s is None else every_s
+        self.reported_at: float | None = None
+
+    def step(self, rows: list[_Row]) -> None:
+        now = time.perf_counter()
+        if self.reported_at is not None and now - self.reported_at < self.every_s:
+            return
+        self.reported_at = now
+        self.on_progress([_text(self.loaded, row.tokens) for row in rows])
+
+
 def _decode(
-    loaded: LoadedModel, state: _Prefill, settings: list[SampleSettings], started: float
+    loaded: LoadedModel,
+    state: _Prefill,
+    settings: list[SampleSettings],
+    started: float,
+    progress: _Progress | None = None,
 ) -> list[_Row]:
-    """Decode every row of `state` (one row per settings entry) until EOS or its token budget."""
+    """Decode every row of `state` (one row per settings entry) until EOS or its token budget.
+
+    `progress`, if given, sees the rows after each step (it decides itself when to report)."""
     device = loaded.device
     steps = max(s.max_new_tokens for s in settings)
     temperature = torch.tensor([s.temperature for s in settings], device=device)  # (B,)
@@ -176,6 +211,8 @@ def _decode(
         done = done | finished
         if bool(done.all()):
             break
+        if progress is not None:
+            progress.step(rows)
         # Drop finished rows from the batch once they are an eighth of it (a copy of the cache).
         if int(done.sum()) >= max(1, len(active) // 8):
             keep = (~done).nonzero().squeeze(-1)  # (b',)
@@ -198,13 +235,11 @@ def _decode(
 def _samples(
     loaded: LoadedModel, rows: list[_Row], settings: list[SampleSettings], prompt_lengths: list[int]
 ) -> list[Sample]:
-    eos = set(loaded.eos_token_ids)
     samples = []
     for row, s, n_prompt in zip(rows, settings, prompt_lengths):
-        text_ids = [t for t in row.tokens if t not in eos]
         samples.append(
             Sample(
-                text=loaded.tokenizer.decode(text_ids, skip_special_tokens=True).strip(),
+                text=_text(loaded, row.tokens),
                 settings=s,
                 prompt_tokens=n_prompt,
                 completion_tokens=len(row.tokens),
@@ -218,19 +253,28 @@ def _samples(
 
 @torch.inference_mode()
 def samples_generate(
-    loaded: LoadedModel, messages: list[Message], settings: list[SampleSettings]
+    loaded: LoadedModel,
+    messages: list[Message],
+    settings: list[SampleSettings],
+    *,
+    on_progress: ProgressCallback | None = None,
 ) -> list[Sample]:
     """One sample per settings entry for the same prompt, all in one batched decoding loop.
 
     The prompt (system prompt + history + new user message, see prompt_encode) is encoded and
-    prefilled once, with room for the largest max_new_tokens.
+    prefilled once, with room for the largest max_new_tokens. `on_progress`, if given, is called
+    with the texts so far (in the order of `settings`) after the first token and then at most every
+    PROGRESS_EVERY_S seconds while rows are still decoding; the returned samples are final. A text so
+    far is the decoding of the tokens so far, so its last characters can still change (a multi-byte
+    character split over tokens). What the callback does has no effect on the samples.
     """
     if not settings:
         return []
     started = time.perf_counter()
     prompt = prompt_encode(loaded, messages, max(s.max_new_tokens for s in settings))
     state = _expand(_prefill(loaded, [prompt]), [len(settings)])
-    rows = _decode(loaded, state, settings, started)
+    progress = _Progress(loaded, on_progress) if on_progress is not None else None
+    rows = _decode(loaded, state, settings, started, progress)
     return _samples(loaded, rows, settings, [len(prompt)] * len(settings))
 
 

@@ -20,4 +20,5 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Human preference collection (Llama 2 protocol): dialogues, paired samples, comparisons, batches, exports.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"SampleLabelEnum": ["a", "b"]},
 }

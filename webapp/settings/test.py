@@ -9,3 +9,6 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key")
 from webapp.settings.main import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Embedded mode runs sampling on a background thread of the web process (see turn_sampling_enqueue); a unit
+# test that switches CELERY_TASK_ALWAYS_EAGER on wants it inline, inside its own transaction.
+SAMPLING_EAGER_IN_THREAD = False

@@ -87,3 +87,45 @@ def test_the_sampling_task_survives_redelivery_and_transient_errors():
     assert 0 < turn_sample.soft_time_limit < turn_sample.time_limit
     assert OperationalError in turn_sample.autoretry_for and ConnectionError in turn_sample.autoretry_for
     assert turn_sample.retry_backoff and turn_sample.max_retries >= 3
+
+
+def test_the_texts_so_far_are_published_by_label_across_both_model_versions(two_model_batch, monkeypatch):
+    from reward_training.generation import sampling
+
+    monkeypatch.setattr(sampling, "PROGRESS_EVERY_S", 0.0)  # publish after every token
+    published, publish = [], tasks.turn_sampling_progress
+
+    def progress_seen(*, turn_id, texts):  # the real service, and what the row held just after it
+        written = publish(turn_id=turn_id, texts=texts)
+        published.append((texts, Turn.objects.get(pk=turn_id).partial_responses, written))
+        return written
+
+    monkeypatch.setattr(tasks, "turn_sampling_progress", progress_seen)
+    turn = TurnFactory(dialogue=DialogueFactory(batch=two_model_batch), prompt="Tell me about the sea.")
+    assert turn_sample.apply(args=[turn.pk]).get() == "ready"
+    # each version's call publishes its own row; the second call's updates carry the first one's final text
+    assert len(published) >= 4 and all(written for _, _, written in published)
+    assert all(texts == row for texts, row, _ in published)
+    first_label = next(iter(published[0][0]))
+    assert set(published[0][0]) == {first_label} and set(published[-1][0]) == {"a", "b"}
+    turn.refresh_from_db()
+    final = {s.label: s.text for s in turn.samples.all()}
+    assert published[-1][0][first_label] == final[first_label]
+    assert turn.partial_responses is None  # the saved pair replaces the texts so far
+
+
+def test_a_failure_to_publish_progress_does_not_fail_the_sampling(two_model_batch, monkeypatch):
+    from reward_training.generation import sampling
+
+    monkeypatch.setattr(sampling, "PROGRESS_EVERY_S", 0.0)
+    calls = []
+
+    def progress_down(*, turn_id, texts):
+        calls.append(texts)
+        raise OperationalError("the database went away for a moment")
+
+    monkeypatch.setattr(tasks, "turn_sampling_progress", progress_down)
+    turn = TurnFactory(dialogue=DialogueFactory(batch=two_model_batch), prompt="Tell me about the sea.")
+    assert turn_sample.apply(args=[turn.pk]).get() == "ready"
+    turn.refresh_from_db()
+    assert calls and turn.status == "ready" and turn.samples.count() == 2

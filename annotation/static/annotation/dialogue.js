@@ -1,7 +1,8 @@
 /* The dialogue screen: prompt → sampling progress → A/B rating → next step. Keyboard first.
  *
  * The server renders every state of the screen (#dialogue-state, from /dialogues/<id>/body/); this
- * script writes through the REST API, polls the turn while it samples, then swaps in the new state.
+ * script writes through the REST API, polls the turn while it samples (showing A and B as they are
+ * written, as plain text; the rating stays disabled), then swaps in the new state.
  * Typed text and half-done ratings live in localStorage until the server has accepted them.
  */
 (function () {
@@ -13,6 +14,7 @@
   const banner = document.getElementById("connection");
   const promptKey = "rlhf.draft.prompt." + dialogueId;
   const STRENGTHS = { 1: "significantly_better", 2: "better", 3: "slightly_better", 4: "negligibly_better" };
+  const SAMPLING_POLL_MS = 300; // while the pair is being written: often enough to watch it grow
 
   let state = null; // "compose" | "sampling" | "ready" | "failed" | "reported" | "closed" | "finished" (a shared item, judged)
   let turnId = null;
@@ -66,7 +68,7 @@
       const started = performance.now();
       const elapsed = $("[data-elapsed]");
       clockTimer = setInterval(() => { elapsed.textContent = Math.floor((performance.now() - started) / 1000); }, 1000);
-      poll(600);
+      poll(SAMPLING_POLL_MS);
       root.focus();
     } else if (state === "ready") {
       const form = $("#rating");
@@ -118,7 +120,18 @@
     }
   }
 
-  // --- sampling: poll the turn until it is ready or failed ------------------------------------
+  // --- sampling: poll the turn until it is ready or failed, showing the texts so far -------------
+  function partialShow(partial) {
+    for (const { label, text } of partial || []) {
+      if (label !== "a" && label !== "b") continue;
+      const node = $('[data-partial="' + label + '"]');
+      if (!node || node.textContent === text) continue;
+      const following = node.scrollTop + node.clientHeight >= node.scrollHeight - 8; // at the bottom: stay there
+      node.textContent = text; // model text: never innerHTML
+      if (following) node.scrollTop = node.scrollHeight;
+    }
+  }
+
   async function poll(delay) {
     pollTimer = setTimeout(async () => {
       const result = await api("GET", "/api/turns/" + turnId + "/");
@@ -128,8 +141,10 @@
         return;
       }
       say("");
-      if (result.body.status === "sampling") poll(Math.min(delay + 200, 1500));
-      else refresh();
+      if (result.body.status === "sampling") {
+        partialShow(result.body.partial);
+        poll(SAMPLING_POLL_MS);
+      } else refresh();
     }, delay);
   }
 

@@ -88,3 +88,35 @@ def test_best_of_k_returns_k_per_prompt_in_input_order(tiny_loaded):
     # batching (and thus padding) does not change the samples
     one_batch = best_of_k_generate(tiny_loaded, PROMPTS, k=3, temperature=1.0, top_p=0.95, max_new_tokens=8, seed=5, batch_size=len(PROMPTS))
     assert [[s.token_ids for s in r] for r in one_batch] == [[s.token_ids for s in r] for r in results]
+
+
+def test_progress_reports_the_texts_so_far_and_changes_nothing(tiny_loaded, monkeypatch):
+    from reward_training.generation import sampling
+
+    settings = [SampleSettings(1.0, 0.95, 30, 11), SampleSettings(1.2, 1.0, 20, 12)]
+    quiet = samples_generate(tiny_loaded, HELLO, settings)
+    # given no throttle, so that every decoding step but the last reports
+    monkeypatch.setattr(sampling, "PROGRESS_EVERY_S", 0.0)
+    reports: list[list[str]] = []
+    samples = samples_generate(tiny_loaded, HELLO, settings, on_progress=reports.append)
+    # then the samples are those of a call without progress (the same seeds, the same tokens)
+    assert [s.token_ids for s in samples] == [s.token_ids for s in quiet]
+    assert [s.text for s in samples] == [s.text for s in quiet]
+    # and the progress came often, one text per row in the settings' order, each the start of the final
+    # text but for its last characters (a character whose bytes span tokens is not complete yet)
+    assert len(reports) >= 10 and all(len(texts) == 2 for texts in reports)
+    for texts in reports:
+        for text, sample in zip(texts, samples):
+            assert sample.text.startswith(text[:-3])
+    assert sum(map(len, reports[-1])) > sum(map(len, reports[0]))
+    assert max(len(texts[1]) for texts in reports) <= len(samples[1].text) + 3
+
+
+def test_progress_is_throttled_after_the_first_token(tiny_loaded):
+    from reward_training.generation.sampling import _Progress, _Row
+
+    reports = []
+    progress = _Progress(tiny_loaded, reports.append, every_s=3600.0)
+    for n in range(5):
+        progress.step([_Row(tokens=[5] * (n + 1))])
+    assert len(reports) == 1  # the first step at once, then nothing within the hour
