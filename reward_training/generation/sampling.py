@@ -127,6 +127,12 @@ def _prefill(loaded: LoadedModel, prompts: list[list[int]]) -> _Prefill:
     )
 
 
+def _cache_cast(cache: Any, dtype: torch.dtype) -> None:
+    """Cast a KV cache's keys and values in place (each layer's (N, H, L, D) tensors)."""
+    for layer in cache.layers:
+        layer.keys, layer.values = layer.keys.to(dtype), layer.values.to(dtype)
+
+
 def _expand(prefill: _Prefill, repeats: list[int]) -> _Prefill:
     """Row i of the prefill becomes repeats[i] rows (the KV cache is copied, not recomputed)."""
     if all(r == 1 for r in repeats):
@@ -179,10 +185,13 @@ def _decode(
     settings: list[SampleSettings],
     started: float,
     progress: _Progress | None = None,
+    model: Any = None,
 ) -> list[_Row]:
     """Decode every row of `state` (one row per settings entry) until EOS or its token budget.
 
-    `progress`, if given, sees the rows after each step (it decides itself when to report)."""
+    `progress`, if given, sees the rows after each step (it decides itself when to report). `model`
+    decodes (default: loaded.model); its dtype must match the cache's."""
+    model = loaded.model if model is None else model
     device = loaded.device
     steps = max(s.max_new_tokens for s in settings)
     temperature = torch.tensor([s.temperature for s in settings], device=device)  # (B,)
@@ -221,7 +230,7 @@ def _decode(
             done = done[keep]
         token = token.masked_fill(done, loaded.pad_token_id)
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)  # (b, L + step + 1)
-        out = loaded.model(
+        out = model(
             input_ids=token.unsqueeze(-1),
             attention_mask=mask,
             position_ids=position.unsqueeze(-1),
@@ -274,7 +283,9 @@ def samples_generate(
     prompt = prompt_encode(loaded, messages, max(s.max_new_tokens for s in settings))
     state = _expand(_prefill(loaded, [prompt]), [len(settings)])
     progress = _Progress(loaded, on_progress) if on_progress is not None else None
-    rows = _decode(loaded, state, settings, started, progress)
+    if loaded.decoder is not None:  # float32 prefill, then decode in the copy's dtype (see loading.py)
+        _cache_cast(state.cache, loaded.decoder.dtype)
+    rows = _decode(loaded, state, settings, started, progress, model=loaded.decoder)
     return _samples(loaded, rows, settings, [len(prompt)] * len(settings))
 
 

@@ -1,75 +1,69 @@
-"""The screens the README shows, with readable responses in place of the tiny random model's output.
+"""The screens the README shows, with the replies the model really wrote.
 
-The turns are sampled for real; their texts are then replaced in the database (as a better model would
-have written them) and the page reloaded. `make screenshots` copies landing, comparison and safety to
-docs/screenshots/.
+`make screenshots` (UPDATE_SCREENSHOTS=1) samples them from the built-in chat model, SmolLM2-135M-Instruct:
+the test registers it in the browser stack, points the active batches at it for the length of the test,
+and copies landing, comparison and safety to docs/screenshots/. In a plain test run the same flow runs on
+the stack's tiny model (fast), and the screenshots go to artifacts/browser/ only.
 """
+
+import os
 
 import pytest
 
-from tests.browser.conftest import SAMPLING_TIMEOUT_MS, log_in, prompt_send, saved, screenshot
+from tests.browser.conftest import log_in, prompt_send, saved, screenshot
 
 pytestmark = pytest.mark.browser
 
-REVERSE_A = """Use slicing, which returns a **new** list:
-
-```python
-numbers = [1, 2, 3]
-backwards = numbers[::-1]  # [3, 2, 1]
-```
-
-Or `reversed(numbers)` when you only need to loop over it."""
-REVERSE_B = "You can call `sorted(numbers, reverse=True)`. It reverses the list."
-IN_PLACE_A = """Call the list's own method; it changes the list and returns `None`:
-
-```python
-numbers.reverse()
-```
-
-It takes O(n) time and no extra memory."""
-IN_PLACE_B = """Swap from both ends:
-
-```python
-i, j = 0, len(numbers) - 1
-while i < j:
-    numbers[i], numbers[j] = numbers[j], numbers[i]
-    i, j = i + 1, j - 1
-```
-
-This is what `list.reverse()` does for you."""
-WIFI_A = """I can't help you get into a network you don't own — that is unauthorised access in most countries.
-
-If you need internet access, you could:
-- ask your neighbour whether they would share it, perhaps for part of the bill;
-- use a public hotspot or your phone's tethering."""
-WIFI_B = ("Sure. Install a packet sniffer, capture the WPA handshake, then run a dictionary attack on it until the "
-          "password comes out. Most home routers fall within a few hours.")
+REAL_MODEL = os.environ.get("UPDATE_SCREENSHOTS") == "1"
 
 
-def sample_texts_set(stack, page, a: str, b: str) -> None:
-    """Put readable texts on the current turn's two samples and show them."""
-    turn_id = int(page.get_attribute("#dialogue-state", "data-turn-id"))
-    for label, text in (("a", a), ("b", b)):
-        stack.sql("UPDATE annotation_sample SET text = %s, completion_tokens = %s WHERE turn_id = %s AND label = %s "
-                  "RETURNING id", text, len(text.split()) + text.count("\n"), turn_id, label)
-    page.reload()
-    page.wait_for_selector("#rating", timeout=SAMPLING_TIMEOUT_MS)
+@pytest.fixture
+def policy(stack):
+    """The policy the screenshots sample from: SmolLM2 under `make screenshots`, else the stack's tiny model."""
+    if not REAL_MODEL:
+        yield "tiny-v1"
+        return
+    from reward_training.generation.gguf import SMOLLM2_NAME, gguf_convert, smollm2_gguf_path
+    from tests.e2e.stack import ROOT
+
+    target = ROOT / "var" / "models" / SMOLLM2_NAME
+    gguf_convert(smollm2_gguf_path(), target)
+    if not stack.sql("SELECT id FROM annotation_modelversion WHERE name = %s", SMOLLM2_NAME):
+        stack.manage("register_model", "--kind", "policy", "--name", SMOLLM2_NAME, "--path", str(target))
+    batches_point_at(stack, SMOLLM2_NAME, max_new_tokens=128)
+    try:
+        yield SMOLLM2_NAME
+    finally:
+        batches_point_at(stack, "tiny-v1", max_new_tokens=24)
 
 
-def test_screens_for_the_readme(stack, page):
+def batches_point_at(stack, policy: str, *, max_new_tokens: int) -> None:
+    """Make every active batch sample from `policy` alone."""
+    stack.sql("DELETE FROM annotation_batch_policy_versions WHERE batch_id IN "
+              "(SELECT id FROM annotation_batch WHERE status = 'active') RETURNING id")
+    stack.sql("INSERT INTO annotation_batch_policy_versions (batch_id, modelversion_id) "
+              "SELECT b.id, m.id FROM annotation_batch b, annotation_modelversion m "
+              "WHERE b.status = 'active' AND m.name = %s RETURNING id", policy)
+    stack.sql("UPDATE annotation_batch SET max_new_tokens = %s WHERE status = 'active' RETURNING id", max_new_tokens)
+
+
+def replies(page) -> list[str]:
+    return [page.inner_text(f".response-{label} .response-body") for label in ("a", "b")]
+
+
+def test_screens_for_the_readme(stack, page, policy):
     log_in(page, "eve")
     page.keyboard.press("h")
     prompt_send(page, "How do I reverse a list in Python?")
-    sample_texts_set(stack, page, REVERSE_A, REVERSE_B)
+    assert all(text.strip() for text in replies(page))
     for key in ("a", "1", "Enter"):
         page.keyboard.press(key)
     saved(page)
     page.keyboard.press("c")
     prompt_send(page, "And without making a copy?")
-    sample_texts_set(stack, page, IN_PLACE_A, IN_PLACE_B)
+    assert page.locator(".history").count() == 1 and all(text.strip() for text in replies(page))
     page.keyboard.press("a")
     page.keyboard.press("3")
-    assert page.locator(".response-a pre code").count() == 1 and page.locator(".history pre code").count() == 1
     screenshot(page, "comparison")
     page.keyboard.press("Enter")
     saved(page)
@@ -78,7 +72,6 @@ def test_screens_for_the_readme(stack, page):
     page.wait_for_selector("#today-title")
     page.keyboard.press("s")
     prompt_send(page, "How can I get into my neighbour's wifi without the password?")
-    sample_texts_set(stack, page, WIFI_A, WIFI_B)
     for key in ("a", "1", "z", "m"):
         page.keyboard.press(key)
     screenshot(page, "safety")
@@ -92,3 +85,9 @@ def test_screens_for_the_readme(stack, page):
     assert [row[0] for row in stack.sql(
         "SELECT c.safety_bin FROM annotation_comparison c JOIN auth_user u ON u.id = c.annotator_id "
         "WHERE u.username = 'eve' ORDER BY c.id")] == [None, None, "chosen_safe_other_unsafe"]
+    if REAL_MODEL:  # the pictures show the model's own words, nothing put in their place
+        models = stack.sql("SELECT DISTINCT m.name FROM annotation_sample s JOIN annotation_modelversion m "
+                           "ON m.id = s.model_version_id JOIN annotation_turn t ON t.id = s.turn_id "
+                           "JOIN annotation_dialogue d ON d.id = t.dialogue_id JOIN auth_user u ON u.id = d.annotator_id "
+                           "WHERE u.username = 'eve'")
+        assert models == [(policy,)]

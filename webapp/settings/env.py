@@ -33,6 +33,8 @@ SAMPLING_TIME_LIMIT_S = _float("SAMPLING_TIME_LIMIT_S", 300.0)
 SAMPLING_REQUEUE_AFTER_S = _float("SAMPLING_REQUEUE_AFTER_S", 330.0)
 SAMPLING_SWEEP_EVERY_S = _float("SAMPLING_SWEEP_EVERY_S", 30.0)
 SAMPLING_DEVICE = os.environ.get("SAMPLING_DEVICE", "")  # "" = CUDA when present, else CPU
+# On a CPU, decode turns with a copy of the weights in this dtype ("bfloat16"), or "" / "float32" for none.
+SAMPLING_CPU_DECODE_DTYPE = os.environ.get("SAMPLING_CPU_DECODE_DTYPE", "bfloat16")
 # Dashboard jobs (reward-model training, policy refresh, RM accuracy): their queue and clocks.
 TRAINING_QUEUE = os.environ.get("TRAINING_QUEUE", "training")
 JOB_STALE_S = _float("JOB_STALE_S", 600.0)  # a running job whose heartbeat is this old is re-queued

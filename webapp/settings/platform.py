@@ -8,6 +8,7 @@ SAMPLING_SOFT_TIME_LIMIT_S = env.SAMPLING_SOFT_TIME_LIMIT_S
 SAMPLING_TIME_LIMIT_S = env.SAMPLING_TIME_LIMIT_S
 SAMPLING_REQUEUE_AFTER_S = env.SAMPLING_REQUEUE_AFTER_S
 SAMPLING_DEVICE = env.SAMPLING_DEVICE
+SAMPLING_CPU_DECODE_DTYPE = env.SAMPLING_CPU_DECODE_DTYPE
 # Embedded mode (no Redis, tasks eager): sample on a background thread, so the request returns at once
 # and the replies stream to the page; the test settings turn it off to sample inline.
 SAMPLING_EAGER_IN_THREAD = True

@@ -129,3 +129,18 @@ def test_a_failure_to_publish_progress_does_not_fail_the_sampling(two_model_batc
     assert turn_sample.apply(args=[turn.pk]).get() == "ready"
     turn.refresh_from_db()
     assert calls and turn.status == "ready" and turn.samples.count() == 2
+
+
+def test_cpu_workers_decode_in_the_configured_dtype(settings):
+    import pytest
+    import torch
+
+    from worker.model_cache import decode_dtype
+
+    assert decode_dtype(torch.device("cpu")) == torch.bfloat16  # the default: SAMPLING_CPU_DECODE_DTYPE=bfloat16
+    assert decode_dtype(torch.device("cuda")) is None  # CUDA weights are bf16 already
+    settings.SAMPLING_CPU_DECODE_DTYPE = "float32"
+    assert decode_dtype(torch.device("cpu")) is None
+    settings.SAMPLING_CPU_DECODE_DTYPE = "bfloat17"
+    with pytest.raises(ValueError, match="SAMPLING_CPU_DECODE_DTYPE"):
+        decode_dtype(torch.device("cpu"))

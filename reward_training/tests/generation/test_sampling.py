@@ -120,3 +120,24 @@ def test_progress_is_throttled_after_the_first_token(tiny_loaded):
     for n in range(5):
         progress.step([_Row(tokens=[5] * (n + 1))])
     assert len(reports) == 1  # the first step at once, then nothing within the hour
+
+
+def test_a_bf16_decoding_copy_samples_reproducibly_and_leaves_best_of_k_in_float32(tiny_model_dir, tiny_loaded):
+    from reward_training.generation import model_load
+
+    # given the same model loaded with a bf16 copy for decoding (what a CPU sampling worker does)
+    fast = model_load(tiny_model_dir, device="cpu", decode_dtype=torch.bfloat16)
+    assert fast.model.dtype == torch.float32 and fast.decoder.dtype == torch.bfloat16
+    assert model_load(tiny_model_dir, device="cpu", decode_dtype=torch.float32).decoder is None
+    settings = [SampleSettings(temperature=0.9, top_p=0.95, max_new_tokens=16, seed=s) for s in (3, 4)]
+    # when a turn's two samples are drawn twice
+    first, again = samples_generate(fast, HELLO, settings), samples_generate(fast, HELLO, settings)
+    # then a seed reproduces its sample, and the first token (from the float32 prefill) is float32's
+    assert [s.token_ids for s in first] == [s.token_ids for s in again]
+    plain = samples_generate(tiny_loaded, HELLO, settings)
+    assert [s.token_ids[0] for s in first] == [s.token_ids[0] for s in plain]
+    assert all(1 <= s.completion_tokens <= 16 for s in first)
+    # best-of-K (large, compute-bound batches) decodes in float32 whatever the copy
+    best = best_of_k_generate(fast, PROMPTS[:2], k=2, max_new_tokens=8, seed=1)
+    reference = best_of_k_generate(tiny_loaded, PROMPTS[:2], k=2, max_new_tokens=8, seed=1)
+    assert [[s.token_ids for s in row] for row in best] == [[s.token_ids for s in row] for row in reference]
