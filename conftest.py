@@ -32,8 +32,6 @@ def smollm2_dir():
     """
     from pathlib import Path
 
-    from reward_training.generation.gguf import SMOLLM2_NAME, gguf_convert, smollm2_gguf_path
+    from reward_training.generation.gguf import smollm2_converted
 
-    target = Path(__file__).resolve().parent / "var" / "models" / SMOLLM2_NAME
-    gguf_convert(smollm2_gguf_path(), target)
-    return target
+    return smollm2_converted(Path(__file__).resolve().parent / "var" / "models")

@@ -9,6 +9,7 @@ non-empty replies. Standard library only: it runs before anything is installed.
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -26,11 +27,26 @@ def call(url: str, method: str = "GET", body: dict | None = None, token: str | N
         return answer.status, json.loads(answer.read() or b"null")
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped) is dead too
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the server to come up")
     parser.add_argument("--sampling-timeout", type=float, default=300)
+    parser.add_argument("--pid", type=int, help="the demo's process: stop waiting as soon as it has died")
     args = parser.parse_args()
 
     deadline = time.time() + args.timeout
@@ -41,6 +57,9 @@ def main() -> int:
                 break
         except (urllib.error.URLError, ConnectionError, OSError):
             pass
+        if args.pid and not alive(args.pid):
+            print(f"demo check: make demo (pid {args.pid}) exited before the server answered", file=sys.stderr)
+            return 1
         if time.time() > deadline:
             print(f"demo check: the server did not answer on {args.url} within {args.timeout:.0f} s", file=sys.stderr)
             return 1

@@ -68,11 +68,9 @@ def start_policy(name: str) -> tuple[str, Path]:
     """The model the loop starts from: the 2.4M demo model, or the built-in SmolLM2 (converted once)."""
     if name == "demo":
         return "demo-chat-v0", ROOT / "assets" / "demo-chat"
-    from reward_training.generation.gguf import SMOLLM2_NAME, gguf_convert, smollm2_gguf_path
+    from reward_training.generation.gguf import SMOLLM2_NAME, smollm2_converted
 
-    target = ROOT / "var" / "models" / SMOLLM2_NAME
-    gguf_convert(smollm2_gguf_path(), target)
-    return SMOLLM2_NAME, target
+    return SMOLLM2_NAME, smollm2_converted(ROOT / "var" / "models")
 
 
 def main() -> None:

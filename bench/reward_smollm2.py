@@ -42,17 +42,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 DATA = REPO / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz"
-MODEL_DIR = REPO / "var" / "models" / "smollm2-135m-instruct"
 BATCH = 8
 SETTINGS = {"prefix sharing on": {}, "prefix sharing off": {"prefix_sharing": False}}
 
 
 def checkpoint_ready() -> str:
     """The converted SmolLM2-135M-Instruct directory (idempotent: converts only when missing or stale)."""
-    from reward_training.generation.gguf import gguf_convert, smollm2_gguf_path
+    from reward_training.generation.gguf import smollm2_converted
 
-    gguf_convert(smollm2_gguf_path(), MODEL_DIR)
-    return str(MODEL_DIR)
+    return str(smollm2_converted(REPO / "var" / "models"))
 
 
 def slices_write(data: Path, n_train: int, n_eval: int, folder: Path) -> tuple[Path, Path]:

@@ -33,14 +33,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
 
 
-def smollm2_dir() -> Path:
-    from reward_training.generation.gguf import SMOLLM2_NAME, gguf_convert, smollm2_gguf_path
-
-    target = ROOT / "var" / "models" / SMOLLM2_NAME
-    gguf_convert(smollm2_gguf_path(), target)
-    return target
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=20)
@@ -48,7 +40,9 @@ def main() -> None:
     parser.add_argument("--model", help="a Hugging Face model directory (default: the built-in SmolLM2)")
     parser.add_argument("--worker-threads", type=int, default=2, help="OMP_NUM_THREADS of the worker")
     args = parser.parse_args()
-    model = Path(args.model) if args.model else smollm2_dir()
+    from reward_training.generation.gguf import smollm2_converted
+
+    model = Path(args.model) if args.model else smollm2_converted(ROOT / "var" / "models")
     prompts = [p for p in HELDOUT.read_text().splitlines() if p.strip()]
     first_token, complete, tokens = [], [], []
     with tempfile.TemporaryDirectory() as workdir:

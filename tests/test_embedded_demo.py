@@ -27,6 +27,33 @@ print(json.dumps({"posted": [posted.status_code, posted.json()["status"]], "poll
                   "texts": [r["text"] for r in turn["responses"]], "comparison": answer.status_code}))
 """
 
+# A turn an earlier server process was sampling when it stopped (Ctrl-C, a reload): it is `sampling`,
+# queued long ago, and no task for it exists any more.
+ORPHAN = """
+import datetime
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from annotation.models import Turn
+from annotation.services.dialogues import dialogue_create
+dialogue = dialogue_create(annotator=get_user_model().objects.get(username="annotator"), track="helpfulness")
+turn = Turn.objects.create(dialogue=dialogue, index=0, prompt="Name three colours.", status="sampling",
+                           sampling_queued_at=timezone.now() - datetime.timedelta(hours=1))
+print(turn.pk)
+"""
+
+# A new server process: the annotator's page polls the orphaned turn, and it gets sampled.
+RESUME = """
+import json, sys, time
+from rest_framework.test import APIClient
+from django.contrib.auth import get_user_model
+client = APIClient(SERVER_NAME="localhost")
+client.force_authenticate(get_user_model().objects.get(username="annotator"))
+deadline = time.time() + 300
+while (turn := client.get(f"/api/turns/{TURN}/").json())["status"] == "sampling" and time.time() < deadline:
+    time.sleep(0.3)
+print(json.dumps({"status": turn["status"], "texts": [r["text"] for r in turn["responses"]]}))
+"""
+
 
 def test_bootstrap_and_a_turn_without_postgres_or_redis(tmp_path, smollm2_dir):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
@@ -53,6 +80,10 @@ def test_bootstrap_and_a_turn_without_postgres_or_redis(tmp_path, smollm2_dir):
     assert result["posted"] == [202, "sampling"] and result["polls"] >= 1  # the request did not wait for the model
     assert result["status"] == "ready" and result["comparison"] == 201
     assert all(text.strip() for text in result["texts"]) and result["texts"][0] != result["texts"][1]
+
+    orphan = int(manage("shell", "-c", ORPHAN))
+    resumed = json.loads(manage("shell", "-c", RESUME.replace("TURN", str(orphan))))
+    assert resumed["status"] == "ready" and all(text.strip() for text in resumed["texts"])
 
 
 def test_with_no_database_or_redis_url_the_settings_fall_back_to_sqlite_and_eager_tasks():

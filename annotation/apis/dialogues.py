@@ -4,10 +4,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.apis.permissions import IsAnnotator
-from annotation.models import Track
+from annotation.models import Track, Turn
 from annotation.selectors.dialogues import dialogue_get, dialogue_list, turn_get
 from annotation.services.comparisons import comparison_create
 from annotation.services.dialogues import dialogue_create, turn_create, turn_retry
+from annotation.services.sampling import sampling_embedded_ensure
 
 
 class ResponseSerializer(serializers.Serializer):
@@ -114,7 +115,10 @@ class TurnDetailApi(APIView):
 
     @extend_schema(responses=TurnOutputSerializer)
     def get(self, request, turn_id: int):
-        return Response(TurnOutputSerializer(turn_get(annotator=request.user, turn_id=turn_id)).data)
+        turn = turn_get(annotator=request.user, turn_id=turn_id)
+        if turn.status == Turn.Status.SAMPLING:
+            sampling_embedded_ensure()
+        return Response(TurnOutputSerializer(turn).data)
 
 
 class TurnRetryApi(APIView):

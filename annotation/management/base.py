@@ -47,13 +47,6 @@ def database_check() -> None:
                            "pending): run `python manage.py migrate` first")
 
 
-def is_model_dir(value: str | None) -> bool:
-    """A Hugging Face model directory given by path, which needs no registry lookup."""
-    from pathlib import Path
-
-    return bool(value) and (Path(value) / "config.json").is_file()
-
-
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
@@ -62,18 +55,20 @@ def first_line(error: BaseException) -> str:
 class JsonCommand(BaseCommand):
     """Subclasses implement run(**options) -> dict; the dict is printed as the final JSON line.
 
-    The database is checked first (reachable, migrated), unless `needs_database(options)` says the
-    command can do without it, so an unmigrated or unreachable database gives one line, not a traceback.
+    An unmigrated or unreachable database gives one line that says what to run, not a traceback: a
+    command whose first query fails is diagnosed then (so bad input is still reported as such), and one
+    that would do long work before its first query (training that registers its result, the model
+    conversion) checks the database first, through `database_first(options)`.
     """
 
-    def needs_database(self, options: dict) -> bool:
-        return True
+    def database_first(self, options: dict) -> bool:
+        return False
 
     def run(self, **options) -> dict:
         raise CommandError(f"{type(self).__module__} does not define run()")
 
     def handle(self, *args, **options):
-        if self.needs_database(options):
+        if self.database_first(options):
             database_check()
         try:
             result = self.run(**options)
@@ -81,6 +76,7 @@ class JsonCommand(BaseCommand):
             raise CommandError(one_line(error)) from error
         except Conflict as error:
             raise CommandError(str(error)) from error
-        except DatabaseError as error:  # the server went away mid-command
+        except DatabaseError as error:
+            database_check()  # not migrated, or not reachable: say so
             raise CommandError(f"database error ({database_name()}): {first_line(error)}") from error
         self.stdout.write(json.dumps(result, ensure_ascii=False, default=str))

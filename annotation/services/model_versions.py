@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -60,34 +61,44 @@ def model_version_set_current(*, version: ModelVersion) -> ModelVersion:
     return version
 
 
+MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # also a folder name in MODEL_DIR
+
+
 def model_version_from_gguf(
     *, gguf_path: str, name: str, current: bool = False, stage=None
 ) -> tuple[ModelVersion, bool]:
     """Convert a GGUF file into MODEL_DIR/<name> (a Hugging Face directory) and register it as a policy.
 
     Idempotent: a version of that name converted from the same file (same SHA-256) is returned as it
-    is, with False. A name already taken by anything else, a missing file, a non-GGUF file or an
-    architecture transformers cannot read is refused with a ValidationError.
+    is, with False (its directory is converted again if it went missing). A name already taken by
+    anything else, or by a conversion of another file, is refused before anything is written, as are
+    a missing file, a non-GGUF file and an architecture transformers cannot read (ValidationError).
     """
     from django.conf import settings
 
-    from reward_training.generation.gguf import GGUFError, gguf_convert
+    from reward_training.generation.gguf import GGUFError, file_sha256, gguf_architecture, gguf_convert
 
+    if not MODEL_NAME_PATTERN.match(name):
+        raise ValidationError({"name": ["use letters, digits, '.', '_' and '-' only (it names a folder in MODEL_DIR)"]})
     existing = ModelVersion.objects.filter(name=name).first()
-    if existing is not None and not (Path(existing.path) / "gguf_source.json").is_file():
-        raise ValidationError({"name": [f"a model version named {name!r} already exists and was not converted from GGUF"]})
     try:
-        provenance = gguf_convert(gguf_path, Path(settings.MODEL_DIR) / name, stage=stage)
+        if existing is not None:
+            if "gguf_sha256" not in existing.lineage:
+                raise ValidationError({"name": [f"a model version named {name!r} already exists and was not "
+                                                "converted from GGUF"]})
+            gguf_architecture(gguf_path)  # a missing or non-GGUF file is refused as such
+            if file_sha256(gguf_path) != existing.lineage["gguf_sha256"]:
+                raise ValidationError({"name": [f"{name!r} was converted from another GGUF file; choose another --name"]})
+            gguf_convert(gguf_path, existing.path, stage=stage)  # a no-op unless its directory went missing
+            if current and not existing.is_current:
+                model_version_set_current(version=existing)
+            return existing, False
+        target = Path(settings.MODEL_DIR) / name
+        provenance = gguf_convert(gguf_path, target, stage=stage)
     except GGUFError as error:
         raise ValidationError({"gguf": [str(error)]}) from error
-    if existing is not None:
-        if existing.lineage.get("gguf_sha256") != provenance["sha256"]:
-            raise ValidationError({"name": [f"{name!r} was converted from another GGUF file; choose another --name"]})
-        if current and not existing.is_current:
-            model_version_set_current(version=existing)
-        return existing, False
     lineage = {"source": f"converted from GGUF {provenance['source']}", "gguf_sha256": provenance["sha256"],
                "architecture": provenance["architecture"], "parameters": provenance["parameters"]}
-    version = model_version_register(name=name, kind=ModelVersion.Kind.POLICY, path=str(Path(settings.MODEL_DIR) / name),
+    version = model_version_register(name=name, kind=ModelVersion.Kind.POLICY, path=str(target),
                                      lineage=lineage, current=current)
     return version, True

@@ -68,6 +68,15 @@ def turn_sampling_enqueue(*, turn_id: int) -> None:
         logger.exception("could not queue sampling of turn %s; the sweep will re-queue it", turn_id)
 
 
+def sampling_embedded_ensure() -> None:
+    """Embedded mode: make sure this process's sampling thread runs, so that it re-queues a turn an
+    earlier process left `sampling` (see worker/background.py). A no-op with a real broker."""
+    if settings.CELERY_TASK_ALWAYS_EAGER and getattr(settings, "SAMPLING_EAGER_IN_THREAD", True):
+        from worker.background import background_ensure
+
+        background_ensure()
+
+
 def sampling_plan_draw(*, versions: list[ModelVersion], temperature_min: float, temperature_max: float,
                        top_p: float, max_new_tokens: int, rng: random.Random) -> list[SamplingVariant]:
     """Two variants per the protocol: two different model versions where the batch names several,
@@ -196,7 +205,8 @@ def turns_requeue_stuck(*, older_than_s: float | None = None) -> dict:
             if turn.sampling_attempts >= settings.SAMPLING_MAX_ATTEMPTS:
                 turn.status = Turn.Status.FAILED
                 turn.error = f"sampling did not finish after {turn.sampling_attempts} attempts"
-                turn.save(update_fields=["status", "error"])
+                turn.partial_responses = None
+                turn.save(update_fields=["status", "error", "partial_responses"])
                 failed.append(turn.pk)
             else:
                 turn.sampling_attempts += 1

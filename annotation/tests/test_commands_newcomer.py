@@ -38,6 +38,16 @@ def test_convert_gguf_registers_once_and_refuses_bad_input(smollm2_dir, settings
     with pytest.raises(CommandError, match="not a GGUF file"):
         run("convert_gguf", str(tmp_path / "notes.gguf"), "--name", "other")
     assert not ModelVersion.objects.filter(name="other").exists()
+    with pytest.raises(CommandError, match="letters, digits"):
+        run("convert_gguf", str(smollm2_gguf_path()), "--name", "../elsewhere")
+    # another GGUF file under a taken name is refused before anything is written
+    from reward_training.tests.generation.test_gguf import _gguf_file
+
+    weights = smollm2_dir / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    with pytest.raises(CommandError, match="converted from another GGUF file"):
+        run("convert_gguf", str(_gguf_file(tmp_path / "other.gguf", "llama")), "--name", smollm2_dir.name)
+    assert weights.stat().st_mtime_ns == before
 
 
 @pytest.mark.django_db
@@ -90,3 +100,22 @@ def test_train_reward_model_on_a_directory_needs_no_database(bare_env, tiny_poli
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pairs_per_second" in json.loads(done.stdout.strip().splitlines()[-1])
     assert not (tmp_path / "fresh.sqlite3").exists() or (tmp_path / "fresh.sqlite3").stat().st_size == 0
+
+
+@pytest.mark.django_db
+def test_bootstrap_demo_moves_a_database_of_an_earlier_release_onto_smollm2(smollm2_dir, settings):
+    # given a demo database from before SmolLM2: the 2.4M model current, and the demo batches sampling it
+    run("register_model", "--kind", "policy", "--name", "demo-chat-v0", "--path", str(ROOT / "assets" / "demo-chat"),
+        "--current")
+    run("create_batch", "--name", "demo-helpfulness", "--track", "helpfulness", "--policy", "demo-chat-v0",
+        "--temperatures", "0.7,1.2", "--target", "10", "--activate")
+    settings.MODEL_DIR = smollm2_dir.parent
+    # when bootstrap_demo runs again
+    result = run("bootstrap_demo")
+    # then the demo samples SmolLM2, in new batches, and the old batch is closed
+    assert result["sampling_from"] == ["smollm2-135m-instruct"]
+    assert ModelVersion.objects.get(kind="policy", is_current=True).name == "smollm2-135m-instruct"
+    assert result["batches"] == ["demo-helpfulness-smollm2-135m-instruct", "demo-safety"]
+    from annotation.models import Batch
+
+    assert Batch.objects.get(name="demo-helpfulness").status == Batch.Status.CLOSED

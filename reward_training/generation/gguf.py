@@ -48,6 +48,13 @@ def smollm2_gguf_path() -> Path:
     return path
 
 
+def smollm2_converted(models_dir: str | Path) -> Path:
+    """The built-in SmolLM2, converted into models_dir/smollm2-135m-instruct once (idempotent); its path."""
+    target = Path(models_dir) / SMOLLM2_NAME
+    gguf_convert(smollm2_gguf_path(), target)
+    return target
+
+
 def gguf_architecture(path: str | Path) -> str:
     """The file's `general.architecture`, after checking that it is a GGUF file transformers can read."""
     path = Path(path)
@@ -103,6 +110,8 @@ def gguf_convert(
     if not gguf_path.is_file():
         raise GGUFError(f"{gguf_path}: no such file")
     done = gguf_converted_from(output_dir)
+    if done is None and Path(output_dir).exists() and any(Path(output_dir).iterdir()):
+        raise GGUFError(f"{output_dir} exists and is not a GGUF conversion; refusing to replace it")
     stat = gguf_path.stat()
     unchanged = {"source": str(gguf_path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     if done is not None and all(done.get(k) == v for k, v in unchanged.items()):

@@ -62,7 +62,6 @@ def checkpoint_save(
     return final
 
 
-
 def checkpoint_latest(output_dir: str | Path) -> Path | None:
     """The newest complete checkpoint directory in output_dir (temporary ones are ignored)."""
     candidates = [p for p in Path(output_dir).glob(f"{PREFIX}*") if (p / STATE_JSON).is_file()]

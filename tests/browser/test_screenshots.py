@@ -23,11 +23,10 @@ def policy(stack):
     if not REAL_MODEL:
         yield "tiny-v1"
         return
-    from reward_training.generation.gguf import SMOLLM2_NAME, gguf_convert, smollm2_gguf_path
+    from reward_training.generation.gguf import SMOLLM2_NAME, smollm2_converted
     from tests.e2e.stack import ROOT
 
-    target = ROOT / "var" / "models" / SMOLLM2_NAME
-    gguf_convert(smollm2_gguf_path(), target)
+    target = smollm2_converted(ROOT / "var" / "models")
     if not stack.sql("SELECT id FROM annotation_modelversion WHERE name = %s", SMOLLM2_NAME):
         stack.manage("register_model", "--kind", "policy", "--name", SMOLLM2_NAME, "--path", str(target))
     batches_point_at(stack, SMOLLM2_NAME, max_new_tokens=128)

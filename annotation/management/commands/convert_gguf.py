@@ -15,6 +15,9 @@ class Command(JsonCommand):
         parser.add_argument("--name", required=True, help="the model version's name (and its folder in MODEL_DIR)")
         parser.add_argument("--current", action="store_true", help="make it the current policy")
 
+    def database_first(self, options):
+        return True  # the conversion takes a minute; an unmigrated database should not wait for it
+
     def run(self, *, gguf, name, current, **_):
         with progress(total=len(STAGES), desc="convert", unit="step") as bar:
             def stage(label):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from annotation.management.base import JsonCommand, is_model_dir
+from annotation.management.base import JsonCommand
 from annotation.selectors.model_versions import model_path_resolve
 from reward_training.reward.api import evaluate_reward_model
 
@@ -14,9 +14,6 @@ class Command(JsonCommand):
         parser.add_argument("--model", required=True, help="registered name or model directory")
         parser.add_argument("--data", required=True)
         parser.add_argument("--format", default="trl", choices=["trl", "hh-rlhf"])
-
-    def needs_database(self, options):
-        return not is_model_dir(options["model"])
 
     def run(self, *, model, data, format, **_):
         path, _version = model_path_resolve(model)

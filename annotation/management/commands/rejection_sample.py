@@ -31,6 +31,10 @@ class Command(JsonCommand):
         parser.add_argument("--config", help="JSON file of RejectionSamplingConfig fields")
         parser.add_argument("--register", metavar="NAME", help="register the refreshed policy (not made current)")
 
+    def database_first(self, options):
+        """Hours of training must not end in a registry that was never there."""
+        return bool(options["register"])
+
     def run(self, *, policy, helpfulness_rm, safety_rm, prompts, k, temperature, output, max_new_tokens, seed,
             sft_epochs, sft_lr, pool, config, register, **_):
         policy_path, policy_version = model_path_resolve(policy, field="policy")

@@ -31,6 +31,10 @@ class Command(JsonCommand):
         parser.add_argument("--config", help="JSON file of PPOConfig fields")
         parser.add_argument("--register", metavar="NAME")
 
+    def database_first(self, options):
+        """Hours of training must not end in a registry that was never there."""
+        return bool(options["register"])
+
     def run(self, *, policy, helpfulness_rm, safety_rm, prompts, iterations, beta, output, heldout, lr, batch_size,
             minibatch_size, max_new_tokens, critic, seed, config, register, **_):
         policy_path, policy_version = model_path_resolve(policy, field="policy")

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from annotation.management.base import JsonCommand, is_model_dir
+from annotation.management.base import JsonCommand
 from annotation.management.lineage import data_lineage
 from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
 from annotation.services.model_versions import model_version_register
@@ -38,9 +38,9 @@ class Command(JsonCommand):
         parser.add_argument("--eval", help="a held-out file in the same format")
         parser.add_argument("--register", metavar="NAME", help="add the result to the model registry")
 
-    def needs_database(self, options):
-        """A model directory as --base, without --register, trains without touching the registry."""
-        return bool(options["register"]) or not is_model_dir(options["base"])
+    def database_first(self, options):
+        """Hours of training must not end in a registry that was never there."""
+        return bool(options["register"])
 
     def run(self, *, kind, base, data, output, format, margin, mixture, source, track, epochs, lr, batch_size,
             micro_batch_size, max_length, safety_aux_loss, seed, config, eval, register, **_):

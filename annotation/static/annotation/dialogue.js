@@ -35,13 +35,30 @@
   }
 
   // --- the time clock -------------------------------------------------------------------------
+  // Annotators start reading while the replies stream, so the visible time from the first streamed
+  // text counts too: clockStart() carries it over into the rating's clock.
+  let streamMs = 0;
+  let streamSince = null;
+  let streaming = false; // the current turn has shown streamed text
   function clockStart() {
-    visibleMs = 0;
+    visibleMs = streamMs + (streamSince === null ? 0 : performance.now() - streamSince);
+    streamMs = 0; streamSince = null; streaming = false;
     visibleSince = document.visibilityState === "visible" ? performance.now() : null;
   }
+  function streamClockStart() {
+    if (streaming) return;
+    streaming = true;
+    streamSince = document.visibilityState === "visible" ? performance.now() : null;
+  }
   document.addEventListener("visibilitychange", () => {
+    const visible = document.visibilityState === "visible";
+    if (state === "sampling" && streaming) {
+      if (visible) streamSince = performance.now();
+      else if (streamSince !== null) { streamMs += performance.now() - streamSince; streamSince = null; }
+      return;
+    }
     if (state !== "ready") return;
-    if (document.visibilityState === "visible") visibleSince = performance.now();
+    if (visible) visibleSince = performance.now();
     else if (visibleSince !== null) { visibleMs += performance.now() - visibleSince; visibleSince = null; }
   });
   const timeSpentMs = () => Math.round(visibleMs + (visibleSince === null ? 0 : performance.now() - visibleSince));
@@ -65,6 +82,7 @@
       $("#composer").addEventListener("submit", (event) => { event.preventDefault(); promptSend(); });
       if ($(".saved")) $("[data-action=continue]").focus(); else textarea.focus();
     } else if (state === "sampling") {
+      streamMs = 0; streamSince = null; streaming = false; // a new pair: its reading clock starts at its first text
       const started = performance.now();
       const elapsed = $("[data-elapsed]");
       clockTimer = setInterval(() => { elapsed.textContent = Math.floor((performance.now() - started) / 1000); }, 1000);
@@ -126,6 +144,7 @@
       if (label !== "a" && label !== "b") continue;
       const node = $('[data-partial="' + label + '"]');
       if (!node || node.textContent === text) continue;
+      if (text) streamClockStart();
       const following = node.scrollTop + node.clientHeight >= node.scrollHeight - 8; // at the bottom: stay there
       node.textContent = text; // model text: never innerHTML
       if (following) node.scrollTop = node.scrollHeight;

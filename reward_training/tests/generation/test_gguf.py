@@ -69,3 +69,8 @@ def test_bad_files_are_refused_with_a_reason(tmp_path):
         gguf_convert(odd, tmp_path / "out")
     assert gguf_architecture(_gguf_file(tmp_path / "llama.gguf", "llama")) == "llama"
     assert not (tmp_path / "out").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(GGUFError, match="is not a GGUF conversion; refusing to replace it"):
+        gguf_convert(smollm2_gguf_path(), tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
