@@ -28,10 +28,14 @@ def slow_model(stack, tmp_path):
 
 
 def _texts(page) -> tuple[str, str] | None:
-    """The two texts so far, or None once the page has left the sampling state."""
-    if page.get_attribute("#dialogue-state", "data-state") != "sampling":
-        return None
-    return page.inner_text('[data-testid="partial-a"]'), page.inner_text('[data-testid="partial-b"]')
+    """The two texts so far, or None once the page has left the sampling state (read in one go, since the
+    page swaps in the ready state the moment the pair is complete)."""
+    texts = page.evaluate("""() => {
+      const state = document.querySelector("#dialogue-state");
+      const a = document.querySelector('[data-testid="partial-a"]'), b = document.querySelector('[data-testid="partial-b"]');
+      return state && state.dataset.state === "sampling" && a && b ? [a.innerText, b.innerText] : null;
+    }""")
+    return tuple(texts) if texts else None
 
 
 def test_both_replies_grow_side_by_side_and_the_rating_waits_for_them(stack, page, slow_model):
