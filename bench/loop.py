@@ -125,6 +125,10 @@ def main() -> None:
                 print(json.dumps({k: result[k] for k in ("iteration", "policy", "promoted", "rm_win_rate",
                                                          "oracle_win_rate", "seconds")}), file=sys.stderr)
             for result in results:
+                if result["parent"] == start_name:  # already compared with the starting model
+                    versus_start.append({"iteration": result["iteration"], "policy": result["policy"],
+                                         **{k: v for k, v in result.items() if "win_rate" in k}})
+                    continue
                 compared = stack.manage("evaluate_policy", "--policy", result["policy"], "--baseline",
                                         start_name, "--prompts", str(HELDOUT), "--limit", str(args.heldout_limit),
                                         timeout=3600)

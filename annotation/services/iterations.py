@@ -26,7 +26,7 @@ from annotation.services.batches import batch_activate, batch_close, batch_creat
 from annotation.services.model_versions import model_version_register, model_version_set_current
 from annotation.services.training import TrainingSettings, policy_refresh, reward_models_train
 from reward_training.data.prompts import prompts_read
-from reward_training.evaluation.policy_eval import judged_win_rate, policy_responses
+from reward_training.evaluation.policy_eval import paired_win_rate, policy_responses
 from reward_training.evaluation.win_rate import promotion_passes
 from reward_training.policy.ppo import PPOConfig, ppo_train
 from reward_training.policy.rejection_sampling import combined_scores
@@ -34,6 +34,7 @@ from reward_training.reward.scorer import RewardScorer
 
 logger = logging.getLogger(__name__)
 ASSETS = Path(settings.BASE_DIR) / "assets" / "prompts"
+HELDOUT_EXAMPLES = 10  # held-out prompts whose replies before and after an iteration its result shows
 
 
 @dataclass
@@ -160,6 +161,9 @@ def iteration_run(config: IterationConfig) -> dict:
     promoted = promotion_passes(evaluation["rm"], config.promotion_threshold)
     if promoted:
         model_version_set_current(version=new)
+    replies = workdir / "heldout_replies.jsonl"
+    replies.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in evaluation["replies"]),
+                       encoding="utf-8")
     lap("evaluation")
     return {
         "iteration": iteration,
@@ -174,6 +178,8 @@ def iteration_run(config: IterationConfig) -> dict:
         "reward_models": {kind: version.name for kind, version in rms.items()},
         "rejection_sampling": {k: rs[k] for k in ("pool_size", "mean_best_reward", "mean_median_reward")},
         "ppo": ppo_report,
+        "heldout_replies": str(replies),
+        "heldout_examples": evaluation["replies"][:HELDOUT_EXAMPLES],
         "seconds": timings,
         "config": asdict(config),
     }
@@ -214,7 +220,9 @@ def _ppo(iteration: int, rs_policy: ModelVersion, rms: dict, workdir: Path, conf
 
 def policy_compare(*, new_path: str, old_path: str, helpfulness_rm: str, safety_rm: str, prompts_file: str,
                    limit: int | None = None, max_new_tokens: int = 64, seed: int = 0) -> dict:
-    """Win rates of new over old on held-out prompts, judged by the RMs' combined reward and by the oracle."""
+    """Win rates of new over old on held-out prompts, judged by the RMs' combined reward and by the oracle.
+
+    "replies" holds every prompt's two replies side by side, with both judges' scores."""
     from annotation.simulation.oracle import oracle_score  # evaluation only: never reaches training
 
     items = prompts_read(prompts_file)[:limit]
@@ -222,7 +230,12 @@ def policy_compare(*, new_path: str, old_path: str, helpfulness_rm: str, safety_
     new = policy_responses(new_path, items, **sampling)
     old = policy_responses(old_path, items, **sampling)
     helpfulness, safety = RewardScorer(helpfulness_rm), RewardScorer(safety_rm)
-    rm = judged_win_rate(items, new, old,
-                         lambda p, r: combined_scores(helpfulness, safety, list(p), list(r))["combined"].tolist())
-    oracle = judged_win_rate(items, new, old, lambda p, r: [oracle_score(text) for text in r])
-    return {"rm": rm, "oracle": oracle}
+    scores = {}
+    for side, texts in (("new", new), ("old", old)):
+        scores[f"rm_{side}"] = combined_scores(helpfulness, safety, items, texts)["combined"].tolist()
+        scores[f"oracle_{side}"] = [oracle_score(text) for text in texts]
+    replies = [{"prompt": item.messages[-1]["content"], "new": a, "old": b,
+                **{key: values[i] for key, values in scores.items()}}
+               for i, (item, a, b) in enumerate(zip(items, new, old))]
+    return {judge: paired_win_rate(scores[f"{judge}_new"], scores[f"{judge}_old"]) for judge in ("rm", "oracle")} | {
+        "replies": replies}

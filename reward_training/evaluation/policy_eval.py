@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from reward_training.data.prompts import PromptItem
 from reward_training.evaluation.win_rate import WinRate, outcome, win_rate
 from reward_training.generation import best_of_k_generate, model_load
-
-Judge = Callable[[Sequence[PromptItem], Sequence[str]], Sequence[float]]
 
 
 def policy_responses(
@@ -24,7 +22,6 @@ def policy_responses(
     return [row[0].text.strip() for row in rows]
 
 
-def judged_win_rate(prompts: Sequence[PromptItem], new: Sequence[str], old: Sequence[str], judge: Judge) -> WinRate:
-    """Win rate of `new` over `old` responses under `judge` (higher is better); ties count one half."""
-    new_scores, old_scores = judge(prompts, new), judge(prompts, old)
+def paired_win_rate(new_scores: Sequence[float], old_scores: Sequence[float]) -> WinRate:
+    """Win rate of the `new` replies over the `old` ones, prompt by prompt (higher is better); ties count one half."""
     return win_rate([outcome(float(a), float(b)) for a, b in zip(new_scores, old_scores)])

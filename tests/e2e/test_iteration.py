@@ -33,6 +33,13 @@ def test_run_iteration_simulate_reduced(stack, tmp_path):
     for key in ("rm_win_rate", "oracle_win_rate"):
         assert 0 <= result[key] <= 1 and result[key + "_ci95"][0] <= result[key] <= result[key + "_ci95"][1]
     assert result["heldout_prompts"] == 4
+    # what changed, side by side: every held-out prompt's reply before and after, scored by both judges
+    examples = result["heldout_examples"]
+    assert [e["prompt"] for e in examples] == ["What is the sea?", "How do I bake bread?", "Name a colour.", "Help me sleep."]
+    assert all(isinstance(e["new"], str) and isinstance(e["old"], str) and isinstance(e["oracle_new"], int)
+               for e in examples)
+    saved = [json.loads(line) for line in open(result["heldout_replies"], encoding="utf-8")]
+    assert saved == examples
     models = {m["name"]: m for m in stack.manage("list_models")}
     assert models["policy-iter1"]["parent"] == "policy-v0" and models["policy-iter1-ppo"]["parent"] == "policy-iter1"
     assert models["policy-iter1-ppo"]["current"] and not models["policy-iter1"]["current"]
