@@ -17,6 +17,7 @@ import argparse
 import gzip
 import itertools
 import json
+import os
 import sys
 import tempfile
 import time
@@ -95,6 +96,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "loop.json"), help="where the full results go")
     parser.add_argument("--plot", default=str(ROOT / "docs" / "loop_win_rates.png"), help="win-rate PNG ('' for none)")
     parser.add_argument("--redis-db", type=int, default=13, help="a Redis database no other stack uses")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="torch threads per stack process (default: all cores; the test stack's 1 halves the speed)")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more run_iteration flags")
     args = parser.parse_args()
     rm_base = {"minilm": _minilm_path(), "policy": None}.get(args.rm_base, args.rm_base)
@@ -102,7 +105,7 @@ def main() -> None:
     started = time.perf_counter()
     results, versus_start = [], []
     with tempfile.TemporaryDirectory() as workdir:
-        stack = Stack(Path(workdir), redis_db=args.redis_db)
+        stack = Stack(Path(workdir), redis_db=args.redis_db, worker_env={"OMP_NUM_THREADS": str(args.threads)})
         try:
             stack.start()
             stack.worker_start()
