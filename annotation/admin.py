@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from annotation.models import Guideline, Job, OverlapAssignment, OverlapItem, TurnReport
+from annotation.models import Guideline, Job, OverlapAssignment, OverlapItem, Turn, TurnReport
 
 
 class GuidelineForm(forms.ModelForm):
@@ -58,6 +58,28 @@ class TurnReportAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(Turn)
+class TurnAdmin(admin.ModelAdmin):
+    """Turns, read-only: a failed one shows the reason its annotator saw and, in `error_detail`, the
+    exception and traceback behind it. To sample a failed turn again use its retry (dashboard or API)."""
+
+    list_display = ["pk", "dialogue", "index", "status", "error", "sampling_attempts", "created_at"]
+    list_filter = ["status", "dialogue__track"]
+    search_fields = ["prompt", "error", "error_detail"]
+    fields = ["dialogue", "index", "status", "prompt", "error", "error_detail", "sampling_attempts",
+              "sampling_queued_at", "sampling_plan", "created_at", "ready_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a turn's comparison would go with it
 
 
 @admin.register(OverlapItem)

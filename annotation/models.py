@@ -156,7 +156,9 @@ class Turn(models.Model):
     index = models.PositiveIntegerField()
     prompt = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SAMPLING)
-    error = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")  # the reason the annotator sees, in plain words
+    # What went wrong, for admins (exception and traceback); never shown to the annotator.
+    error_detail = models.TextField(blank=True, default="")
     # The two variants to sample (model, temperature, seed, label), fixed when sampling is first
     # planned, so a redelivered task reproduces the same pair.
     sampling_plan = models.JSONField(null=True, blank=True)

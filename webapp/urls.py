@@ -13,3 +13,6 @@ urlpatterns = [
     path("dashboard/", include("annotation.dashboard.urls")),
     path("", include("annotation.web_urls")),
 ]
+
+# A database outage is a 503 with Retry-After (JSON under /api/, a plain page elsewhere), not Django's 500 page.
+handler500 = "annotation.views.errors.server_error"

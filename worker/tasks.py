@@ -5,6 +5,7 @@ device class on any number of machines share it (`celery -A webapp worker -Q gpu
 """
 
 import logging
+import traceback
 from typing import Callable
 
 from celery import shared_task
@@ -14,6 +15,7 @@ from django.db import OperationalError as DatabaseOperationalError
 
 from annotation.services.jobs import job_execute, jobs_nightly_rm_accuracy, jobs_requeue_stale
 from annotation.services.sampling import (
+    SAMPLING_FAILED_REASON,
     GeneratedSample,
     turn_samples_save,
     turn_sampling_begin,
@@ -109,9 +111,10 @@ def turn_sample(self, turn_id: int) -> str:
             return "failed"
         except TRANSIENT_ERRORS:
             raise
-        except Exception as error:  # a model that cannot load or generate: tell the annotator
+        except Exception as error:  # a model that cannot load or generate: a plain reason, the detail for admins
             logger.exception("sampling turn %s failed", turn_id)
-            turn_sampling_fail(turn_id=turn_id, reason=f"sampling failed: {type(error).__name__}: {error}")
+            turn_sampling_fail(turn_id=turn_id, reason=SAMPLING_FAILED_REASON,
+                               detail=f"{type(error).__name__}: {error}\n\n{traceback.format_exc()}")
             return "failed"
         if samples[0].text != samples[1].text:
             return "ready" if turn_samples_save(turn_id=turn_id, variants=job.variants, samples=samples) else "skipped"

@@ -9,11 +9,24 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.apis.fields import StrictCharField, StrictChoiceField, StrictFloatField, StrictIntegerField
 from annotation.apis.permissions import IsAdmin
-from annotation.models import Batch, Track
+from annotation.models import Batch, ModelVersion, Track
 from annotation.selectors.exports import preference_export_rows
 from annotation.selectors.stats import batch_stats
-from annotation.services.batches import batch_activate, batch_close, batch_create
+from annotation.services.batches import (
+    MAX_NEW_TOKENS_MAX,
+    NAME_MAX_CHARS,
+    POLICY_VERSIONS_MAX,
+    SYSTEM_PROMPT_MAX_CHARS,
+    TARGET_COMPARISONS_MAX,
+    TEMPERATURE_MAX,
+    batch_activate,
+    batch_close,
+    batch_create,
+)
+
+MODEL_NAME_MAX_CHARS = ModelVersion._meta.get_field("name").max_length
 
 
 class BatchOutputSerializer(serializers.Serializer):
@@ -41,17 +54,20 @@ class BatchListCreateApi(APIView):
 
     @extend_schema_serializer(component_name="BatchCreateInput")
     class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=128)
-        track = serializers.ChoiceField(choices=Track.values)
-        policy_versions = serializers.ListField(child=serializers.CharField(), allow_empty=False)
-        temperature_min = serializers.FloatField()
-        temperature_max = serializers.FloatField()
-        target_comparisons = serializers.IntegerField(min_value=1)
-        overlap_fraction = serializers.FloatField(min_value=0, max_value=1, default=0.0)
-        system_prompt = serializers.CharField(allow_blank=True, required=False, default="")
-        top_p = serializers.FloatField(required=False, allow_null=True, default=None)
-        max_new_tokens = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
-        export_policy = serializers.ChoiceField(choices=Batch.ExportPolicy.values, default=Batch.ExportPolicy.ALL)
+        name = StrictCharField(max_length=NAME_MAX_CHARS)
+        track = StrictChoiceField(choices=Track.values)
+        policy_versions = serializers.ListField(child=StrictCharField(max_length=MODEL_NAME_MAX_CHARS),
+                                                allow_empty=False, max_length=POLICY_VERSIONS_MAX)
+        temperature_min = StrictFloatField(min_value=0, max_value=TEMPERATURE_MAX)
+        temperature_max = StrictFloatField(min_value=0, max_value=TEMPERATURE_MAX)
+        target_comparisons = StrictIntegerField(min_value=1, max_value=TARGET_COMPARISONS_MAX)
+        overlap_fraction = StrictFloatField(min_value=0, max_value=1, default=0.0)
+        system_prompt = StrictCharField(allow_blank=True, required=False, default="",
+                                        max_length=SYSTEM_PROMPT_MAX_CHARS)
+        top_p = StrictFloatField(required=False, allow_null=True, default=None, min_value=0, max_value=1)
+        max_new_tokens = StrictIntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                            max_value=MAX_NEW_TOKENS_MAX)
+        export_policy = StrictChoiceField(choices=Batch.ExportPolicy.values, default=Batch.ExportPolicy.ALL)
 
     @extend_schema(responses=BatchOutputSerializer(many=True))
     def get(self, request):

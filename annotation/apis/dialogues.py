@@ -3,11 +3,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.apis.fields import StrictBooleanField, StrictCharField, StrictChoiceField, StrictIntegerField
 from annotation.apis.permissions import IsAnnotator
-from annotation.models import Track, Turn
+from annotation.models import Sample, Strength, Track, Turn
 from annotation.selectors.dialogues import dialogue_get, dialogue_list, turn_get
-from annotation.services.comparisons import comparison_create
-from annotation.services.dialogues import dialogue_create, turn_create, turn_retry
+from annotation.services.comparisons import TIME_SPENT_MAX_MS, comparison_create
+from annotation.services.dialogues import PROMPT_MAX_CHARS, dialogue_create, turn_create, turn_retry
 from annotation.services.sampling import sampling_embedded_ensure
 
 
@@ -69,7 +70,7 @@ class DialogueListCreateApi(APIView):
 
     @extend_schema_serializer(component_name="DialogueCreateInput")
     class InputSerializer(serializers.Serializer):
-        track = serializers.ChoiceField(choices=Track.values)
+        track = StrictChoiceField(choices=Track.values)
 
     @extend_schema(responses=DialogueOutputSerializer(many=True))
     def get(self, request):
@@ -98,7 +99,7 @@ class TurnCreateApi(APIView):
 
     @extend_schema_serializer(component_name="TurnCreateInput")
     class InputSerializer(serializers.Serializer):
-        prompt = serializers.CharField(trim_whitespace=True, max_length=8000)
+        prompt = StrictCharField(trim_whitespace=True, max_length=PROMPT_MAX_CHARS)
 
     @extend_schema(request=InputSerializer, responses={202: TurnOutputSerializer})
     def post(self, request, dialogue_id: int):
@@ -136,13 +137,11 @@ class ComparisonCreateApi(APIView):
 
     @extend_schema_serializer(component_name="ComparisonCreateInput")
     class InputSerializer(serializers.Serializer):
-        chosen = serializers.ChoiceField(choices=["a", "b"])
-        strength = serializers.ChoiceField(
-            choices=["significantly_better", "better", "slightly_better", "negligibly_better"]
-        )
-        a_safe = serializers.BooleanField(required=False, allow_null=True, default=None)
-        b_safe = serializers.BooleanField(required=False, allow_null=True, default=None)
-        time_spent_ms = serializers.IntegerField(min_value=0, max_value=24 * 3600 * 1000)
+        chosen = StrictChoiceField(choices=Sample.Label.values)
+        strength = StrictChoiceField(choices=Strength.values)
+        a_safe = StrictBooleanField(required=False, allow_null=True, default=None)
+        b_safe = StrictBooleanField(required=False, allow_null=True, default=None)
+        time_spent_ms = StrictIntegerField(min_value=0, max_value=TIME_SPENT_MAX_MS)
 
     @extend_schema_serializer(component_name="ComparisonOutput")
     class OutputSerializer(serializers.Serializer):

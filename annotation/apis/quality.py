@@ -10,13 +10,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.apis.dialogues import TurnOutputSerializer
+from annotation.apis.fields import StrictBooleanField, StrictCharField, StrictChoiceField, StrictIntegerField
 from annotation.apis.permissions import IsAdmin, IsAnnotator
 from annotation.errors import Conflict
-from annotation.models import Batch, Comparison, OverlapItem, Track
+from annotation.models import Batch, Comparison, OverlapItem, Sample, Track
 from annotation.selectors.dialogues import turn_get
 from annotation.selectors.review import review_queue
 from annotation.selectors.stats import annotator_stats
+from annotation.services.dialogues import PROMPT_MAX_CHARS
 from annotation.services.quality import (
+    OVERLAP_UPLOAD_MAX,
+    REVIEW_MAX_COMPARISONS,
     annotator_trust_set,
     comparisons_review,
     overlap_due,
@@ -37,7 +41,7 @@ class OverlapNextApi(APIView):
 
     @extend_schema_serializer(component_name="OverlapNextInput")
     class InputSerializer(serializers.Serializer):
-        track = serializers.ChoiceField(choices=Track.values)
+        track = StrictChoiceField(choices=Track.values)
 
     @extend_schema(request=InputSerializer, responses={201: OverlapTurnOutputSerializer, 204: None})
     def post(self, request):
@@ -87,7 +91,8 @@ class OverlapItemListCreateApi(APIView):
 
     @extend_schema_serializer(component_name="OverlapItemsUploadInput")
     class InputSerializer(serializers.Serializer):
-        prompts = serializers.ListField(child=serializers.CharField(max_length=8000), allow_empty=False)
+        prompts = serializers.ListField(child=StrictCharField(max_length=PROMPT_MAX_CHARS), allow_empty=False,
+                                        max_length=OVERLAP_UPLOAD_MAX)
 
     @extend_schema(responses=OverlapItemOutputSerializer(many=True))
     def get(self, request, batch_id: int):
@@ -112,7 +117,7 @@ class OverlapItemGoldApi(APIView):
 
     @extend_schema_serializer(component_name="OverlapItemGoldInput")
     class InputSerializer(serializers.Serializer):
-        gold_label = serializers.ChoiceField(choices=["a", "b"], allow_null=True)
+        gold_label = StrictChoiceField(choices=Sample.Label.values, allow_null=True)
 
     @extend_schema(request=InputSerializer, responses=OverlapItemOutputSerializer)
     def post(self, request, item_id: int):
@@ -145,8 +150,9 @@ class ComparisonReviewApi(APIView):
 
     @extend_schema_serializer(component_name="ComparisonReviewInput")
     class InputSerializer(serializers.Serializer):
-        comparisons = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
-        status = serializers.ChoiceField(choices=Comparison.Review.values)
+        comparisons = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=2**63 - 1),
+                                            allow_empty=False, max_length=REVIEW_MAX_COMPARISONS)
+        status = StrictChoiceField(choices=Comparison.Review.values)
 
     @extend_schema(request=InputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
@@ -163,7 +169,7 @@ class AnnotatorTrustApi(APIView):
 
     @extend_schema_serializer(component_name="AnnotatorTrustInput")
     class InputSerializer(serializers.Serializer):
-        trusted = serializers.BooleanField()
+        trusted = StrictBooleanField()
 
     @extend_schema(request=InputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, user_id: int):

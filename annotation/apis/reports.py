@@ -3,6 +3,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.apis.fields import StrictCharField, StrictChoiceField
 from annotation.apis.permissions import IsAnnotator
 from annotation.models import TurnReport
 from annotation.selectors.dialogues import turn_get
@@ -10,8 +11,8 @@ from annotation.services.reports import REPORT_NOTE_MAX_CHARS, turn_report_creat
 
 
 class TurnReportInputSerializer(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=TurnReport.Reason.values)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=REPORT_NOTE_MAX_CHARS)
+    reason = StrictChoiceField(choices=TurnReport.Reason.values)
+    note = StrictCharField(required=False, allow_blank=True, default="", max_length=REPORT_NOTE_MAX_CHARS)
 
 
 class TurnReportOutputSerializer(serializers.Serializer):

@@ -1,6 +1,7 @@
 from django import forms
 
 from annotation.models import Batch, ModelVersion, Track
+from annotation.services.quality import OVERLAP_K_MAX
 
 
 class BatchCreateForm(forms.Form):
@@ -14,7 +15,7 @@ class BatchCreateForm(forms.Form):
     temperature_max = forms.FloatField(initial=1.2)
     target_comparisons = forms.IntegerField(min_value=1, initial=1000)
     overlap_fraction = forms.FloatField(min_value=0, max_value=1, initial=0.05)
-    overlap_k = forms.IntegerField(min_value=2, initial=3)
+    overlap_k = forms.IntegerField(min_value=2, max_value=OVERLAP_K_MAX, initial=3)
     system_prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     top_p = forms.FloatField(required=False)
     max_new_tokens = forms.IntegerField(required=False, min_value=1)

@@ -5,6 +5,14 @@ from django.utils import timezone
 from annotation.errors import Conflict
 from annotation.models import Batch, ModelVersion, Track
 
+# Bounds of a batch's settings, shared by the API's serializer and the create_batch command.
+NAME_MAX_CHARS = Batch._meta.get_field("name").max_length
+POLICY_VERSIONS_MAX = 16
+TEMPERATURE_MAX = 5.0
+MAX_NEW_TOKENS_MAX = 8192
+TARGET_COMPARISONS_MAX = 1_000_000
+SYSTEM_PROMPT_MAX_CHARS = 16_000
+
 
 @transaction.atomic
 def batch_create(
@@ -27,32 +35,42 @@ def batch_create(
     errors: dict[str, list[str]] = {}
     if not name:
         errors["name"] = ["must not be empty"]
+    elif len(name) > NAME_MAX_CHARS:
+        errors["name"] = [f"must be at most {NAME_MAX_CHARS} characters"]
     elif Batch.objects.filter(name=name).exists():
         errors["name"] = [f"a batch named {name!r} already exists"]
     if track not in Track.values:
         errors["track"] = [f"must be one of {', '.join(Track.values)}"]
-    versions = list(ModelVersion.objects.filter(name__in=policy_versions))
-    missing = sorted(set(policy_versions) - {v.name for v in versions})
+    versions = []
     if not policy_versions:
         errors["policy_versions"] = ["name at least one policy version"]
-    elif missing:
-        errors["policy_versions"] = [f"unknown model version(s): {', '.join(missing)}"]
-    elif any(v.kind != ModelVersion.Kind.POLICY for v in versions):
-        errors["policy_versions"] = ["only policy versions can sample"]
-    if not temperature_min > 0:
-        errors["temperature_min"] = ["must be above 0"]
+    elif len(policy_versions) > POLICY_VERSIONS_MAX:
+        errors["policy_versions"] = [f"name at most {POLICY_VERSIONS_MAX} policy versions"]
+    else:
+        versions = list(ModelVersion.objects.filter(name__in=policy_versions))
+        missing = sorted(set(policy_versions) - {v.name for v in versions})
+        if missing:
+            errors["policy_versions"] = [f"unknown model version(s): {', '.join(missing)}"]
+        elif any(v.kind != ModelVersion.Kind.POLICY for v in versions):
+            errors["policy_versions"] = ["only policy versions can sample"]
+    if not 0 < temperature_min < TEMPERATURE_MAX:
+        errors["temperature_min"] = [f"must lie in (0, {TEMPERATURE_MAX:g})"]
     if not temperature_max > temperature_min:
         errors["temperature_max"] = ["must be above temperature_min: the two samples use different temperatures"]
-    if target_comparisons < 1:
-        errors["target_comparisons"] = ["must be at least 1"]
+    elif not temperature_max <= TEMPERATURE_MAX:
+        errors["temperature_max"] = [f"must be at most {TEMPERATURE_MAX:g}"]
+    if not 1 <= target_comparisons <= TARGET_COMPARISONS_MAX:
+        errors["target_comparisons"] = [f"must lie between 1 and {TARGET_COMPARISONS_MAX}"]
     if not 0 <= overlap_fraction <= 1:
         errors["overlap_fraction"] = ["must lie between 0 and 1"]
     top_p = settings.SAMPLING_DEFAULT_TOP_P if top_p is None else top_p
     if not 0 < top_p <= 1:
         errors["top_p"] = ["must lie in (0, 1]"]
     max_new_tokens = settings.SAMPLING_DEFAULT_MAX_NEW_TOKENS if max_new_tokens is None else max_new_tokens
-    if max_new_tokens < 1:
-        errors["max_new_tokens"] = ["must be at least 1"]
+    if not 1 <= max_new_tokens <= MAX_NEW_TOKENS_MAX:
+        errors["max_new_tokens"] = [f"must lie between 1 and {MAX_NEW_TOKENS_MAX}"]
+    if len(system_prompt) > SYSTEM_PROMPT_MAX_CHARS:
+        errors["system_prompt"] = [f"must be at most {SYSTEM_PROMPT_MAX_CHARS} characters"]
     if export_policy not in Batch.ExportPolicy.values:
         errors["export_policy"] = [f"must be one of {', '.join(Batch.ExportPolicy.values)}"]
     if errors:

@@ -59,12 +59,12 @@ def turn_retry(*, turn: Turn) -> Turn:
     if turn.status != Turn.Status.FAILED:
         raise Conflict(f"only a failed turn can be retried; this one is {turn.status}")
     turn.status = Turn.Status.SAMPLING
-    turn.error = ""
+    turn.error = turn.error_detail = ""
     turn.sampling_plan = None
     turn.sampling_attempts = 1
     turn.sampling_queued_at = timezone.now()
     turn.partial_responses = None  # whatever a worker published before the failure
-    turn.save(update_fields=["status", "error", "sampling_plan", "sampling_attempts", "sampling_queued_at",
-                             "partial_responses"])
+    turn.save(update_fields=["status", "error", "error_detail", "sampling_plan", "sampling_attempts",
+                             "sampling_queued_at", "partial_responses"])
     transaction.on_commit(lambda: turn_sampling_enqueue(turn_id=turn.pk))
     return turn

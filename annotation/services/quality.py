@@ -38,6 +38,9 @@ from annotation.services.sampling import turn_sampling_enqueue
 from annotation.services.users import user_profile
 
 OVERLAP_UPLOAD_MAX = 1000
+REVIEW_MAX_COMPARISONS = 10_000  # comparisons one review request may change
+OVERLAP_K_MAX = 100  # annotators per overlap item
+OVERLAP_LEASE_S_MAX = 7 * 24 * 3600
 LEASE_EXPIRED_ERROR = "the lease on this overlap item expired; it went back to the pool"
 # The account that owns the source dialogues of overlap items: nobody can log in as it, so no one
 # (admins included) ever sees or answers a source turn in the annotator app.
@@ -224,6 +227,8 @@ def comparisons_review(*, comparison_ids: list[int], status: str) -> int:
         raise ValidationError({"status": [f"must be one of {', '.join(Comparison.Review.values)}"]})
     if not comparison_ids:
         raise ValidationError({"comparisons": ["name at least one comparison"]})
+    if len(comparison_ids) > REVIEW_MAX_COMPARISONS:
+        raise ValidationError({"comparisons": [f"name at most {REVIEW_MAX_COMPARISONS} comparisons"]})
     return Comparison.objects.filter(pk__in=comparison_ids).update(review_status=status)
 
 
@@ -242,8 +247,10 @@ def batch_overlap_configure(*, batch: Batch, overlap_k: int | None = None, overl
     errors = {}
     if overlap_k is not None and overlap_k < 2:
         errors["overlap_k"] = ["at least 2 annotators per item (agreement needs two)"]
-    if overlap_lease_s is not None and overlap_lease_s < 1:
-        errors["overlap_lease_s"] = ["must be at least 1 second"]
+    elif overlap_k is not None and overlap_k > OVERLAP_K_MAX:
+        errors["overlap_k"] = [f"at most {OVERLAP_K_MAX} annotators per item"]
+    if overlap_lease_s is not None and not 1 <= overlap_lease_s <= OVERLAP_LEASE_S_MAX:
+        errors["overlap_lease_s"] = [f"must lie between 1 and {OVERLAP_LEASE_S_MAX} seconds"]
     if errors:
         raise ValidationError(errors)
     if overlap_k is not None:

@@ -178,17 +178,24 @@ def turn_samples_save(*, turn_id: int, variants: list[SamplingVariant], samples:
     )
     turn.status = Turn.Status.READY
     turn.ready_at = timezone.now()
-    turn.error = ""
+    turn.error = turn.error_detail = ""
     turn.partial_responses = None
-    turn.save(update_fields=["status", "ready_at", "error", "partial_responses"])
+    turn.save(update_fields=["status", "ready_at", "error", "error_detail", "partial_responses"])
     return True
 
 
+# What an annotator reads when the model raised: the exception itself goes to the log and the admin.
+SAMPLING_FAILED_REASON = "The model could not produce a reply; an admin has the details."
+ERROR_DETAIL_MAX_CHARS = 20_000
+
+
 @transaction.atomic
-def turn_sampling_fail(*, turn_id: int, reason: str) -> None:
-    """Mark a turn `failed` with a reason the annotator sees; the retry endpoint samples it again."""
+def turn_sampling_fail(*, turn_id: int, reason: str, detail: str = "") -> None:
+    """Mark a turn `failed` with a plain reason the annotator sees, and the technical detail (exception,
+    traceback) only admins see; the retry endpoint samples it again."""
     Turn.objects.filter(pk=turn_id, status=Turn.Status.SAMPLING).update(
-        status=Turn.Status.FAILED, error=reason[:2000], partial_responses=None
+        status=Turn.Status.FAILED, error=reason[:2000], error_detail=detail[-ERROR_DETAIL_MAX_CHARS:],
+        partial_responses=None,
     )
 
 

@@ -6,7 +6,7 @@ from django.db import OperationalError
 
 from annotation.models import Turn
 from annotation.services.model_versions import model_version_register
-from annotation.services.sampling import GeneratedSample
+from annotation.services.sampling import SAMPLING_FAILED_REASON, GeneratedSample
 from annotation.tests.factories import BatchFactory, DialogueFactory, TurnFactory
 from worker import tasks
 from worker.tasks import turn_sample
@@ -44,7 +44,10 @@ def test_a_model_that_cannot_load_fails_the_turn_with_a_reason(tmp_path):
     turn = TurnFactory(dialogue=DialogueFactory(batch=BatchFactory(policy_versions=[version])))
     assert turn_sample.apply(args=[turn.pk]).get() == "failed"
     turn.refresh_from_db()
-    assert turn.status == Turn.Status.FAILED and turn.error.startswith("sampling failed:")
+    # the annotator reads a plain reason; the exception is for admins
+    assert turn.status == Turn.Status.FAILED and turn.error == SAMPLING_FAILED_REASON
+    assert "Error" not in turn.error and turn.error_detail.split(":")[0].endswith("Error")
+    assert "Traceback (most recent call last)" in turn.error_detail
 
 
 def _fixed_texts(texts_per_call: list[tuple[str, str]], seen_seeds: list):
