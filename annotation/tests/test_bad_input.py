@@ -1,0 +1,273 @@
+"""Bad input and a failing database get a 4xx/503 JSON answer, never a 500 (issue 13's repros)."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import InterfaceError, OperationalError
+from django.test import Client
+from rest_framework.test import APIClient
+
+from annotation.models import Batch, Comparison, Turn
+from annotation.services.model_versions import model_version_register
+from annotation.services.sampling import SAMPLING_FAILED_REASON
+from annotation.tests.factories import (
+    AdminFactory,
+    BatchFactory,
+    DialogueFactory,
+    ModelVersionFactory,
+    TurnFactory,
+    UserFactory,
+    client_for,
+    ready_turn,
+)
+
+pytestmark = pytest.mark.django_db
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+def _raw(client, url: str, body: str | bytes):
+    return client.generic("POST", url, body, content_type="application/json")
+
+
+def _field_errors(response) -> dict:
+    assert response["Content-Type"].startswith("application/json"), response.content[:200]
+    body = response.json()
+    assert set(body) == {"detail", "errors"}
+    return body["errors"]
+
+
+def _batch_body(**overrides) -> dict:
+    body = {"name": "b1", "track": "helpfulness", "policy_versions": [ModelVersionFactory().name],
+            "temperature_min": 0.7, "temperature_max": 1.2, "target_comparisons": 10}
+    return {**body, **overrides}
+
+
+# --- deep nesting -------------------------------------------------------------------------------------
+
+
+def test_deeply_nested_json_is_a_400_for_anonymous_and_signed_in_callers():
+    anonymous = _raw(APIClient(), "/api/auth/token/", DEEP)
+    assert anonymous.status_code == 400 and "nested deeper than 32" in anonymous.json()["detail"]
+    signed_in = _raw(client_for(UserFactory()), "/api/dialogues/", DEEP)
+    assert signed_in.status_code == 400 and "nested" in signed_in.json()["detail"]
+    # an object nested inside arrays counts too, and brackets inside a string do not
+    assert _raw(APIClient(), "/api/auth/token/", '{"a":' * 40 + "1" + "}" * 40).status_code == 400
+    brackets_in_text = _raw(APIClient(), "/api/auth/token/",
+                            '{"username": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"[[", "password": "x"}')
+    assert brackets_in_text.status_code == 400 and set(_field_errors(brackets_in_text)) == {"password"}
+
+
+def test_malformed_json_is_a_400_not_a_500():
+    for body in ('{"username": ', b"\xff\xfe", '{"a": NaN}', "[" * 20):
+        answer = _raw(APIClient(), "/api/auth/token/", body)
+        assert answer.status_code == 400 and answer.json()["detail"].startswith("JSON parse error"), body
+
+
+# --- sizes and ranges ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("target_comparisons", 2**31),
+    ("target_comparisons", 10**7),
+    ("max_new_tokens", 2**31),
+    ("max_new_tokens", 10**7),
+    ("temperature_min", 0),
+    ("temperature_max", 50.0),
+    ("temperature_max", 10**400),
+    ("top_p", 1.5),
+    ("overlap_fraction", -0.1),
+    ("system_prompt", "x" * 1_000_000),
+    ("name", "n" * 200),
+    ("policy_versions", [f"p{i}" for i in range(100)]),
+])
+def test_absurd_batch_settings_are_refused_with_a_field_message(field, value):
+    answer = client_for(AdminFactory()).post("/api/batches/", _batch_body(**{field: value}), format="json")
+    assert answer.status_code == 400 and list(_field_errors(answer)) == [field]
+    assert not Batch.objects.exists()
+
+
+def test_the_largest_sensible_batch_is_accepted():
+    body = _batch_body(max_new_tokens=8192, target_comparisons=1_000_000, temperature_max=5.0,
+                       system_prompt="s" * 16_000)
+    answer = client_for(AdminFactory()).post("/api/batches/", body, format="json")
+    assert answer.status_code == 201 and answer.json()["max_new_tokens"] == 8192
+
+
+def test_create_batch_shares_the_bounds_and_answers_in_one_line():
+    ModelVersionFactory(name="p1")
+    with pytest.raises(CommandError) as refused:
+        call_command("create_batch", "--name", "b", "--track", "helpfulness", "--policy", "p1",
+                     "--temperatures", "0.7,1.2", "--target", str(2**31), "--max-new-tokens", "10000000")
+    assert "target_comparisons" in str(refused.value) and "max_new_tokens" in str(refused.value)
+    assert "\n" not in str(refused.value).strip() and not Batch.objects.exists()
+
+
+def test_out_of_range_numbers_elsewhere_are_field_messages():
+    turn = ready_turn()
+    huge_time = client_for(turn.dialogue.annotator).post(
+        f"/api/turns/{turn.pk}/comparison/", {"chosen": "a", "strength": "better", "time_spent_ms": 2**31},
+        format="json")
+    assert huge_time.status_code == 400 and list(_field_errors(huge_time)) == ["time_spent_ms"]
+    review = client_for(AdminFactory()).post("/api/comparisons/review/",
+                                             {"comparisons": [2**63], "status": "approved"}, format="json")
+    assert review.status_code == 400 and list(_field_errors(review)) == ["comparisons"]
+
+
+def test_a_body_over_10_mb_is_a_json_413():
+    body = '{"prompt": "' + "x" * (12 * 1024 * 1024) + '"}'
+    for client in (APIClient(), client_for(UserFactory())):
+        answer = _raw(client, "/api/auth/token/", body)
+        assert answer.status_code == 413 and "10485760 bytes" in answer.json()["detail"]
+        assert answer.json()["errors"] == {}
+
+
+def test_a_body_over_10_mb_without_a_content_length_is_a_json_413_too():
+    from io import BytesIO
+
+    from annotation.apis.parsers import DepthLimitedJSONParser
+    from annotation.apis.exceptions import PayloadTooLarge
+
+    with pytest.raises(PayloadTooLarge):
+        DepthLimitedJSONParser().parse(BytesIO(b'"' + b"x" * (11 * 1024 * 1024) + b'"'))
+
+
+# --- wrong types --------------------------------------------------------------------------------------
+
+
+def test_wrong_types_are_refused_not_coerced():
+    turn = ready_turn()
+    client = client_for(turn.dialogue.annotator)
+    prompt = client.post(f"/api/dialogues/{turn.dialogue_id}/turns/", {"prompt": 123}, format="json")
+    assert prompt.status_code == 400 and _field_errors(prompt) == {"prompt": ["must be a string"]}
+    comparison = client.post(f"/api/turns/{turn.pk}/comparison/",
+                             {"chosen": "a", "strength": "better", "a_safe": "yes", "b_safe": 1,
+                              "time_spent_ms": "500"}, format="json")
+    assert comparison.status_code == 400
+    assert _field_errors(comparison) == {"a_safe": ["must be true or false"], "b_safe": ["must be true or false"],
+                                         "time_spent_ms": ["must be an integer"]}
+    fraction = client.post(f"/api/turns/{turn.pk}/comparison/",
+                           {"chosen": "a", "strength": "better", "time_spent_ms": 1.5}, format="json")
+    assert fraction.status_code == 400 and list(_field_errors(fraction)) == ["time_spent_ms"]
+    assert not Comparison.objects.exists()
+    # the right types still pass: JSON booleans, and a whole number written as 1200.0
+    ok = client.post(f"/api/turns/{turn.pk}/comparison/",
+                     {"chosen": "a", "strength": "better", "a_safe": True, "b_safe": False, "time_spent_ms": 1200.0},
+                     format="json")
+    assert ok.status_code == 201 and ok.json()["time_spent_ms"] == 1200 and ok.json()["a_safe"] is True
+
+
+def test_wrong_types_in_admin_and_login_bodies_are_refused():
+    admin = client_for(AdminFactory())
+    batch = admin.post("/api/batches/", _batch_body(track=1, temperature_min="0.7", target_comparisons=True),
+                       format="json")
+    assert batch.status_code == 400 and set(_field_errors(batch)) == {"track", "temperature_min",
+                                                                     "target_comparisons"}
+    trusted = admin.post(f"/api/annotators/{UserFactory().pk}/trust/", {"trusted": "true"}, format="json")
+    assert trusted.status_code == 400 and list(_field_errors(trusted)) == ["trusted"]
+    login = APIClient().post("/api/auth/token/", {"username": ["ann"], "password": 1}, format="json")
+    assert login.status_code == 400 and set(_field_errors(login)) == {"username", "password"}
+
+
+# --- sampling failures --------------------------------------------------------------------------------
+
+
+def test_a_sampling_failure_shows_the_annotator_a_plain_reason_and_the_admin_the_detail(tmp_path):
+    from worker.tasks import turn_sample
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    version = model_version_register(name="broken", kind="policy", path=str(broken))
+    turn = TurnFactory(dialogue=DialogueFactory(batch=BatchFactory(policy_versions=[version])))
+    assert turn_sample.apply(args=[turn.pk]).get() == "failed"
+
+    seen = client_for(turn.dialogue.annotator).get(f"/api/turns/{turn.pk}/").json()
+    assert seen["status"] == "failed" and seen["error"] == SAMPLING_FAILED_REASON
+    assert "error_detail" not in seen and "Traceback" not in str(seen)
+    page = Client()
+    page.force_login(turn.dialogue.annotator)
+    html = page.get(f"/dialogues/{turn.dialogue_id}/").content.decode()
+    assert SAMPLING_FAILED_REASON in html and "Traceback" not in html
+
+    detail = Turn.objects.get(pk=turn.pk).error_detail
+    exception_name = detail.split(":")[0]
+    assert exception_name.endswith("Error") and "Traceback (most recent call last)" in detail
+    admin = Client()
+    admin.force_login(AdminFactory())
+    admin_page = admin.get(f"/admin/annotation/turn/{turn.pk}/change/")
+    assert admin_page.status_code == 200 and exception_name in admin_page.content.decode()
+    # the admin reads it but cannot edit or delete the turn there
+    assert admin.post(f"/admin/annotation/turn/{turn.pk}/change/", {"error": ""}).status_code == 403
+    assert admin.post(f"/admin/annotation/turn/{turn.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_a_retry_clears_the_reason_and_the_detail():
+    turn = TurnFactory(status=Turn.Status.FAILED, error=SAMPLING_FAILED_REASON, error_detail="OSError: no weights")
+    answer = client_for(turn.dialogue.annotator).post(f"/api/turns/{turn.pk}/retry/")
+    turn.refresh_from_db()
+    assert answer.status_code == 202 and (turn.status, turn.error, turn.error_detail) == ("sampling", "", "")
+
+
+# --- the database does not answer ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", [OperationalError("server closed the connection unexpectedly"),
+                                   InterfaceError("connection already closed")])
+def test_a_database_error_in_a_view_is_a_json_503_with_retry_after(monkeypatch, error):
+    def database_down(**_):
+        raise error
+
+    monkeypatch.setattr("annotation.apis.dialogues.dialogue_list", database_down)
+    answer = client_for(UserFactory()).get("/api/dialogues/")
+    assert answer.status_code == 503 and answer["Retry-After"].isdigit()
+    assert answer.json() == {"detail": "The database is not answering; try again in a few seconds.", "errors": {}}
+
+
+def test_a_database_error_outside_the_api_views_is_a_503_too(monkeypatch):
+    def database_down(**_):
+        raise OperationalError("could not connect to server")
+
+    user = UserFactory()
+    monkeypatch.setattr("annotation.views.landing.annotator_tracks", database_down)
+    page = Client(raise_request_exception=False)
+    page.force_login(user)
+    ui = page.get("/")
+    assert ui.status_code == 503 and ui["Retry-After"].isdigit()
+    assert "Briefly unavailable" in ui.content.decode() and "Server Error" not in ui.content.decode()
+
+    # one raised while DRF authenticates the session is the API's JSON 503
+    monkeypatch.setattr("django.contrib.sessions.backends.db.SessionStore.load", lambda self: database_down())
+    api = page.get("/api/dialogues/")
+    assert api.status_code == 503 and api.json()["errors"] == {} and api["Retry-After"].isdigit()
+
+
+def test_the_server_error_handler_answers_json_under_api_and_503_for_the_database():
+    from django.test import RequestFactory
+
+    from annotation.views.errors import server_error
+
+    def handled(path: str, error: Exception):
+        try:
+            raise error
+        except Exception:  # Django calls handler500 inside its except block
+            return server_error(RequestFactory().get(path))
+
+    down = handled("/api/turns/1/", OperationalError("terminating connection due to administrator command"))
+    assert down.status_code == 503 and down["Content-Type"] == "application/json" and down["Retry-After"]
+    page = handled("/dialogues/1/", InterfaceError("connection already closed"))
+    assert page.status_code == 503 and "Briefly unavailable" in page.content.decode()
+    other = handled("/dialogues/1/", RuntimeError("a bug"))
+    assert other.status_code == 500 and "Briefly unavailable" not in other.content.decode()
+
+
+def test_another_server_error_under_api_is_a_json_500(monkeypatch):
+    def broken(**_):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("django.contrib.sessions.backends.db.SessionStore.load", lambda self: broken())
+    page = Client(raise_request_exception=False)
+    page.cookies["sessionid"] = "x" * 32
+    answer = page.get("/api/dialogues/")
+    assert answer.status_code == 500 and answer.json() == {"detail": "Server error; it has been logged.",
+                                                           "errors": {}}
