@@ -4,11 +4,13 @@ import hashlib
 import json
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import ImportedPair, Track
-from reward_training.data.preferences import preferences_read
+from reward_training.data.files import LineTooLong
+from reward_training.data.preferences import PreferencePair, preferences_lines
 
 FORMATS = ("hh-rlhf", "trl")
 
@@ -18,34 +20,46 @@ def pair_hash(*, track: str, prompt: list[dict], chosen: str, rejected: str) -> 
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def preferences_import(*, path: str | Path, format: str, source: str, track: str, progress=None) -> dict:
+def preferences_import(
+    *, path: str | Path, format: str, source: str, track: str, skip_empty: bool = False,
+    max_line_bytes: int | None = None, max_field_chars: int | None = None, progress=None,
+) -> dict:
     """Import a whole file atomically: a malformed line rejects it all, naming the line.
 
-    Pairs are deduplicated by a content hash, so importing the same file twice adds nothing.
+    Besides the format's own rules, a line is refused when a reply is empty (or, with `skip_empty`,
+    left out and counted), when it is longer than `max_line_bytes` or a text longer than
+    `max_field_chars` (defaults: the IMPORT_MAX_* settings), or when a text holds what Postgres cannot
+    store (a NUL character, a lone surrogate). Pairs are deduplicated by a content hash, so importing
+    the same file twice adds nothing.
     """
-    errors = {}
-    if format not in FORMATS:
-        errors["format"] = [f"must be one of {', '.join(FORMATS)}"]
-    if track not in Track.values:
-        errors["track"] = [f"must be one of {', '.join(Track.values)}"]
-    if not source or source == "platform":
-        errors["source"] = ['name the source (not "platform", which means our own comparisons)']
+    max_line_bytes = settings.IMPORT_MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes
+    max_field_chars = settings.IMPORT_MAX_FIELD_CHARS if max_field_chars is None else max_field_chars
     path = Path(path)
-    if not path.is_file():
-        errors["file"] = [f"{path} does not exist"]
-    if errors:
-        raise ValidationError(errors)
-    try:
-        read = preferences_read(path, format, source=source, track=track)  # whole file first: all or nothing
-    except (ValueError, UnicodeDecodeError, OSError) as error:
-        raise ValidationError({"file": [str(error)]}) from error
+    _arguments_check(path=path, format=format, source=source, track=track,
+                     max_line_bytes=max_line_bytes, max_field_chars=max_field_chars)
     pairs: dict[str, ImportedPair] = {}
-    for pair in progress(read) if progress else read:
-        prompt = list(pair.prompt)
-        digest = pair_hash(track=track, prompt=prompt, chosen=pair.chosen, rejected=pair.rejected)
-        pairs.setdefault(digest, ImportedPair(source=source, track=track, content_hash=digest, prompt=prompt,
-                                              chosen=pair.chosen, rejected=pair.rejected, strength=pair.strength,
-                                              safety_bin=pair.safety_bin))
+    read, skipped = 0, []
+    lines = preferences_lines(path, format, source=source, track=track, max_line_bytes=max_line_bytes)
+    try:
+        for number, pair in progress(lines) if progress else lines:  # whole file first: all or nothing
+            read += 1
+            empty = [side for side in ("chosen", "rejected") if not getattr(pair, side).strip()]
+            if empty and skip_empty:
+                skipped.append(number)
+                continue
+            if empty:
+                raise ValueError(f"{path.name}, line {number}: the {' and '.join(empty)} reply is empty "
+                                 "(--skip-empty leaves such lines out)")
+            _texts_check(pair, where=f"{path.name}, line {number}", max_field_chars=max_field_chars)
+            prompt = list(pair.prompt)
+            digest = pair_hash(track=track, prompt=prompt, chosen=pair.chosen, rejected=pair.rejected)
+            pairs.setdefault(digest, ImportedPair(source=source, track=track, content_hash=digest, prompt=prompt,
+                                                  chosen=pair.chosen, rejected=pair.rejected,
+                                                  strength=pair.strength, safety_bin=pair.safety_bin))
+    except LineTooLong as error:
+        raise ValidationError({"file": [f"{error} (IMPORT_MAX_LINE_BYTES sets the limit)"]}) from error
+    except (ValueError, OSError) as error:
+        raise ValidationError({"file": [str(error)]}) from error
     with transaction.atomic():
         existing = set(
             ImportedPair.objects.filter(content_hash__in=list(pairs)).values_list("content_hash", flat=True)
@@ -54,4 +68,55 @@ def preferences_import(*, path: str | Path, format: str, source: str, track: str
         # a concurrent import of the same pairs may commit first: theirs stand and ours are skipped, with no
         # error (both imports then count those pairs as imported)
         ImportedPair.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
-    return {"read": len(read), "imported": len(new), "duplicates": len(read) - len(new)}
+    kept = read - len(skipped)
+    result = {"read": read, "imported": len(new), "duplicates": kept - len(new)}
+    if skip_empty:
+        result["skipped_empty"] = skipped
+    return result
+
+
+def _arguments_check(
+    *, path: Path, format: str, source: str, track: str, max_line_bytes: int, max_field_chars: int
+) -> None:
+    errors = {}
+    if format not in FORMATS:
+        errors["format"] = [f"must be one of {', '.join(FORMATS)}"]
+    if track not in Track.values:
+        errors["track"] = [f"must be one of {', '.join(Track.values)}"]
+    source_length = ImportedPair._meta.get_field("source").max_length
+    if not source or source == "platform":
+        errors["source"] = ['name the source (not "platform", which means our own comparisons)']
+    elif len(source) > source_length:
+        errors["source"] = [f"at most {source_length} characters (this one has {len(source)})"]
+    elif _unstorable(source):
+        errors["source"] = [_unstorable(source)]
+    if max_line_bytes < 1:
+        errors["max_line_bytes"] = ["must be at least 1 (IMPORT_MAX_LINE_BYTES)"]
+    if max_field_chars < 1:
+        errors["max_field_chars"] = ["must be at least 1 (IMPORT_MAX_FIELD_CHARS)"]
+    if not path.is_file():
+        errors["file"] = [f"{path} does not exist"]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _texts_check(pair: PreferencePair, *, where: str, max_field_chars: int) -> None:
+    """Refuse a text too long to import, or one Postgres cannot store, naming it. Raises ValueError."""
+    texts = [(f"prompt message {i + 1}", message["content"]) for i, message in enumerate(pair.prompt)]
+    for name, text in [*texts, ("chosen reply", pair.chosen), ("rejected reply", pair.rejected)]:
+        if len(text) > max_field_chars:
+            raise ValueError(f"{where}: the {name} has {len(text):,} characters, more than {max_field_chars:,} "
+                             "(IMPORT_MAX_FIELD_CHARS sets the limit)")
+        if problem := _unstorable(text):
+            raise ValueError(f"{where}: the {name} {problem}")
+
+
+def _unstorable(text: str) -> str | None:
+    """Why the database cannot store this text (Postgres refuses NUL in text and jsonb), or None."""
+    if "\x00" in text:
+        return "holds a NUL character (\\u0000), which the database cannot store"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"holds a lone surrogate (\\u{ord(text[error.start]):04x}), which is not UTF-8"
+    return None

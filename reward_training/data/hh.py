@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from reward_training.data.chat import Message
-from reward_training.data.files import text_open
+from reward_training.data.files import lines_read
 
 ASSISTANT_MARK = "\n\nAssistant:"
 _TURN = re.compile(r"\n\n(Human|Assistant):")
@@ -64,20 +64,19 @@ def hh_render(messages: list[Message]) -> str:
     return "".join(f"\n\n{speakers[m['role']]}: {m['content']}" for m in messages if m["role"] != "system")
 
 
-def hh_read(path: str | Path) -> Iterator[tuple[int, HHPair]]:
+def hh_read(path: str | Path, *, max_line_bytes: int | None = None) -> Iterator[tuple[int, HHPair]]:
     """Yield (line number, pair) for each line of an HH file, gzipped or not.
 
-    A malformed line raises ValueError naming its line number.
+    A malformed line, or one over `max_line_bytes`, raises ValueError naming its line number.
     """
     path = Path(path)
-    with text_open(path) as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if not isinstance(row, dict) or not isinstance(row.get("chosen"), str) or not isinstance(row.get("rejected"), str):
-                    raise ValueError('expected an object with string "chosen" and "rejected"')
-                yield number, hh_split(row["chosen"], row["rejected"])
-            except (ValueError, json.JSONDecodeError) as error:
-                raise ValueError(f"{path.name}, line {number}: {error}") from error
+    for number, line in lines_read(path, max_line_bytes=max_line_bytes):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or not isinstance(row.get("chosen"), str) or not isinstance(row.get("rejected"), str):
+                raise ValueError('expected an object with string "chosen" and "rejected"')
+            yield number, hh_split(row["chosen"], row["rejected"])
+        except (ValueError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path.name}, line {number}: {error}") from error

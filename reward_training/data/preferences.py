@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from reward_training.data.chat import Message, messages_check
-from reward_training.data.files import text_open
+from reward_training.data.files import lines_read
 from reward_training.data.hh import hh_read
 
 FORMATS = ("trl", "hh-rlhf")
@@ -51,7 +51,7 @@ class PreferencePair:
     def content_hash(self) -> str:
         """A stable hash of the texts (history, chosen, rejected): the same pair read twice gets the same hash."""
         blob = json.dumps([list(self.prompt), self.chosen, self.rejected], sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+        return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     @property
     def chosen_safe(self) -> bool | None:
@@ -68,30 +68,42 @@ def preferences_read(
     """Read a whole preference file. `source` / `track` fill in what the file does not say
     (HH files say neither: source defaults to "hh-rlhf", track stays None unless given).
     A malformed line raises ValueError naming the file and line."""
+    return [pair for _, pair in preferences_lines(path, data_format, source=source, track=track)]
+
+
+def preferences_lines(
+    path: str | Path, data_format: str, *, source: str | None = None, track: str | None = None,
+    max_line_bytes: int | None = None,
+) -> Iterator[tuple[int, PreferencePair]]:
+    """Stream a preference file as (line number, pair), as preferences_read reads it; a line over
+    `max_line_bytes` is refused (ValueError naming it) before it is read whole."""
     if data_format == "trl":
-        return list(_trl_read(Path(path), source=source, track=track))
+        return _trl_lines(Path(path), source=source, track=track, max_line_bytes=max_line_bytes)
     if data_format == "hh-rlhf":
-        return list(_hh_pairs(Path(path), source=source or "hh-rlhf", track=track))
+        return _hh_lines(Path(path), source=source or "hh-rlhf", track=track, max_line_bytes=max_line_bytes)
     raise ValueError(f"unknown data format {data_format!r}; expected one of {', '.join(FORMATS)}")
 
 
-def _hh_pairs(path: Path, *, source: str, track: str | None) -> Iterator[PreferencePair]:
-    for _, hh in hh_read(path):
+def _hh_lines(
+    path: Path, *, source: str, track: str | None, max_line_bytes: int | None
+) -> Iterator[tuple[int, PreferencePair]]:
+    for number, hh in hh_read(path, max_line_bytes=max_line_bytes):
         pair = PreferencePair(
             prompt=tuple(hh.prompt), chosen=hh.chosen, rejected=hh.rejected, track=track, source=source
         )
-        yield _with_id(pair, None)
+        yield number, _with_id(pair, None)
 
 
-def _trl_read(path: Path, *, source: str | None, track: str | None) -> Iterator[PreferencePair]:
-    with text_open(path) as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield trl_row_parse(json.loads(line), source=source, track=track)
-            except (ValueError, TypeError, KeyError) as error:
-                raise ValueError(f"{path.name}, line {number}: {error}") from error
+def _trl_lines(
+    path: Path, *, source: str | None, track: str | None, max_line_bytes: int | None
+) -> Iterator[tuple[int, PreferencePair]]:
+    for number, line in lines_read(path, max_line_bytes=max_line_bytes):
+        if not line.strip():
+            continue
+        try:
+            yield number, trl_row_parse(json.loads(line), source=source, track=track)
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError(f"{path.name}, line {number}: {error}") from error
 
 
 def trl_row_parse(row: Any, *, source: str | None = None, track: str | None = None) -> PreferencePair:

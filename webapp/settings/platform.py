@@ -32,6 +32,9 @@ HELDOUT_PROMPTS = env.BASE_DIR / "assets" / "prompts" / "heldout.txt"
 PROMOTION_HELDOUT_LIMIT = env.PROMOTION_HELDOUT_LIMIT
 # The promotion gate: a refreshed policy becomes current when its RM-judged win rate is above this.
 PROMOTION_THRESHOLD = 0.5
+# Imported preference files: the longest line (bytes) and the longest message or reply (characters).
+IMPORT_MAX_LINE_BYTES = env.IMPORT_MAX_LINE_BYTES
+IMPORT_MAX_FIELD_CHARS = env.IMPORT_MAX_FIELD_CHARS
 # A running job's worker touches its heartbeat this often, whatever the job is doing.
 JOB_HEARTBEAT_S = max(1.0, JOB_STALE_S / 4)
 # Training settings of the dashboard's jobs (see TrainingSettings); empty = the paper's defaults.
