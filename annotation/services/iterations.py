@@ -26,10 +26,11 @@ from annotation.services.batches import batch_activate, batch_close, batch_creat
 from annotation.services.model_versions import model_version_register, model_version_set_current
 from annotation.services.training import TrainingSettings, policy_refresh, reward_models_train
 from reward_training.data.prompts import prompts_read
-from reward_training.evaluation.policy_eval import paired_win_rate, policy_responses
+from reward_training.evaluation.policy_eval import paired_win_rate, policy_samples
 from reward_training.evaluation.win_rate import promotion_passes
 from reward_training.policy.ppo import PPOConfig, ppo_train
 from reward_training.policy.rejection_sampling import combined_scores
+from reward_training.policy.rewards import truncated_share
 from reward_training.reward.scorer import RewardScorer
 
 logger = logging.getLogger(__name__)
@@ -176,7 +177,11 @@ def iteration_run(config: IterationConfig) -> dict:
         "comparisons": {track: result.get("comparisons") for track, result in simulated.items()},
         "preference_pairs": pairs,
         "reward_models": {kind: version.name for kind, version in rms.items()},
-        "rejection_sampling": {k: rs[k] for k in ("pool_size", "mean_best_reward", "mean_median_reward")},
+        "rejection_sampling": {k: rs[k] for k in ("pool_size", "mean_best_reward", "mean_median_reward", "truncated")},
+        # the share of replies cut off at max_new_tokens: rejection sampling's samples, kept ones and pool;
+        # PPO's rollouts (first and last iteration); the held-out replies of the new and the old policy
+        "truncated": {"rejection_sampling": rs["truncated"], "ppo": ppo_report and ppo_report["truncated"],
+                      "heldout": evaluation["truncated"]},
         "ppo": ppo_report,
         "heldout_replies": str(replies),
         "heldout_examples": evaluation["replies"][:HELDOUT_EXAMPLES],
@@ -215,7 +220,7 @@ def _ppo(iteration: int, rs_policy: ModelVersion, rms: dict, workdir: Path, conf
         metrics={"heldout_rewards": result.get("heldout_rewards"), "best_iteration": result.get("best_iteration")},
     )
     return version, {k: result.get(k) for k in ("iterations_run", "stopped_early", "best_iteration",
-                                                "initial_heldout_reward", "heldout_rewards")}
+                                                "initial_heldout_reward", "heldout_rewards", "truncated")}
 
 
 def policy_compare(*, new_path: str, old_path: str, helpfulness_rm: str, safety_rm: str, prompts_file: str,
@@ -227,15 +232,16 @@ def policy_compare(*, new_path: str, old_path: str, helpfulness_rm: str, safety_
 
     items = prompts_read(prompts_file)[:limit]
     sampling = dict(temperature=0.7, max_new_tokens=max_new_tokens, seed=seed)
-    new = policy_responses(new_path, items, **sampling)
-    old = policy_responses(old_path, items, **sampling)
+    new, new_finished = policy_samples(new_path, items, **sampling)
+    old, old_finished = policy_samples(old_path, items, **sampling)
     helpfulness, safety = RewardScorer(helpfulness_rm), RewardScorer(safety_rm)
     scores = {}
-    for side, texts in (("new", new), ("old", old)):
-        scores[f"rm_{side}"] = combined_scores(helpfulness, safety, items, texts)["combined"].tolist()
+    for side, texts, finished in (("new", new, new_finished), ("old", old, old_finished)):
+        scores[f"rm_{side}"] = combined_scores(helpfulness, safety, items, texts, finished=finished)["combined"].tolist()
         scores[f"oracle_{side}"] = [oracle_score(text) for text in texts]
     replies = [{"prompt": item.messages[-1]["content"], "new": a, "old": b,
                 **{key: values[i] for key, values in scores.items()}}
                for i, (item, a, b) in enumerate(zip(items, new, old))]
+    truncated = {"new": truncated_share(new_finished), "old": truncated_share(old_finished)}
     return {judge: paired_win_rate(scores[f"{judge}_new"], scores[f"{judge}_old"]) for judge in ("rm", "oracle")} | {
-        "replies": replies}
+        "replies": replies, "truncated": truncated}

@@ -79,3 +79,20 @@ def render_chat(messages: list[Message], tokenizer: Any = None, *, add_generatio
     bos = getattr(tokenizer, "bos_token", None) or "<s>"
     eos = getattr(tokenizer, "eos_token", None) or "</s>"
     return render_llama2(messages, add_generation_prompt=add_generation_prompt, bos=bos, eos=eos)
+
+
+def end_of_turn_drop(turn: str, content: str) -> str:
+    """A rendered assistant turn cut right after its content, without the end-of-turn after it.
+
+    A reply cut off at max_new_tokens never ended its turn, so the EOS / end-of-turn markup that
+    the chat format puts after a finished reply does not belong to it: such a reply is scored and
+    trained on as written. An empty reply leaves nothing. Raises ValueError when the format does not
+    render the content verbatim (then there is no telling where the reply ends).
+    """
+    content = content.strip()
+    if not content:
+        return ""
+    at = turn.rfind(content)
+    if at < 0:
+        raise ValueError("the chat format does not render the reply verbatim: cannot drop its end-of-turn")
+    return turn[: at + len(content)]

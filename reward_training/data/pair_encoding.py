@@ -6,6 +6,9 @@ shared by both sides (prefix sharing relies on it). Chat formats:
 - "auto": the tokenizer's chat template where it has one; otherwise the Llama 2 format for a
   decoder and the HH text format ("\\n\\nHuman: ...\\n\\nAssistant: ...") for an encoder;
 - "llama2", "hh": that format whatever the tokenizer.
+
+A reply cut off at max_new_tokens (finished=False) is encoded as written: its text ends the
+sequence, without the EOS / end-of-turn that the format puts after a finished reply.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, Iterator, Sequence
 
 from transformers.utils import logging as hf_logging
 
-from reward_training.data.chat import Message, render_chat, render_llama2
+from reward_training.data.chat import Message, end_of_turn_drop, render_chat, render_llama2
 from reward_training.data.hh import hh_render
 from reward_training.data.preferences import PreferencePair
 from reward_training.data.truncation import TokenizedPair, pair_truncate, response_truncate
@@ -33,10 +36,13 @@ def chat_format_resolve(chat_format: str, tokenizer: Any, *, encoder: bool) -> s
     return "hh" if encoder else "llama2"
 
 
-def dialogue_render(prompt: Sequence[Message], reply: str, tokenizer: Any, fmt: str) -> tuple[str, str]:
-    """(history text, reply text) for a resolved format: history + reply is the rendered dialogue."""
+def dialogue_render(
+    prompt: Sequence[Message], reply: str, tokenizer: Any, fmt: str, *, finished: bool = True
+) -> tuple[str, str]:
+    """(history text, reply text) for a resolved format: history + reply is the rendered dialogue
+    (without the end-of-turn after a reply that did not finish)."""
     prompt = list(prompt)
-    if fmt == "hh":
+    if fmt == "hh":  # no end-of-turn marker in this format
         return hh_render(prompt) + "\n\nAssistant:", " " + reply
     full_messages = [*prompt, {"role": "assistant", "content": reply}]
     if fmt == "template":
@@ -49,7 +55,8 @@ def dialogue_render(prompt: Sequence[Message], reply: str, tokenizer: Any, fmt: 
         full = render_llama2(full_messages, add_generation_prompt=False, bos=bos, eos=eos)
     if not full.startswith(history):
         raise ValueError("the chat template does not render the dialogue as history + reply")
-    return history, full[len(history) :]
+    turn = full[len(history) :]
+    return history, turn if finished else end_of_turn_drop(turn, reply)
 
 
 @contextmanager
@@ -119,14 +126,19 @@ def responses_tokenize(
     max_length: int,
     encoder: bool,
     chat_format: str = "auto",
+    finished: Sequence[bool] | None = None,
 ) -> list[list[int]]:
-    """Token ids of single (history, reply) dialogues, truncated by the same rules as pairs."""
-    if len(prompts) != len(responses):
-        raise ValueError("prompts and responses differ in number")
+    """Token ids of single (history, reply) dialogues, truncated by the same rules as pairs.
+
+    `finished[i]` False: reply i was cut off at max_new_tokens and gets no end-of-turn (None: all finished).
+    """
+    if len(prompts) != len(responses) or (finished is not None and len(finished) != len(responses)):
+        raise ValueError("prompts, responses and finished flags differ in number")
     fmt = chat_format_resolve(chat_format, tokenizer, encoder=encoder)
     lead, trail = special_tokens_around(tokenizer) if encoder else ((), ())
     room = max_length - len(lead) - len(trail)
-    texts = [dialogue_render(p, r, tokenizer, fmt) for p, r in zip(prompts, responses)]
+    ended = [True] * len(responses) if finished is None else [bool(f) for f in finished]
+    texts = [dialogue_render(p, r, tokenizer, fmt, finished=f) for p, r, f in zip(prompts, responses, ended)]
     if not texts:
         return []
     with _quiet():

@@ -5,12 +5,18 @@ path), score them with the combined reward Rc (safety RM for safety prompts or w
 helpfulness RM), keep the best. Then fine-tune the policy with the SFT loss on this iteration's kept
 samples plus the kept samples of every earlier iteration. The max and median reward against K
 (paper Fig. 7) are reported as JSON and a PNG.
+
+A sample cut off at max_new_tokens is scored as written (no end-of-turn), is kept only where none of
+its prompt's K samples finished, and is then trained on without an end-of-turn. The loss falls on the
+selected reply alone (SFT loss_on="last"): earlier assistant turns of a prompt's history came from
+older models, and no reward model selected them. The share of truncated replies is reported among
+the samples, the kept ones and the whole pool.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +26,13 @@ import torch
 from reward_training.config import config_dict
 from reward_training.data.prompts import PromptItem
 from reward_training.generation import best_of_k_generate, model_load
-from reward_training.policy.rewards import SAFETY_THRESHOLD, best_of_k_select, combined_reward, reward_vs_k
+from reward_training.policy.rewards import (
+    SAFETY_THRESHOLD,
+    best_of_k_select,
+    combined_reward,
+    reward_vs_k,
+    truncated_share,
+)
 from reward_training.policy.sample_pool import pool_examples, pool_iterations, pool_read, pool_write
 from reward_training.policy.sft import SFTConfig, sft_train
 from reward_training.reward.scorer import RewardScorer
@@ -43,8 +55,9 @@ class RejectionSamplingConfig:
     score_batch_size: int = 32
     device: str | None = None  # None: CUDA when available
     progress: bool = True
+    # loss_on="last": the loss on the selected reply only, not on the history's earlier assistant turns
     sft: SFTConfig = field(default_factory=lambda: SFTConfig(epochs=1.0, learning_rate=1e-5, batch_size=16,
-                                                             micro_batch_size=8, max_length=512))
+                                                             micro_batch_size=8, max_length=512, loss_on="last"))
 
     def __post_init__(self) -> None:
         if isinstance(self.sft, dict):
@@ -55,18 +68,21 @@ class RejectionSamplingConfig:
             raise ValueError("temperature must be > 0 for sampling")
 
 
-def _sigmoid_scores(scorer: RewardScorer, prompts: list[list[dict]], responses: list[str]) -> torch.Tensor:
-    return torch.sigmoid(scorer.score(prompts, responses).float())
+def _sigmoid_scores(
+    scorer: RewardScorer, prompts: list[list[dict]], responses: list[str], finished: Sequence[bool] | None
+) -> torch.Tensor:
+    return torch.sigmoid(scorer.score(prompts, responses, finished=finished).float())
 
 
 def combined_scores(
     helpfulness: RewardScorer, safety: RewardScorer, prompts: list[PromptItem], responses: list[str],
-    threshold: float = SAFETY_THRESHOLD,
+    threshold: float = SAFETY_THRESHOLD, *, finished: Sequence[bool] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Rh, Rs and Rc for each (prompt, response), all (N,)."""
+    """Rh, Rs and Rc for each (prompt, response), all (N,). `finished[i]` False scores response i as
+    cut off at max_new_tokens, with no end-of-turn after it (None: all finished)."""
     messages = [p.messages for p in prompts]
-    rh = _sigmoid_scores(helpfulness, messages, responses)
-    rs = _sigmoid_scores(safety, messages, responses)
+    rh = _sigmoid_scores(helpfulness, messages, responses, finished)
+    rs = _sigmoid_scores(safety, messages, responses, finished)
     is_safety = torch.tensor([p.safety for p in prompts], dtype=torch.bool)
     return {"helpfulness": rh, "safety": rs, "combined": combined_reward(rs, rh, is_safety, threshold)}
 
@@ -121,19 +137,22 @@ def rejection_sample(
     del loaded
     flat_prompts = [p for p, row in zip(prompts, samples) for _ in row]
     flat_texts = [s.text.strip() for row in samples for s in row]
+    flat_finished = [s.finished_with_eos for row in samples for s in row]
     stage("scoring")
     helpfulness = RewardScorer(helpfulness_rm_dir, device=config.device, batch_size=config.score_batch_size)
     safety = RewardScorer(safety_rm_dir, device=config.device, batch_size=config.score_batch_size)
-    scores = combined_scores(helpfulness, safety, flat_prompts, flat_texts, config.safety_threshold)
+    scores = combined_scores(helpfulness, safety, flat_prompts, flat_texts, config.safety_threshold,
+                             finished=flat_finished)
     del helpfulness, safety
     rewards = scores["combined"].view(len(prompts), config.k)  # (N, K)
-    best = best_of_k_select(rewards)  # (N,)
+    finished = torch.tensor(flat_finished, dtype=torch.bool).view(len(prompts), config.k)  # (N, K)
+    best = best_of_k_select(rewards, finished)  # (N,)
 
     earlier = [i for i in pool_iterations(pool_dir) if i != pool_iteration]
     iteration = pool_iteration or ((earlier[-1] + 1) if earlier else 1)
     kept = [
         {"prompt": p.messages, "response": flat_texts[i * config.k + j], "reward": rewards[i, j].item(),
-         "safety": p.safety}
+         "safety": p.safety, "finished": bool(finished[i, j])}
         for i, (p, j) in enumerate(zip(prompts, best.tolist()))
     ]
     pool_write(pool_dir, iteration, kept)
@@ -149,8 +168,14 @@ def rejection_sample(
         "temperature": config.temperature,
         "kept_this_iteration": len(kept),
         "pool_size": len(pool),
+        "truncated": {  # the share of replies cut off at max_new_tokens
+            "sampled": truncated_share(finished),
+            "kept": truncated_share([row["finished"] for row in kept]),
+            "pool": truncated_share([row.get("finished", True) for row in pool]),
+        },
         "pool_iterations": [*earlier, iteration],
-        "mean_best_reward": rewards.max(dim=1).values.mean().item(),
+        "mean_best_reward": rewards.max(dim=1).values.mean().item(),  # over all K samples (Fig. 7)
+        "mean_kept_reward": sum(row["reward"] for row in kept) / max(len(kept), 1),
         "mean_median_reward": rewards.median(dim=1).values.mean().item(),
         "reward_vs_k": curve,
         "sft": sft_metrics,

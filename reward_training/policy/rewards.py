@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 SAFETY_THRESHOLD = 0.15  # paper: precision 0.89, recall 0.55 for catching unsafe responses
@@ -28,9 +30,25 @@ def whiten(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return (x - x.mean()) / torch.sqrt(x.var(unbiased=False) + eps)
 
 
-def best_of_k_select(rewards: torch.Tensor) -> torch.Tensor:  # rewards (N, K) -> (N,)
-    """The index of the highest-reward sample of each prompt (the first one on ties)."""
-    return rewards.argmax(dim=1)
+def best_of_k_select(
+    rewards: torch.Tensor,  # (N, K)
+    finished: torch.Tensor | None = None,  # (N, K) bool: the sample ended with EOS; None: all did
+) -> torch.Tensor:  # (N,)
+    """The index of the highest-reward finished sample of each prompt (the first one on ties).
+
+    A sample cut off at max_new_tokens competes only where none of its prompt's K samples finished:
+    otherwise a reward model that likes long text would keep replies that stop mid-sentence.
+    """
+    if finished is None:
+        return rewards.argmax(dim=1)
+    eligible = finished | ~finished.any(dim=1, keepdim=True)  # (N, K)
+    return rewards.masked_fill(~eligible, float("-inf")).argmax(dim=1)
+
+
+def truncated_share(finished: torch.Tensor | Sequence[bool]) -> float:
+    """The share of replies cut off at max_new_tokens, given whether each finished (any shape); 0 when none."""
+    finished = torch.as_tensor(finished, dtype=torch.bool)
+    return float((~finished).float().mean()) if finished.numel() else 0.0
 
 
 def reward_vs_k(rewards: torch.Tensor) -> dict[str, list[float]]:  # rewards (N, K)

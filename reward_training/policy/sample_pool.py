@@ -2,7 +2,9 @@
 
 The paper saw a regression when only the latest iteration's samples were used, so every iteration's
 best samples stay in the training set. Each iteration is one JSONL file, `iteration_NNN.jsonl`, of
-{"iteration", "prompt": [messages], "response", "reward"}.
+{"iteration", "prompt": [messages], "response", "reward", "finished"}: "finished" is false for a reply
+cut off at max_new_tokens (kept only where none of the prompt's K samples finished); a row written
+before the field existed counts as finished.
 """
 
 from __future__ import annotations
@@ -47,5 +49,12 @@ def pool_read(pool_dir: str | Path, *, up_to: int | None = None) -> list[dict]:
 
 
 def pool_examples(rows: list[dict]) -> list[list[Message]]:
-    """SFT examples (prompt + kept response) from pool rows."""
-    return [[*row["prompt"], {"role": "assistant", "content": row["response"]}] for row in rows]
+    """SFT examples (prompt + kept response) from pool rows; a truncated reply is marked so that SFT
+    trains on it without an end-of-turn (policy/sft_data.py)."""
+    return [[*row["prompt"], _reply(row)] for row in rows]
+
+
+def _reply(row: dict) -> Message:
+    reply = {"role": "assistant", "content": row["response"]}
+    return reply if row.get("finished", True) else {**reply, "truncated": True}
+

@@ -10,7 +10,9 @@ segment at a time, so each token is known to belong to a prompt or to an assista
 - loss_on="all": every token (plain language-model pre-training on dialogue text).
 
 An assistant segment runs from after the generation prompt to the end of the turn, so it holds
-the EOS token: the model learns to stop.
+the EOS token: the model learns to stop. A final reply marked {"truncated": True} (a sample cut off
+at max_new_tokens, kept by rejection sampling only where no sample of its prompt finished) ends
+right after its text instead: the model is not taught to stop mid-sentence.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Literal
 
 import torch
 
-from reward_training.data.chat import Message, messages_check, render_chat
+from reward_training.data.chat import Message, end_of_turn_drop, messages_check, render_chat
 
 IGNORE = -100  # label of a token that carries no loss
 LossOn = Literal["assistant", "last", "all"]
@@ -43,12 +45,19 @@ def sft_example(prompt: list[Message] | str, answer: str) -> list[Message]:
     return [*prompt, {"role": "assistant", "content": answer}]
 
 
+def reply_truncated(messages: list[Message]) -> bool:
+    """Whether the dialogue's final reply is marked as cut off at max_new_tokens ({"truncated": True})."""
+    return bool(messages) and isinstance(messages[-1], dict) and bool(messages[-1].get("truncated"))
+
+
 def dialogue_segments(tokenizer: Any, messages: list[Message]) -> list[tuple[str, int | None]]:
     """The rendered dialogue cut into (text, assistant turn number or None) segments.
 
-    Segment texts join into the rendering of the whole dialogue. Raises ValueError when the
-    template does not render a dialogue incrementally (a prompt is not a prefix of its answer).
+    Segment texts join into the rendering of the whole dialogue, except that a final reply marked
+    truncated ends after its content (no end-of-turn). Raises ValueError when the template does not
+    render a dialogue incrementally (a prompt is not a prefix of its answer).
     """
+    truncated = reply_truncated(messages)
     messages = messages_check(messages)
     if not messages or messages[-1]["role"] != "assistant":
         raise ValueError("an SFT example must end with an assistant reply")
@@ -66,6 +75,9 @@ def dialogue_segments(tokenizer: Any, messages: list[Message]) -> list[tuple[str
             segments.append((prompt[len(done):], None))
         segments.append((full[len(prompt):], turn))
         done, turn = full, turn + 1
+    if truncated:
+        text, last = segments[-1]
+        segments[-1] = (end_of_turn_drop(text, messages[-1]["content"]), last)
     return segments
 
 

@@ -4,6 +4,9 @@ RewardScorer is what evaluation, rejection sampling and PPO use:
 
     scorer = RewardScorer("models/rm-helpfulness-v1")
     scores = scorer.score(prompts, responses)  # (N,) float tensor on the CPU
+    scores = scorer.score(prompts, responses, finished=[s.finished_with_eos for s in samples])
+
+A reply that did not finish (cut off at max_new_tokens) is scored as written, with no end-of-turn.
 """
 
 from __future__ import annotations
@@ -89,10 +92,16 @@ class RewardScorer:
         self.chat_format = self.card.get("chat_format", "auto")
         self.batch_size = batch_size
 
-    def score(self, prompts: Sequence[Sequence[Message]], responses: Sequence[str]) -> torch.Tensor:
-        """The reward of each response to its prompt (a message list ending with a user turn): (N,)."""
+    def score(
+        self, prompts: Sequence[Sequence[Message]], responses: Sequence[str], finished: Sequence[bool] | None = None
+    ) -> torch.Tensor:
+        """The reward of each response to its prompt (a message list ending with a user turn): (N,).
+
+        `finished[i]` False scores response i as cut off: no end-of-turn after it (None: all finished).
+        """
         sequences = responses_tokenize(
-            prompts, responses, self.tokenizer, max_length=self.max_length, encoder=self.model.encoder, chat_format=self.chat_format
+            prompts, responses, self.tokenizer, max_length=self.max_length, encoder=self.model.encoder,
+            chat_format=self.chat_format, finished=finished,
         )
         return sequences_score(self.model, sequences, self.tokenizer.pad_token_id, batch_size=self.batch_size, device=self.device)
 

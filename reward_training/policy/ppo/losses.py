@@ -41,6 +41,15 @@ def kl_per_token(
     raise ValueError(f'unknown KL estimator {estimator!r}: "k1" or "k3"')
 
 
+def missing_eos_penalize(
+    score: torch.Tensor,  # (N,) the sequence score, e.g. WHITEN(LOGIT(Rc))
+    finished: torch.Tensor,  # (N,) bool: the response ended with EOS
+    penalty: float,
+) -> torch.Tensor:  # (N,)
+    """The score less `penalty` for each response cut off at max_new_tokens (TRL's missing_eos_penalty)."""
+    return score - penalty * (~finished).to(score.dtype)
+
+
 def token_rewards(
     score: torch.Tensor,  # (N,) the sequence score, e.g. WHITEN(LOGIT(Rc))
     kl: torch.Tensor,  # (N, T) per-token KL estimate

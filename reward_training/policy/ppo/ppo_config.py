@@ -39,6 +39,9 @@ class PPOConfig:
     critic: str = "value_head"
     temperature: float = 1.0  # sampling temperature; log-probs are taken at the same temperature
     max_new_tokens: int = 256  # response length limit
+    # subtracted from the whitened score of a response that did not end with EOS (cut off at
+    # max_new_tokens), as TRL's missing_eos_penalty: else PPO can learn that a reply need never end; 0: off
+    missing_eos_penalty: float = 1.0
     safety_threshold: float = SAFETY_THRESHOLD  # Rc uses Rs when Rs is below this (paper: 0.15)
     eval_every: int = 10  # iterations between held-out evaluations (and after the last one)
     early_stopping_patience: int = 3  # stop after this many evaluations without a better held-out reward; 0: never
@@ -75,6 +78,8 @@ class PPOConfig:
             raise ValueError("learning_rate and clip_range must be > 0 and beta >= 0")
         if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
             raise ValueError("gamma and lam must lie in [0, 1]")
+        if self.missing_eos_penalty < 0:
+            raise ValueError("missing_eos_penalty must be >= 0 (0 turns it off)")
         if self.eval_every < 1 or self.max_new_tokens < 1:
             raise ValueError("eval_every and max_new_tokens must be >= 1")
 

@@ -47,12 +47,17 @@ class Rollout:
         return len(self.prompts)
 
 
-def rm_reward_fn(helpfulness: RewardScorer, safety: RewardScorer, threshold: float) -> RewardFn:
+def rm_reward_fn(
+    helpfulness: RewardScorer, safety: RewardScorer, threshold: float, eos_token_ids: Sequence[int]
+) -> RewardFn:
     """The paper's Rc from the two reward models: sigmoid of their scores, the safety one for safety
-    prompts or when Rs < threshold, else the helpfulness one."""
+    prompts or when Rs < threshold, else the helpfulness one. A response whose ids do not end with
+    one of `eos_token_ids` was cut off at max_new_tokens and is scored as written (no end-of-turn)."""
+    eos = set(eos_token_ids)
 
-    def reward(prompts: Sequence[PromptItem], texts: Sequence[str], _ids: Sequence[list[int]]) -> torch.Tensor:
-        return combined_scores(helpfulness, safety, list(prompts), list(texts), threshold)["combined"]
+    def reward(prompts: Sequence[PromptItem], texts: Sequence[str], ids: Sequence[list[int]]) -> torch.Tensor:
+        finished = [bool(r) and r[-1] in eos for r in ids]
+        return combined_scores(helpfulness, safety, list(prompts), list(texts), threshold, finished=finished)["combined"]
 
     return reward
 

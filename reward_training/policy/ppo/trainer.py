@@ -5,7 +5,8 @@ Each iteration, every process:
 2. records, in a no-grad fp32 forward pass, the log-probs of the sampled tokens under π and π0 and
    the critic's values (rollout.py);
 3. scores the responses: Rc from the reward models (or `reward_fn`), then WHITEN(LOGIT(Rc)) over
-   the whole batch, placed on the final token, minus β·KL(π ‖ π0) on every token (losses.py);
+   the whole batch, less `missing_eos_penalty` for a response cut off at max_new_tokens, placed on
+   the final token, minus β·KL(π ‖ π0) on every token (losses.py);
 4. computes GAE advantages, then takes one gradient step per minibatch of the clipped policy loss
    plus the clipped value loss. Before the first step the trainer's log-probs of the first
    minibatch must equal the rollout's within `logprob_tolerance`, else LogprobMismatch is raised.
@@ -201,12 +202,6 @@ def ppo_train(
             raise ValueError("the critic's reward model must use the policy's tokenizer")
         dropout_disable(critic)
         critic.to(device)
-    if reward_fn is None:
-        reward_fn = rm_reward_fn(
-            RewardScorer(helpfulness_rm_dir, device=str(device), batch_size=config.score_batch_size),
-            RewardScorer(safety_rm_dir, device=str(device), batch_size=config.score_batch_size),
-            config.safety_threshold,
-        )
 
     optimizers = [adamw(policy, config, config.learning_rate, device)]
     if critic is not None:
@@ -222,6 +217,12 @@ def ppo_train(
         model=lm, tokenizer=tokenizer, device=device, dtype=torch.float32, max_length=context_length(lm, tokenizer),
         eos_token_ids=eos_ids(lm, tokenizer), pad_token_id=pad_id,
     )
+    if reward_fn is None:
+        reward_fn = rm_reward_fn(
+            RewardScorer(helpfulness_rm_dir, device=str(device), batch_size=config.score_batch_size),
+            RewardScorer(safety_rm_dir, device=str(device), batch_size=config.score_batch_size),
+            config.safety_threshold, loaded.eos_token_ids,
+        )
     gather = Gather(accelerator)
     heldout = list(heldout_prompts or [])
 
@@ -268,6 +269,9 @@ def ppo_train(
             **{k: stats[k] for k in ("clip_fraction", "value_loss", "policy_loss", "value_clip_fraction", "approx_kl")},
             "response_length": gather.mean(n_tokens, len(rollout)),
             "finished_with_eos": gather.mean(float(rollout.finished.sum()), len(rollout)),
+            "truncated": gather.mean(float((~rollout.finished).sum()), len(rollout)),  # cut off at max_new_tokens
+            "missing_eos_penalty": gather.mean(config.missing_eos_penalty * float((~rollout.finished).sum()),
+                                               len(rollout)),  # mean penalty per rollout
             "entropy": gather.mean(float((rollout.entropy * mask).sum()), n_tokens),
             "logprob_max_diff": stats["logprob_max_diff"],
             "gradient_steps": stats["gradient_steps"],
@@ -287,6 +291,8 @@ def ppo_train(
     summary.update(
         iterations_run=len(history), stopped_early=stopped_early, seconds=time.perf_counter() - started,
         final=history[-1] if history else None,
+        # the share of rollouts cut off at max_new_tokens, at the first and the last iteration run
+        truncated={"first": history[0]["truncated"], "last": history[-1]["truncated"]} if history else None,
         saved_iteration=(saved_iteration or 0) if heldout else len(history),
     )
     if not heldout:

@@ -15,6 +15,7 @@ from reward_training.policy.ppo.losses import (
     kl_per_token,
     masked_mean,
     masked_whiten,
+    missing_eos_penalize,
     policy_loss_clipped,
     token_rewards,
     value_loss_clipped,
@@ -81,6 +82,7 @@ def advantages_compute(rollout: Rollout, config: PPOConfig, gather: Gather, rank
     mask = rollout.mask.float()
     all_scores = whiten(logit(gather.rows(rollout.rc.float())))  # (world * n,) WHITEN(LOGIT(Rc))
     score = all_scores[rank * n:(rank + 1) * n]  # (n,)
+    score = missing_eos_penalize(score, rollout.finished, config.missing_eos_penalty)  # (n,) cut-off replies less the penalty
     rollout.kl = kl_per_token(rollout.logprobs, rollout.ref_logprobs, config.kl_estimator) * mask  # (n, T)
     rollout.rewards = token_rewards(score, rollout.kl, mask, config.beta)  # (n, T)
     rollout.advantages, rollout.returns = gae(rollout.rewards, rollout.values, mask, config.gamma, config.lam)

@@ -10,6 +10,7 @@ def test_defaults_are_the_papers():
     assert (c.learning_rate, c.max_grad_norm, c.clip_range, c.beta) == (1e-6, 1.0, 0.2, 0.01)
     assert (c.batch_size, c.minibatch_size, c.ppo_epochs, c.steps_per_iteration) == (512, 64, 1, 8)
     assert c.critic == "value_head" and c.value_clip_range == 0.2
+    assert c.missing_eos_penalty == 1.0  # on by default, as TRL's missing_eos_penalty
 
 
 @pytest.mark.parametrize("overrides", [
@@ -18,6 +19,7 @@ def test_defaults_are_the_papers():
     {"critic": "policy"},
     {"kl_estimator": "k2"},
     {"temperature": 0.0},
+    {"missing_eos_penalty": -1.0},
 ])
 def test_cross_field_rules(overrides):
     with pytest.raises(ValueError):

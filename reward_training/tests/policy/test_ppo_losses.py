@@ -4,7 +4,9 @@ import math
 
 import pytest
 import torch
+from accelerate import Accelerator
 
+from reward_training.policy.ppo import PPOConfig, Rollout
 from reward_training.policy.ppo.losses import (
     early_stop,
     entropy_from_logits,
@@ -12,10 +14,12 @@ from reward_training.policy.ppo.losses import (
     kl_per_token,
     masked_mean,
     masked_whiten,
+    missing_eos_penalize,
     policy_loss_clipped,
     token_rewards,
     value_loss_clipped,
 )
+from reward_training.policy.ppo.update import Gather, advantages_compute
 from reward_training.policy.rewards import logit, whiten
 
 
@@ -109,3 +113,26 @@ def test_early_stop_waits_patience_evaluations_after_the_best():
     assert not early_stop([0.1, 0.3, 0.2, 0.25], patience=3)
     assert not early_stop([0.1, 0.3, 0.3], patience=2)  # a tie is not an improvement, but only one since
     assert not early_stop([0.5, 0.1, 0.1, 0.1], patience=0)  # 0: never
+
+
+def test_missing_eos_penalty_comes_off_the_score_of_cut_off_responses_only():
+    score = torch.tensor([0.5, 0.5, -1.0])
+    finished = torch.tensor([True, False, False])
+    assert missing_eos_penalize(score, finished, 1.0).tolist() == pytest.approx([0.5, -0.5, -2.0])
+    assert missing_eos_penalize(score, finished, 0.0).tolist() == pytest.approx(score.tolist())
+
+
+def test_a_cut_off_rollout_gets_the_penalty_on_its_final_token():
+    # given two rollouts with the same Rc and no KL, one ended with EOS and one cut off ...
+    n, t = 2, 3
+    zeros = torch.zeros(n, t)
+    rollout = Rollout(prompts=[None, None], texts=["a", "b"], prompt_ids=[[1], [1]], response_ids=[[5, 6, 2], [5, 6, 7]],
+                      finished=torch.tensor([True, False]), rc=torch.tensor([0.6, 0.6]), logprobs=zeros.clone(),
+                      ref_logprobs=zeros.clone(), values=zeros.clone(), entropy=zeros.clone(), mask=torch.ones(n, t))
+    config = PPOConfig(batch_size=2, minibatch_size=2, micro_batch_size=2, whiten_advantages=False)
+    # ... when the per-token rewards are computed ...
+    advantages_compute(rollout, config, Gather(Accelerator(cpu=True)), rank=0)
+    # ... then only the cut-off one loses missing_eos_penalty (1.0 by default), on its final token
+    assert config.missing_eos_penalty == 1.0
+    assert rollout.rewards[:, -1].tolist() == pytest.approx([0.0, -1.0])
+    assert rollout.rewards[:, :-1].abs().max().item() == 0.0

@@ -66,8 +66,14 @@ def test_ppo_writes_a_loadable_policy_with_metrics_and_curves(runs, tiny_policy_
     out = Path(runs[0]["output_dir"])
     records = metrics_read(out)
     assert len(records) == 20
-    for key in ("reward", "kl", "clip_fraction", "value_loss", "response_length", "entropy", "logprob_max_diff"):
+    for key in ("reward", "kl", "clip_fraction", "value_loss", "response_length", "entropy", "logprob_max_diff",
+                "truncated", "missing_eos_penalty"):
         assert all(isinstance(r[key], float) for r in records), key
+    # every rollout either ended with EOS or was cut off, and each cut-off one paid the default penalty of 1
+    for r in records:
+        assert r["truncated"] + r["finished_with_eos"] == pytest.approx(1.0)
+        assert r["missing_eos_penalty"] == pytest.approx(r["truncated"])
+    assert runs[0]["truncated"] == {"first": records[0]["truncated"], "last": records[-1]["truncated"]}
     assert (out / "ppo_curves.png").stat().st_size > 10_000
     assert json.loads((out / "ppo_config.json").read_text())["learning_rate"] == 1.5e-3
     assert (out / "value_head.pt").is_file()

@@ -1,12 +1,17 @@
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 from transformers import LlamaForSequenceClassification
 
 from reward_training.data.prompts import PromptItem
+from reward_training.generation import best_of_k_generate, model_load
+from reward_training.policy import rejection_sampling
 from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
+from reward_training.policy.sample_pool import pool_read
 from reward_training.policy.sft import SFTConfig
+from reward_training.reward.scorer import RewardScorer
 from reward_training.testing import tiny_chat_model_save, tiny_llama_config, tiny_tokenizer
 
 
@@ -48,3 +53,46 @@ def test_two_iterations_keep_the_best_and_grow_the_pool(models, tmp_path):
                               safety_rm_dir=models["safety"], prompts=prompts, pool_dir=pool,
                               output_dir=tmp_path / "v2")
     assert second["iteration"] == 2 and second["pool_size"] == 6 and second["pool_iterations"] == [1, 2]
+
+
+def test_best_of_k_keeps_a_truncated_reply_only_where_none_finished(models, tmp_path, monkeypatch):
+    # given K=3 samples per prompt, where prompt 0 has no finished sample, prompt 1 one, prompt 2 all three
+    pattern = [[False, False, False], [False, True, False], [True, True, True]]
+
+    def generate(*args, **kwargs):
+        rows = best_of_k_generate(*args, **kwargs)
+        return [[replace(s, finished_with_eos=f) for s, f in zip(row, flags)] for row, flags in zip(rows, pattern)]
+
+    scored_flags = []
+    real_score = RewardScorer.score
+
+    def score(self, prompts, responses, finished=None):
+        scored_flags.append(list(finished))
+        return real_score(self, prompts, responses, finished)
+
+    monkeypatch.setattr(rejection_sampling, "best_of_k_generate", generate)
+    monkeypatch.setattr(RewardScorer, "score", score)
+    prompts = [PromptItem([{"role": "user", "content": text}]) for text in ["Hello", "Tell me a story.", "Why?"]]
+    config = RejectionSamplingConfig(k=3, max_new_tokens=8, progress=False,
+                                     sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64,
+                                                   loss_on="last", progress=False))
+    # when rejection sampling runs
+    metrics = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
+                               safety_rm_dir=models["safety"], prompts=prompts, pool_dir=tmp_path / "pool",
+                               output_dir=tmp_path / "v1")
+    # then both reward models scored each sample knowing whether it finished ...
+    assert scored_flags == [sum(pattern, [])] * 2
+    # ... a truncated reply was kept only for prompt 0, and the pool row says so ...
+    rows = pool_read(tmp_path / "pool")
+    assert [row["finished"] for row in rows] == [False, True, True]
+    assert metrics["truncated"] == pytest.approx({"sampled": 5 / 9, "kept": 1 / 3, "pool": 1 / 3})
+    # ... and prompt 1 kept its one finished sample whatever the rewards of the cut-off ones
+    assert rows[1]["response"] == generate_texts(models, prompts, config)[1][1]
+
+
+def generate_texts(models, prompts, config):
+    loaded = model_load(models["policy"], device="cpu")
+    rows = best_of_k_generate(loaded, [p.messages for p in prompts], k=config.k, temperature=config.temperature,
+                              top_p=config.top_p, max_new_tokens=config.max_new_tokens, seed=config.seed,
+                              batch_size=config.generation_batch_size)
+    return [[s.text.strip() for s in row] for row in rows]

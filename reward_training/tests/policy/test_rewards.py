@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from reward_training.policy.rewards import best_of_k_select, combined_reward, logit, reward_vs_k, whiten
+from reward_training.policy.rewards import best_of_k_select, combined_reward, logit, reward_vs_k, truncated_share, whiten
 
 
 def test_combined_reward_uses_safety_for_safety_prompts_and_unsafe_responses():
@@ -33,3 +33,16 @@ def test_reward_vs_k_by_hand():
     assert curve["max"] == pytest.approx([(0.2 + 0.6) / 2, (0.8 + 0.6) / 2, (0.8 + 0.9) / 2])
     # torch's median of an even count is the lower middle value
     assert curve["median"] == pytest.approx([(0.2 + 0.6) / 2, (0.2 + 0.1) / 2, (0.5 + 0.6) / 2])
+
+
+def test_best_of_k_keeps_a_finished_sample_over_a_higher_rewarded_truncated_one():
+    rewards = torch.tensor([[0.9, 0.4, 0.6], [0.9, 0.2, 0.7], [0.1, 0.8, 0.3]])
+    finished = torch.tensor([[False, True, True], [False, False, False], [True, False, True]])
+    # row 0: the best finished sample; row 1: none finished, so the best of all; row 2: 0.8 is cut off
+    assert best_of_k_select(rewards, finished).tolist() == [2, 0, 2]
+    assert best_of_k_select(rewards).tolist() == [0, 0, 1]  # without flags: the plain argmax
+
+
+def test_truncated_share():
+    assert truncated_share(torch.tensor([[True, False], [False, False]])) == pytest.approx(0.75)
+    assert truncated_share([True, True]) == 0.0 and truncated_share([]) == 0.0

@@ -1,6 +1,9 @@
 import pytest
 import torch
 
+from reward_training.policy.rejection_sampling import RejectionSamplingConfig
+from reward_training.policy.sample_pool import pool_examples
+from reward_training.policy.sft import sft_encode
 from reward_training.policy.sft_data import IGNORE, sft_collate, sft_example, sft_tokenize, token_losses
 from reward_training.testing import tiny_tokenizer
 
@@ -67,3 +70,28 @@ def test_token_losses_ignores_masked_positions():
     logits[1, 0, 6] = 100.0
     logits[0, 0, :] = torch.randn(10) * 50  # predicts a masked label: must not count
     assert token_losses(logits, batch["labels"]).item() == pytest.approx(0.0, abs=1e-4)
+
+
+def test_a_truncated_reply_is_trained_on_without_end_of_turn(tokenizer):
+    finished = sft_tokenize(tokenizer, sft_example("Tell me a story.", "Once upon a time"))
+    cut = sft_tokenize(tokenizer, [{"role": "user", "content": "Tell me a story."},
+                                   {"role": "assistant", "content": "Once upon a time", "truncated": True}])
+    assert trained_text(tokenizer, finished).endswith(tokenizer.eos_token)
+    text = trained_text(tokenizer, cut)
+    assert text.rstrip().endswith("Once upon a time") and tokenizer.eos_token_id not in cut.input_ids
+    assert cut.loss_tokens < finished.loss_tokens
+
+
+def test_rejection_sampling_sft_puts_no_loss_on_history_replies(tokenizer):
+    # given a pool row whose prompt holds an earlier chosen reply (from an older sampling model) ...
+    row = {"prompt": DIALOGUE[:4], "response": "Bien, merci.", "reward": 0.9, "finished": True}
+    config = RejectionSamplingConfig().sft
+    # ... when rejection sampling's SFT encodes it with its default settings ...
+    [tokens], dropped = sft_encode(tokenizer, pool_examples([row]), config)
+    # ... then only the selected reply carries loss: the history's "Bonjour." is labelled IGNORE
+    assert dropped == 0 and config.loss_on == "last"
+    text = trained_text(tokenizer, tokens)
+    assert "Bien, merci." in text and "Bonjour" not in text
+    history_ids = tokenizer("Bonjour.", add_special_tokens=False)["input_ids"]
+    at = next(i for i in range(len(tokens.input_ids)) if tokens.input_ids[i:i + len(history_ids)] == history_ids)
+    assert tokens.labels[at:at + len(history_ids)] == [IGNORE] * len(history_ids)
