@@ -116,7 +116,7 @@ def main() -> None:
                 with gzip.open(HH, "rt", encoding="utf-8") as rows:
                     subset.write_text("".join(itertools.islice(rows, args.hh_pairs)), encoding="utf-8")
                 stack.manage("import_preferences", "--format", "hh-rlhf", "--source", "anthropic-hh-harmless",
-                             "--track", "safety", str(subset))
+                             "--track", "safety", "--skip-empty", str(subset))
             for _ in range(args.iterations):
                 flags = ["--users", str(args.users), "--comparisons", str(args.comparisons), "--k", str(args.k),
                          "--temperature", str(args.temperature), "--heldout-limit", str(args.heldout_limit),
