@@ -10,4 +10,4 @@ RUN pip install --no-cache-dir -c constraints.txt torch==2.13.0 \
 COPY . .
 RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["gunicorn", "webapp.wsgi", "-b", "0.0.0.0:8000", "--workers", "4", "--threads", "4"]
+CMD ["gunicorn", "webapp.wsgi", "-b", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--keep-alive", "10"]

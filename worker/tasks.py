@@ -92,11 +92,13 @@ def _generate(job) -> list[GeneratedSample]:
     reject_on_worker_lost=True,
     soft_time_limit=settings.SAMPLING_SOFT_TIME_LIMIT_S,
     time_limit=settings.SAMPLING_TIME_LIMIT_S,
+    # A database or broker outage: retry every few seconds (1, 2, 4, then SAMPLING_RETRY_MAX_DELAY_S) for
+    # SAMPLING_RETRY_BUDGET_S, so the turn is sampled seconds after a restart of minutes ends.
     autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=5,
+    retry_backoff=1,
+    retry_backoff_max=settings.SAMPLING_RETRY_MAX_DELAY_S,
+    retry_jitter=False,
+    max_retries=settings.SAMPLING_TRANSIENT_RETRIES,
 )
 def turn_sample(self, turn_id: int) -> str:
     """Sample a turn's two responses. Idempotent: a turn already sampled (or failed) is left alone."""

@@ -55,6 +55,7 @@ class GeneratedSample:
 
 def turn_sampling_enqueue(*, turn_id: int) -> None:
     """Queue the sampling task. If the broker is down the turn stays `sampling` and the sweep re-queues it."""
+    from worker.broker import sampling_task_id
     from worker.tasks import turn_sample  # lazy: annotation does not import worker at module load
 
     if settings.CELERY_TASK_ALWAYS_EAGER and getattr(settings, "SAMPLING_EAGER_IN_THREAD", True):
@@ -63,7 +64,7 @@ def turn_sampling_enqueue(*, turn_id: int) -> None:
         background_submit(turn_sample, turn_id)
         return
     try:
-        turn_sample.apply_async(args=[turn_id], queue=settings.SAMPLING_QUEUE)
+        turn_sample.apply_async(args=[turn_id], queue=settings.SAMPLING_QUEUE, task_id=sampling_task_id(turn_id))
     except Exception:  # the broker refused; nothing is lost, the sweep tries again
         logger.exception("could not queue sampling of turn %s; the sweep will re-queue it", turn_id)
 
@@ -200,15 +201,46 @@ def turn_sampling_fail(*, turn_id: int, reason: str, detail: str = "") -> None:
 
 
 def turns_requeue_stuck(*, older_than_s: float | None = None) -> dict:
-    """Re-queue turns stuck in `sampling` (worker killed, broker down); fail those out of attempts."""
+    """Re-queue turns whose sampling message was lost; fail those out of attempts.
+
+    With a Redis broker the sweep asks it what it holds (worker/broker.py), turn by turn:
+    - a message waiting in the queue: "queued", left alone however long the backlog (no duplicate
+      delivery, no attempt spent);
+    - a message a worker holds: left alone while the worker can still be alive, i.e. for
+      `older_than_s` (SAMPLING_REQUEUE_AFTER_S, past the task's hard time limit) since it began;
+    - no message at all (queued while the broker was down, lost by a Redis restart) for
+      SAMPLING_LOST_AFTER_S: "lost", re-queued at once.
+    With the broker unreachable nothing is re-queued (it could not be); the next sweep looks again.
+    Without a broker to ask (embedded mode) every turn older than `older_than_s` is re-queued.
+    """
+    from worker.broker import sampling_messages
+
     older_than_s = settings.SAMPLING_REQUEUE_AFTER_S if older_than_s is None else older_than_s
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    requeued, failed = [], []
+    now = timezone.now()
+    stale_cutoff = now - timedelta(seconds=older_than_s)
+    lost_cutoff = now - timedelta(seconds=settings.SAMPLING_LOST_AFTER_S)
+    requeued, failed, queued = [], [], 0
     with transaction.atomic():
-        stuck = Turn.objects.select_for_update(skip_locked=True).filter(
-            status=Turn.Status.SAMPLING, sampling_queued_at__lt=cutoff
-        )
-        for turn in stuck:
+        candidates = list(Turn.objects.select_for_update(skip_locked=True).filter(
+            status=Turn.Status.SAMPLING, sampling_queued_at__lt=lost_cutoff))
+        if not candidates:
+            return {"requeued": [], "failed": [], "queued": 0}
+        # asked with the rows locked: a worker saving one of them waits, so its message is still held
+        try:
+            broker = sampling_messages()
+        except Exception:  # redis's ConnectionError/TimeoutError: nothing can be queued now anyway
+            logger.warning("the sweep could not reach the broker; it looks again next time", exc_info=True)
+            return {"requeued": [], "failed": [], "queued": 0, "broker": "unreachable"}
+        for turn in candidates:
+            if broker is None:
+                lost = turn.sampling_queued_at < stale_cutoff
+            elif turn.pk in broker.waiting:
+                queued += 1
+                continue
+            else:
+                lost = turn.pk not in broker.held or turn.sampling_queued_at < stale_cutoff
+            if not lost:
+                continue
             if turn.sampling_attempts >= settings.SAMPLING_MAX_ATTEMPTS:
                 turn.status = Turn.Status.FAILED
                 turn.error = f"sampling did not finish after {turn.sampling_attempts} attempts"
@@ -222,4 +254,4 @@ def turns_requeue_stuck(*, older_than_s: float | None = None) -> dict:
                 requeued.append(turn.pk)
         for turn_id in requeued:
             transaction.on_commit(lambda turn_id=turn_id: turn_sampling_enqueue(turn_id=turn_id))
-    return {"requeued": requeued, "failed": failed}
+    return {"requeued": requeued, "failed": failed, "queued": queued}

@@ -199,9 +199,9 @@ def test_stuck_turns_are_requeued_then_failed(settings):
     stale = timezone.now() - timedelta(hours=1)
     turn = TurnFactory(sampling_attempts=1, sampling_queued_at=stale)
     fresh = TurnFactory(sampling_attempts=1, sampling_queued_at=timezone.now())
-    assert turns_requeue_stuck(older_than_s=60) == {"requeued": [turn.pk], "failed": []}
+    assert turns_requeue_stuck(older_than_s=60) == {"requeued": [turn.pk], "failed": [], "queued": 0}
     Turn.objects.filter(pk=turn.pk).update(sampling_queued_at=stale)
-    assert turns_requeue_stuck(older_than_s=60) == {"requeued": [], "failed": [turn.pk]}
+    assert turns_requeue_stuck(older_than_s=60) == {"requeued": [], "failed": [turn.pk], "queued": 0}
     turn.refresh_from_db()
     fresh.refresh_from_db()
     assert turn.status == "failed" and "2 attempts" in turn.error and fresh.status == "sampling"

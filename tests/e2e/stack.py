@@ -82,7 +82,7 @@ class Stack:
         log = open(self.workdir / "web.log", "ab")
         self.web = subprocess.Popen(  # its own process group, like the workers: nothing outlives the stack
             [sys.executable, "-m", "gunicorn", "webapp.wsgi", "-b", f"127.0.0.1:{self.port}", "--workers", "3",
-             "--threads", "2", "--timeout", "60"],
+             "--threads", "2", "--timeout", "60", "--keep-alive", "10"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.time() + 60

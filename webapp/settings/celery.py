@@ -26,7 +26,11 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in dict.fromkeys(["default", env.SAMPLING_QUEUE, env.TRAINING_QUEUE])]
 CELERY_TASK_CREATE_MISSING_QUEUES = True  # -Q gpu on a web side set to cpu still works
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A message a killed worker held returns to its queue after the visibility timeout. Sampling's hard time
+# limit plus a minute: no live sampling task holds a message longer (a retry's countdown is seconds).
+# Dashboard jobs run for hours, so a long one is redelivered each timeout; job_begin sees its live
+# heartbeat and drops the duplicate.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env.SAMPLING_TIME_LIMIT_S) + 60}
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-turns": {
         "task": "worker.tasks.turns_requeue_stuck_task",

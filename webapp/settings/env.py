@@ -31,7 +31,8 @@ SAMPLING_QUEUE = os.environ.get("SAMPLING_QUEUE", "cpu")
 SAMPLING_SOFT_TIME_LIMIT_S = _float("SAMPLING_SOFT_TIME_LIMIT_S", 240.0)
 SAMPLING_TIME_LIMIT_S = _float("SAMPLING_TIME_LIMIT_S", 300.0)
 SAMPLING_REQUEUE_AFTER_S = _float("SAMPLING_REQUEUE_AFTER_S", 330.0)
-SAMPLING_SWEEP_EVERY_S = _float("SAMPLING_SWEEP_EVERY_S", 30.0)
+SAMPLING_SWEEP_EVERY_S = _float("SAMPLING_SWEEP_EVERY_S", 15.0)
+SAMPLING_RETRY_BUDGET_S = _float("SAMPLING_RETRY_BUDGET_S", 600.0)  # how long a turn retries through an outage
 SAMPLING_DEVICE = os.environ.get("SAMPLING_DEVICE", "")  # "" = CUDA when present, else CPU
 # On a CPU, decode turns with a copy of the weights in this dtype ("bfloat16"), or "" / "float32" for none.
 SAMPLING_CPU_DECODE_DTYPE = os.environ.get("SAMPLING_CPU_DECODE_DTYPE", "bfloat16")

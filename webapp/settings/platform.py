@@ -8,6 +8,14 @@ SAMPLING_SOFT_TIME_LIMIT_S = env.SAMPLING_SOFT_TIME_LIMIT_S
 SAMPLING_TIME_LIMIT_S = env.SAMPLING_TIME_LIMIT_S
 SAMPLING_REQUEUE_AFTER_S = env.SAMPLING_REQUEUE_AFTER_S
 SAMPLING_SWEEP_EVERY_S = env.SAMPLING_SWEEP_EVERY_S
+# Through a database or broker outage the sampling task retries every SAMPLING_RETRY_MAX_DELAY_S (after
+# 1, 2 and 4 s) until SAMPLING_RETRY_BUDGET_S has passed.
+SAMPLING_RETRY_BUDGET_S = env.SAMPLING_RETRY_BUDGET_S
+SAMPLING_RETRY_MAX_DELAY_S = 5
+SAMPLING_TRANSIENT_RETRIES = 3 + max(1, round((SAMPLING_RETRY_BUDGET_S - 7) / SAMPLING_RETRY_MAX_DELAY_S))
+# The sweep re-queues a turn whose message is in no queue and held by no worker once it is this old
+# (a message still waiting behind a backlog is left alone).
+SAMPLING_LOST_AFTER_S = 10.0
 SAMPLING_DEVICE = env.SAMPLING_DEVICE
 SAMPLING_CPU_DECODE_DTYPE = env.SAMPLING_CPU_DECODE_DTYPE
 # Embedded mode (no Redis, tasks eager): sample on a background thread, so the request returns at once

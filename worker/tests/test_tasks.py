@@ -90,6 +90,12 @@ def test_the_sampling_task_survives_redelivery_and_transient_errors():
     assert 0 < turn_sample.soft_time_limit < turn_sample.time_limit
     assert OperationalError in turn_sample.autoretry_for and ConnectionError in turn_sample.autoretry_for
     assert turn_sample.retry_backoff and turn_sample.max_retries >= 3
+    # through an outage it keeps trying for minutes, never more than a few seconds apart
+    from celery.utils.time import get_exponential_backoff_interval
+
+    delays = [get_exponential_backoff_interval(turn_sample.retry_backoff, n, turn_sample.retry_backoff_max,
+                                               turn_sample.retry_jitter) for n in range(turn_sample.max_retries)]
+    assert sum(delays) >= settings.SAMPLING_RETRY_BUDGET_S >= 300 and max(delays) <= 5
 
 
 def test_the_texts_so_far_are_published_by_label_across_both_model_versions(two_model_batch, monkeypatch):

@@ -13,13 +13,19 @@
       init.headers["X-CSRFToken"] = csrfToken();
       init.body = JSON.stringify(body || {});
     }
-    try {
-      const response = await fetch(url, init);
-      let data = null;
-      try { data = await response.json(); } catch (_) { data = null; }
-      return { ok: response.ok, status: response.status, body: data };
-    } catch (_) {
-      return { ok: false, status: 0, body: null };
+    // A GET is safe to repeat: one that did not get through (a kept-alive connection the server had just
+    // closed, a restart) is tried twice more before the page hears of it. Writes are never repeated here.
+    const tries = method === "GET" ? 3 : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await fetch(url, init);
+        let data = null;
+        try { data = await response.json(); } catch (_) { data = null; }
+        return { ok: response.ok, status: response.status, body: data };
+      } catch (_) {
+        if (attempt >= tries) return { ok: false, status: 0, body: null };
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
     }
   }
 
