@@ -28,6 +28,9 @@ def _database_ok() -> bool:
 
 @require_GET
 def healthz(request):
-    """200 when the database and the broker answer, 503 otherwise."""
+    """200 when the database and the broker answer, 503 (with Retry-After, like the API's) otherwise."""
     checks = {"database": _database_ok(), "broker": _broker_ok()}
-    return JsonResponse({"ok": all(checks.values()), **checks}, status=200 if all(checks.values()) else 503)
+    response = JsonResponse({"ok": all(checks.values()), **checks}, status=200 if all(checks.values()) else 503)
+    if response.status_code == 503:
+        response["Retry-After"] = "5"
+    return response

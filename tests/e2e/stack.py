@@ -40,9 +40,9 @@ def _group_signal(process: subprocess.Popen, sig: int) -> None:
         pass
 
 
-def _server_sql(statement: str) -> None:
+def _server_sql(statement: str, pg: str = PG) -> None:
     """CREATE/DROP DATABASE, which must run outside a transaction."""
-    conn = psycopg2.connect(f"{PG}/postgres")
+    conn = psycopg2.connect(f"{pg}/postgres")
     try:
         conn.autocommit = True
         conn.cursor().execute(statement)
@@ -51,16 +51,19 @@ def _server_sql(statement: str) -> None:
 
 
 class Stack:
-    def __init__(self, workdir: Path, *, worker_env: dict | None = None, redis_db: int = REDIS_DB):
+    def __init__(self, workdir: Path, *, worker_env: dict | None = None, redis_db: int = REDIS_DB, pg: str = PG,
+                 redis_url: str | None = None):
+        """`pg` and `redis_url` point the stack at other servers (the fault tests' private ones)."""
         self.workdir = workdir
+        self.pg = pg
         self.db_name = f"rlhf_e2e_{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "webapp.settings.main",
-            "DATABASE_URL": f"{PG}/{self.db_name}",
-            "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+            "DATABASE_URL": f"{pg}/{self.db_name}",
+            "REDIS_URL": redis_url or f"redis://127.0.0.1:6379/{redis_db}",
             "DJANGO_SECRET_KEY": "e2e-secret",
             "MODEL_DIR": str(workdir / "models"),
             "OMP_NUM_THREADS": "1",
@@ -76,7 +79,7 @@ class Stack:
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> "Stack":
-        _server_sql(f'CREATE DATABASE "{self.db_name}"')
+        _server_sql(f'CREATE DATABASE "{self.db_name}"', self.pg)
         redis.Redis.from_url(self.env["REDIS_URL"]).flushdb()
         self.manage("migrate", "--noinput", json_result=False)
         log = open(self.workdir / "web.log", "ab")
@@ -123,7 +126,7 @@ class Stack:
                 pass
             _group_signal(process, signal.SIGKILL)  # whatever is left of the group: beat children, orphans
             process.wait()
-        _server_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        _server_sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)', self.pg)
 
     # --- helpers ---------------------------------------------------------------------------
     def manage(self, *args: str, json_result: bool = True, check: bool = True, timeout: float = 300):
@@ -139,7 +142,7 @@ class Stack:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     def sql(self, query: str, *params):
-        with psycopg2.connect(f"{PG}/{self.db_name}") as conn:
+        with psycopg2.connect(f"{self.pg}/{self.db_name}") as conn:
             cursor = conn.cursor()
             cursor.execute(query, params)
             return cursor.fetchall()
