@@ -21,7 +21,7 @@ from annotation.selectors.exports import preference_export_rows
 from annotation.selectors.review import review_queue
 from annotation.selectors.stats import annotator_stats, batch_stats
 from annotation.services.batches import batch_activate, batch_close, batch_create
-from annotation.selectors.jobs import batch_jobs, rm_accuracy_latest, rm_accuracy_rows
+from annotation.selectors.jobs import SAFETY_BIN_LABELS, batch_jobs, rm_accuracy_latest, rm_accuracy_rows
 from annotation.services.dialogues import turn_retry
 from annotation.services.jobs import job_cancel, job_start
 from annotation.services.model_versions import model_version_set_current
@@ -177,9 +177,16 @@ def job_create(request, batch_id: int):
 @staff_member_required
 def job_detail(request, job_id: int):
     job = get_object_or_404(Job.objects.select_related("batch", "created_by"), pk=job_id)
+    before = job.kind == Job.Kind.TRAIN_REWARD_MODELS
+    accuracy = rm_accuracy_rows(job=job, part="accuracy_before_retraining" if before else None)
+    for row in accuracy if before else []:  # beside each measured RM, the one trained to replace it
+        row["retrained_as"] = (job.result.get("reward_models") or {}).get(row["track"])
+        row["retrained_pairs"] = ((job.result.get("metrics") or {}).get(row["track"]) or {}).get("n_train_pairs")
     return render(request, "dashboard/job.html", {
         "job": job, "registered": job.registered.order_by("kind", "track"),
         "result_json": json.dumps(job.result, indent=1, default=str),
+        "rm_accuracy_rows": accuracy if job.kind in (Job.Kind.RM_ACCURACY, Job.Kind.TRAIN_REWARD_MODELS) else [],
+        "strengths": Strength.labels, "safety_bins": SAFETY_BIN_LABELS.values(),
     })
 
 

@@ -225,7 +225,8 @@ def _current_rms() -> dict[str, ModelVersion]:
 
 
 def _train_reward_models(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersion]]:
-    """Both RMs on everything up to this batch (every batch created before it, and imported data)."""
+    """Both RMs on everything up to this batch (every batch created before it, and imported data), after
+    the current RMs' accuracy on this batch (what the new ones are retrained to improve on)."""
     from annotation.services.training import reward_models_train
 
     plan = _pinned(job, lambda: {
@@ -233,6 +234,7 @@ def _train_reward_models(job: Job, report: _Reporter) -> tuple[dict, list[ModelV
                         .values_list("name", flat=True)),
         "sources": [PLATFORM, *ImportedPair.objects.order_by().values_list("source", flat=True).distinct()],
         "base": settings.RM_BASE_MODEL or model_version_current(kind="policy").path,
+        "reward_models_before": {track: v.name for track, v in _current_rms().items() if v is not None},
     })
     workdir = _workdir(job)
     report(0.0, "exporting")
@@ -240,12 +242,27 @@ def _train_reward_models(job: Job, report: _Reporter) -> tuple[dict, list[ModelV
                         preference_export_rows(batches=plan["batches"], sources=plan["sources"]))
     if not pairs:
         raise ValidationError({"batch": ["nothing exports from the batches up to this one (see their export policy)"]})
+    before = _accuracy_before_retraining(job, plan.get("reward_models_before") or {}, report)
     rms = reward_models_train(data=workdir / "preferences.jsonl", base=plan["base"], workdir=workdir,
                               suffix=f"{job.batch.name}-job{job.pk}", batches=plan["batches"],
                               training=_training_settings(), current=False, on_progress=report)
     result = {"pairs": pairs, **plan, "reward_models": {track: v.name for track, v in rms.items()},
-              "metrics": {track: v.metrics for track, v in rms.items()}}
+              "metrics": {track: v.metrics for track, v in rms.items()}, "accuracy_before_retraining": before}
     return result, list(rms.values())
+
+
+def _accuracy_before_retraining(job: Job, names: dict[str, str], report: _Reporter) -> dict | None:
+    """The given (then current) RMs' accuracy on the job's batch, as the RM-accuracy job records it;
+    None when there were no current RMs or the batch exports nothing of its own."""
+    from annotation.services.training import reward_models_accuracy
+
+    data = _workdir(job) / "batch.jsonl"
+    pairs = _rows_write(data, preference_export_rows(batches=[job.batch.name]))
+    if not names or not pairs:
+        return None
+    rms = {track: ModelVersion.objects.get(name=name) for track, name in names.items()}
+    return {"pairs": pairs, **reward_models_accuracy(
+        rms=rms, data=data, on_progress=lambda fraction, stage: report(0.0, f"before retraining: {stage}"))}
 
 
 def _batch_prompts(batch: Batch) -> list:
@@ -317,22 +334,17 @@ def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersio
 
 
 def _rm_accuracy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersion]]:
-    """The current helpfulness and safety RMs' pairwise accuracy on the batch, overall and by strength."""
-    from reward_training.reward.api import evaluate_reward_model
+    """The current helpfulness and safety RMs' pairwise accuracy on the batch, overall, by strength and by
+    safety bin."""
+    from annotation.services.training import reward_models_accuracy
 
     plan = _pinned(job, lambda: {"reward_models": {track: v.name for track, v in _current_rms().items()}})
     data = _workdir(job) / "batch.jsonl"
     pairs = _rows_write(data, preference_export_rows(batches=[job.batch.name]))
     if not pairs:
         raise ValidationError({"batch": ["the batch has no exportable comparisons"]})
-    result: dict = {"pairs": pairs}
-    for i, (track, name) in enumerate(plan["reward_models"].items()):
-        version = ModelVersion.objects.get(name=name)
-        report(i / 2, f"scoring with {version.name}")
-        measured = evaluate_reward_model(version.path, str(data), "trl", write_report=False)
-        result[track] = {"model": version.name,
-                         **{k: measured[k] for k in ("n", "accuracy", "ci95", "accuracy_by_strength", "by_strength")}}
-    return result, []
+    rms = {track: ModelVersion.objects.get(name=name) for track, name in plan["reward_models"].items()}
+    return {"pairs": pairs, **reward_models_accuracy(rms=rms, data=data, on_progress=report)}, []
 
 
 RUNNERS = {

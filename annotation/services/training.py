@@ -18,7 +18,8 @@ from annotation.services.model_versions import model_version_register
 from reward_training.config import config_build
 from reward_training.data.prompts import PromptItem
 from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
-from reward_training.reward.api import train_reward_model
+from reward_training.evaluation.reward_accuracy import accuracy_summary
+from reward_training.reward.api import evaluate_reward_model, train_reward_model
 from reward_training.reward.reward_config import RewardConfig
 
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what is happening)
@@ -94,6 +95,19 @@ def reward_models_train(
         )
     on_progress(1.0, "reward models registered")
     return versions
+
+
+def reward_models_accuracy(
+    *, rms: dict[str, ModelVersion], data: Path, on_progress: Progress = _silent,
+) -> dict[str, dict]:
+    """Each reward model's pairwise accuracy on `data` (export format), overall, by strength and by safety
+    bin: the paper's check of the current RMs on a new batch, before they are retrained (3.2.2)."""
+    measured = {}
+    for i, (track, version) in enumerate(rms.items()):
+        on_progress(i / len(rms), f"scoring with {version.name}")
+        report = evaluate_reward_model(version.path, str(data), "trl", write_report=False)
+        measured[track] = {"model": version.name, **accuracy_summary(report)}
+    return measured
 
 
 def policy_refresh(

@@ -11,7 +11,8 @@ from annotation.errors import Conflict
 from annotation.models import Job, ModelVersion
 from annotation.services.jobs import job_begin, job_start, jobs_nightly_rm_accuracy, jobs_requeue_stale
 from annotation.services.training import TrainingSettings
-from annotation.tests.factories import AdminFactory, BatchFactory, ModelVersionFactory, annotate, ready_turn
+from annotation.tests.factories import (AdminFactory, BatchFactory, ModelVersionFactory, active_batch, annotate,
+                                       ready_turn)
 
 pytestmark = pytest.mark.django_db
 
@@ -177,3 +178,63 @@ def test_cancelling_a_running_job_stops_its_worker_and_says_who():
     assert job.status == Job.Status.FAILED and job.result == {}
     again = client.post(f"/dashboard/jobs/{job.pk}/cancel/", follow=True).content.decode()
     assert f"job #{job.pk} is already failed" in again
+
+
+@pytest.fixture
+def tiny_rm_dir(tiny_policy_dir, tmp_path):
+    """A tiny decoder reward model whose score head is fixed (saved), so every load scores alike."""
+    from reward_training.reward.model import reward_model_load
+
+    model, tokenizer = reward_model_load(tiny_policy_dir, seed=0)
+    model.save_pretrained(tmp_path / "rm", tokenizer)
+    return tmp_path / "rm"
+
+
+def test_retraining_first_measures_the_current_reward_models_on_the_batch_by_strength_and_safety_bin(
+        settings, tmp_path, tiny_policy_dir, tiny_rm_dir):
+    from annotation.services.jobs import job_execute
+
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.RM_BASE_MODEL = str(tiny_policy_dir)
+    settings.JOB_TRAINING = {"rm_batch_size": 4, "rm_max_length": 48, "rm_epochs": 1}
+    # given last week's helpfulness batch, this week's safety batch whose comparisons fall in all three
+    # safety bins, and current RMs from last week
+    for _ in range(2):
+        annotate(ready_turn(dialogue__batch=active_batch("helpfulness")))
+    batch = BatchFactory(track="safety")
+    for strength, a_safe, b_safe in (("better", True, False), ("significantly_better", True, True),
+                                     ("slightly_better", False, False), ("better", True, True)):
+        annotate(ready_turn(dialogue__batch=batch), strength=strength, a_safe=a_safe, b_safe=b_safe)
+    for track in ("helpfulness", "safety"):
+        ModelVersionFactory(name=f"rm-{track}-old", kind=ModelVersion.Kind.REWARD, track=track, is_current=True,
+                            path=str(tiny_rm_dir))
+    admin = AdminFactory()
+
+    # when the reward models are retrained from the batch page, and the old ones measured on their own
+    retrain = job_start(kind=Job.Kind.TRAIN_REWARD_MODELS, batch=batch, created_by=admin)
+    assert job_execute(job_id=retrain.pk) == Job.Status.SUCCEEDED
+    measure = job_start(kind=Job.Kind.RM_ACCURACY, batch=batch, created_by=admin)
+    assert job_execute(job_id=measure.pk) == Job.Status.SUCCEEDED
+    retrain.refresh_from_db()
+    measure.refresh_from_db()
+
+    # then the retraining recorded the old RMs' accuracy on this batch before training their successors,
+    # overall, by strength and by safety bin, the same figures as the accuracy job gives
+    before = retrain.result["accuracy_before_retraining"]
+    assert before["pairs"] == 4 and before["safety"]["model"] == "rm-safety-old"
+    assert before["safety"]["n"] == 4 and set(before["safety"]["accuracy_by_strength"]) == {
+        "significantly_better", "better", "slightly_better"}
+    assert {k: v["n"] for k, v in before["safety"]["by_safety_bin"].items()} == {
+        "chosen_safe_other_unsafe": 1, "both_safe": 2, "both_unsafe": 1}
+    assert {track: before[track] for track in ("helpfulness", "safety")} == {
+        track: measure.result[track] for track in ("helpfulness", "safety")}
+    # beside the new models, which are registered but not current
+    assert set(retrain.result["reward_models"].values()) == {
+        f"rm-{track}-{batch.name}-job{retrain.pk}" for track in ("helpfulness", "safety")}
+    assert ModelVersion.objects.get(kind="reward", track="safety", is_current=True).name == "rm-safety-old"
+    # and the job page shows the old RMs' figures with the models that replace them
+    client = Client()
+    client.force_login(admin)
+    page = client.get(f"/dashboard/jobs/{retrain.pk}/").content.decode()
+    assert "The current reward models on this batch, before retraining" in page and "Both Unsafe" in page
+    assert "rm-safety-old" in page and f"rm-safety-{batch.name}-job{retrain.pk}" in page

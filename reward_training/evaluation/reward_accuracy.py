@@ -10,12 +10,15 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from reward_training.data.preferences import STRENGTHS, PreferencePair
+from reward_training.data.preferences import SAFETY_BINS, STRENGTHS, PreferencePair
 
 UNRATED = "unrated"
 GAP_EDGES = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, math.inf)
 METRICS_NAME = "eval_metrics.json"
 PLOT_NAME = "accuracy_by_strength.png"
+NO_SAFETY_BIN = "none"  # a pair with no safety labels (the helpfulness track, imported data)
+# What a dashboard job or an iteration records of an evaluation: overall, by strength, by safety bin
+SUMMARY_KEYS = ("n", "accuracy", "ci95", "accuracy_by_strength", "by_strength", "by_safety_bin")
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -75,11 +78,16 @@ def accuracy_report(
         "dropped_identical": dropped_identical,
         "accuracy_by_strength": {k: v["accuracy"] for k, v in by_strength.items()},
         "by_strength": by_strength,
-        "by_safety_bin": _grouped(wins, [p.safety_bin or "none" for p in pairs]),
+        "by_safety_bin": _grouped(wins, [p.safety_bin or NO_SAFETY_BIN for p in pairs], (*SAFETY_BINS, NO_SAFETY_BIN)),
         "by_source": _grouped(wins, [p.source for p in pairs]),
         "calibration": calibration_table(gaps),
         "mean_gap": sum(gaps) / len(gaps) if gaps else None,
     }
+
+
+def accuracy_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The part of a report that is kept beside a job's or an iteration's other figures (SUMMARY_KEYS)."""
+    return {key: report[key] for key in SUMMARY_KEYS}
 
 
 def strength_table(report: dict[str, Any]) -> str:

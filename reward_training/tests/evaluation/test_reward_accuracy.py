@@ -3,7 +3,8 @@ import json
 import pytest
 
 from reward_training.data.preferences import PreferencePair
-from reward_training.evaluation.reward_accuracy import accuracy_report, calibration_table, report_write, strength_table, wilson_interval
+from reward_training.evaluation.reward_accuracy import (accuracy_report, accuracy_summary, calibration_table, report_write,
+                                                        strength_table, wilson_interval)
 
 
 def _pair(strength=None, safety_bin=None, source="platform"):
@@ -27,6 +28,19 @@ def test_report_groups_by_strength_in_table_8_order_by_safety_bin_and_source():
     assert report["by_source"]["hh"] == {"n": 2, "correct": 0, "accuracy": 0.0, "ci95": list(wilson_interval(0, 2))}
     assert report["dropped_identical"] == 2
     assert "significantly better | better | unrated | avg" in strength_table(report)
+
+
+def test_the_summary_keeps_accuracy_by_strength_and_by_safety_bin_in_the_papers_order():
+    pairs = [_pair("better", "both_unsafe"), _pair("better"), _pair("slightly_better", "chosen_safe_other_unsafe"),
+             _pair("better", "both_safe")]
+    summary = accuracy_summary(accuracy_report([1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0], pairs))
+    assert set(summary) == {"n", "accuracy", "ci95", "accuracy_by_strength", "by_strength", "by_safety_bin"}
+    assert summary["n"] == 4 and summary["accuracy"] == 0.5
+    # the safety bins in the paper's order (3.2.1), then the pairs without safety labels
+    assert list(summary["by_safety_bin"]) == ["chosen_safe_other_unsafe", "both_safe", "both_unsafe", "none"]
+    assert {k: v["accuracy"] for k, v in summary["by_safety_bin"].items()} == {
+        "chosen_safe_other_unsafe": 1.0, "both_safe": 0.0, "both_unsafe": 1.0, "none": 0.0}
+    assert summary["accuracy_by_strength"] == {"better": pytest.approx(1 / 3), "slightly_better": 1.0}
 
 
 def test_calibration_bins_the_gap_and_gives_the_chosen_win_rate():
