@@ -25,6 +25,17 @@ def tiny_policy_dir_2(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_reward_model_dir(tiny_policy_dir, tmp_path_factory):
+    """A tiny decoder reward model on tiny_policy_dir with its score head saved, so every load scores alike."""
+    from reward_training.reward.model import reward_model_load
+
+    model, tokenizer = reward_model_load(tiny_policy_dir, seed=0)
+    path = tmp_path_factory.mktemp("models") / "tiny-rm"
+    model.save_pretrained(path, tokenizer)
+    return path
+
+
+@pytest.fixture(scope="session")
 def smollm2_dir():
     """The built-in chat model, converted from its GGUF file once into var/models (where `make demo` puts it).
 

@@ -1,7 +1,8 @@
 """One RLHF iteration end to end (docs/rlhf-protocol.md section 3), with simulated annotators:
 
-    batch sampling the current policy → simulated annotation over the real API → export →
-    helpfulness and safety RMs on the paper's mixtures (all data so far) → rejection sampling →
+    batch sampling the current policy and its parent → simulated annotation over the real API → export →
+    the current RMs' accuracy on the new batches → helpfulness and safety RMs on the paper's mixtures
+    (all data so far) → rejection sampling at the policy's temperature →
     promotion gate (RM-judged win rate over the current policy) → win rates by the RMs and the oracle.
 
 The oracle only judges here, in evaluation; training sees it only through the annotations.
@@ -24,7 +25,8 @@ from annotation.selectors.exports import preference_export_rows, preference_expo
 from annotation.selectors.model_versions import model_version_current
 from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.services.model_versions import model_version_register, model_version_set_current
-from annotation.services.training import TrainingSettings, policy_refresh, reward_models_train
+from annotation.services.training import (TrainingSettings, policy_refresh, reward_models_accuracy,
+                                          reward_models_train)
 from reward_training.data.prompts import prompts_read
 from reward_training.evaluation.policy_eval import paired_win_rate, policy_samples
 from reward_training.evaluation.win_rate import promotion_passes
@@ -45,9 +47,16 @@ class IterationConfig:
     comparisons: int = 25  # comparisons per annotator per track
     profile: str | None = None  # simulate_annotators --profile
     temperatures: tuple[float, float] = (0.7, 1.2)  # the batches' sampling range
+    # the batches sample the current policy and its parent (or the policy sampled before it), so that a
+    # pair's replies come from two model variants (paper 3.2.1); False: the current policy alone
+    sample_parent: bool = True
     max_new_tokens: int = 64
     k: int = 8  # rejection sampling: samples per prompt
-    temperature: float = 1.0  # rejection sampling temperature
+    # Rejection sampling's temperature by the policy's RLHF round (paper Fig. 8: the best T moves as the model
+    # changes): entry n is for a policy n rejection-sampling refreshes from the SFT model, the last entry for
+    # every later one. 1.0 for the SFT model; 1.2, the low end of the paper's [1.2, 1.3], once RLHF has begun.
+    rs_temperatures: tuple[float, ...] = (1.0, 1.2)
+    temperature: float | None = None  # one rejection-sampling temperature for this iteration, over the schedule
     rs_prompts: str = str(ASSETS / "rejection_sampling.jsonl")
     heldout_prompts: str = str(ASSETS / "heldout.txt")
     heldout_limit: int | None = None  # evaluate on the first N held-out prompts (None: all)
@@ -68,10 +77,21 @@ class IterationConfig:
     ppo_beta: float = 0.01
     ppo_heldout: int = 30  # rejection-sampling prompts kept apart for PPO's early stopping
 
+    def __post_init__(self) -> None:
+        if not self.rs_temperatures or any(t <= 0 for t in self.rs_temperatures):
+            raise ValueError("rs_temperatures: give one or more temperatures, each above 0")
+        if self.temperature is not None and self.temperature <= 0:
+            raise ValueError("temperature must be above 0")
 
-    def training(self) -> TrainingSettings:
+    def rs_temperature(self, rlhf_round: int) -> float:
+        """Rejection sampling's temperature for a policy `rlhf_round` refreshes from the SFT model."""
+        if self.temperature is not None:
+            return self.temperature
+        return self.rs_temperatures[min(rlhf_round, len(self.rs_temperatures) - 1)]
+
+    def training(self, rlhf_round: int = 0) -> TrainingSettings:
         return TrainingSettings(rm_batch_size=self.rm_batch_size, rm_max_length=self.rm_max_length, rm_lr=self.rm_lr,
-                                rm_epochs=self.rm_epochs, k=self.k, temperature=self.temperature,
+                                rm_epochs=self.rm_epochs, k=self.k, temperature=self.rs_temperature(rlhf_round),
                                 max_new_tokens=self.max_new_tokens, sft_epochs=self.sft_epochs, sft_lr=self.sft_lr,
                                 seed=self.seed)
 
@@ -82,13 +102,38 @@ def _next_iteration() -> int:
     return max(numbers, default=0) + 1
 
 
+def _rlhf_round(policy: ModelVersion) -> int:
+    """How many rejection-sampling refreshes lie between the policy and the SFT model it descends from."""
+    rounds, version = 0, policy
+    while version is not None:
+        rounds += version.lineage.get("method") == "rejection_sampling"
+        version = version.parent
+    return rounds
+
+
+def _variant_partner(policy: ModelVersion) -> ModelVersion | None:
+    """The second model variant a batch samples beside the current policy: its parent, or else the policy
+    that the latest batch naming another one sampled (the previous current version); None for a first policy."""
+    if policy.parent is not None and policy.parent.kind == ModelVersion.Kind.POLICY:
+        return policy.parent
+    for batch in Batch.objects.order_by("-created_at", "-pk").prefetch_related("policy_versions"):
+        others = [v for v in batch.policy_versions.all() if v.pk != policy.pk]
+        if others:
+            return others[0]
+    return None
+
+
 def _open_batches(iteration: int, policy: ModelVersion, config: IterationConfig) -> list[Batch]:
+    """A batch per track, sampling the current policy and its variant partner at two temperatures (one from
+    each half of the range, sampling_plan_draw); with no partner, the current policy at two temperatures."""
+    partner = _variant_partner(policy) if config.sample_parent else None
+    versions = [policy.name] + ([partner.name] if partner else [])
     batches = []
     for track in ("helpfulness", "safety"):
         for active in Batch.objects.filter(track=track, status=Batch.Status.ACTIVE):
             batch_close(batch=active)
         batch = batch_create(
-            name=f"iter{iteration}-{track}", track=track, policy_versions=[policy.name],
+            name=f"iter{iteration}-{track}", track=track, policy_versions=versions,
             temperature_min=config.temperatures[0], temperature_max=config.temperatures[1],
             target_comparisons=config.users * config.comparisons, max_new_tokens=config.max_new_tokens,
         )
@@ -109,6 +154,21 @@ def _simulate(config: IterationConfig, track: str) -> dict:
 def _export(path: Path) -> int:
     """Everything so far: every batch's comparisons and every imported source."""
     return sum(preference_export_write(path, preference_export_rows()).values())
+
+
+def _accuracy_before_retraining(batches: list[Batch], workdir: Path) -> dict:
+    """The current RMs' accuracy on each new batch, before they are retrained (paper 3.2.2): {batch: {"pairs",
+    track: figures}}; {} when no RMs are current yet (a first iteration)."""
+    rms = {track: model_version_current(kind="reward", track=track) for track in ("helpfulness", "safety")}
+    if any(version is None for version in rms.values()):
+        return {}
+    measured = {}
+    for batch in batches:
+        data = workdir / f"{batch.name}.jsonl"
+        pairs = sum(preference_export_write(data, preference_export_rows(batches=[batch.name])).values())
+        if pairs:
+            measured[batch.name] = {"pairs": pairs, **reward_models_accuracy(rms=rms, data=data)}
+    return measured
 
 
 def iteration_run(config: IterationConfig) -> dict:
@@ -135,7 +195,11 @@ def iteration_run(config: IterationConfig) -> dict:
     pairs = _export(data)
     lap("export")
 
-    training = config.training()
+    before = _accuracy_before_retraining(batches, workdir)
+    lap("reward_model_accuracy")
+
+    rlhf_round = _rlhf_round(policy)
+    training = config.training(rlhf_round)
     batch_names = sorted(Batch.objects.filter(dialogues__isnull=False).values_list("name", flat=True).distinct())
     rms = reward_models_train(data=data, base=config.rm_base or policy.path, workdir=workdir,
                               suffix=f"iter{iteration}", batches=batch_names, training=training, current=True)
@@ -176,8 +240,12 @@ def iteration_run(config: IterationConfig) -> dict:
         "heldout_prompts": evaluation["rm"].n,
         "comparisons": {track: result.get("comparisons") for track, result in simulated.items()},
         "preference_pairs": pairs,
+        "batch_policies": sorted(batches[0].policy_versions.values_list("name", flat=True)),
         "reward_models": {kind: version.name for kind, version in rms.items()},
-        "rejection_sampling": {k: rs[k] for k in ("pool_size", "mean_best_reward", "mean_median_reward", "truncated")},
+        # the RMs that were current before this iteration, scored on its new batches before retraining
+        "accuracy_before_retraining": before,
+        "rejection_sampling": {"temperature": training.temperature, "rlhf_round": rlhf_round,
+                               **{k: rs[k] for k in ("pool_size", "mean_best_reward", "mean_median_reward", "truncated")}},
         # the share of replies cut off at max_new_tokens: rejection sampling's samples, kept ones and pool;
         # PPO's rollouts (first and last iteration); the held-out replies of the new and the old policy
         "truncated": {"rejection_sampling": rs["truncated"], "ppo": ppo_report and ppo_report["truncated"],

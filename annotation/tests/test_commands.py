@@ -113,3 +113,11 @@ def test_train_and_evaluate_on_an_hh_file_as_the_contract_writes_it(tiny_policy_
     with pytest.raises(CommandError, match="recipe none"):
         run("train_reward_model", "--kind", "helpfulness", "--base", str(tiny_policy_dir), "--data", str(hh),
             "--format", "hh-rlhf", "--mixture", "helpfulness", "--output", str(tmp_path / "rm2"))
+
+
+def test_run_iteration_refuses_a_bad_temperature_schedule_in_one_line_before_starting_a_server():
+    with pytest.raises(CommandError, match=r"give temperatures separated by commas, such as 1.0,1.2 \(got '1.0,hot'\)"):
+        run("run_iteration", "--simulate", "--rs-temperatures", "1.0,hot")
+    with pytest.raises(CommandError, match="^iteration: rs_temperatures: give one or more temperatures, each above 0$"):
+        run("run_iteration", "--simulate", "--rs-temperatures", "1.0,0")
+    assert not Batch.objects.exists()

@@ -180,18 +180,8 @@ def test_cancelling_a_running_job_stops_its_worker_and_says_who():
     assert f"job #{job.pk} is already failed" in again
 
 
-@pytest.fixture
-def tiny_rm_dir(tiny_policy_dir, tmp_path):
-    """A tiny decoder reward model whose score head is fixed (saved), so every load scores alike."""
-    from reward_training.reward.model import reward_model_load
-
-    model, tokenizer = reward_model_load(tiny_policy_dir, seed=0)
-    model.save_pretrained(tmp_path / "rm", tokenizer)
-    return tmp_path / "rm"
-
-
 def test_retraining_first_measures_the_current_reward_models_on_the_batch_by_strength_and_safety_bin(
-        settings, tmp_path, tiny_policy_dir, tiny_rm_dir):
+        settings, tmp_path, tiny_policy_dir, tiny_reward_model_dir):
     from annotation.services.jobs import job_execute
 
     settings.MODEL_DIR = tmp_path / "models"
@@ -207,7 +197,7 @@ def test_retraining_first_measures_the_current_reward_models_on_the_batch_by_str
         annotate(ready_turn(dialogue__batch=batch), strength=strength, a_safe=a_safe, b_safe=b_safe)
     for track in ("helpfulness", "safety"):
         ModelVersionFactory(name=f"rm-{track}-old", kind=ModelVersion.Kind.REWARD, track=track, is_current=True,
-                            path=str(tiny_rm_dir))
+                            path=str(tiny_reward_model_dir))
     admin = AdminFactory()
 
     # when the reward models are retrained from the batch page, and the old ones measured on their own
