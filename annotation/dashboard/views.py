@@ -73,6 +73,7 @@ def batch_detail(request, batch_id: int):
         "charts": list(charts.CHARTS), "stats_json": json.dumps(stats, indent=1, default=str),
         "jobs": batch_jobs(batch=batch), "job_kinds": Job.Kind.choices, "rm_accuracy": accuracy,
         "rm_accuracy_rows": rm_accuracy_rows(job=accuracy) if accuracy else [], "strengths": Strength.labels,
+        "safety_bins": SAFETY_BIN_LABELS.values() if batch.track == "safety" else [],
     })
 
 

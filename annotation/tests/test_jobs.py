@@ -228,3 +228,7 @@ def test_retraining_first_measures_the_current_reward_models_on_the_batch_by_str
     page = client.get(f"/dashboard/jobs/{retrain.pk}/").content.decode()
     assert "The current reward models on this batch, before retraining" in page and "Both Unsafe" in page
     assert "rm-safety-old" in page and f"rm-safety-{batch.name}-job{retrain.pk}" in page
+    # and the batch page shows the accuracy job's figures by safety bin too
+    page = client.get(f"/dashboard/batches/{batch.pk}/").content.decode()
+    table = page[page.index('id="rm-accuracy"'):page.index("</table>", page.index('id="rm-accuracy"'))]
+    assert "Chosen Safe Other Unsafe" in table and "No safety labels" in table
