@@ -105,7 +105,11 @@ def main() -> None:
     started = time.perf_counter()
     results, versus_start = [], []
     with tempfile.TemporaryDirectory() as workdir:
-        stack = Stack(Path(workdir), redis_db=args.redis_db, worker_env={"OMP_NUM_THREADS": str(args.threads)})
+        stack = Stack(Path(workdir), redis_db=args.redis_db, worker_env={
+            "OMP_NUM_THREADS": str(args.threads),
+            # the production sweep, not the test stack's 15 s: a real model's turn on a busy CPU can take
+            # longer than that, and the sweep would spend its attempts re-queueing turns still being sampled
+            "SAMPLING_REQUEUE_AFTER_S": "330", "SAMPLING_SWEEP_EVERY_S": "15"})
         try:
             stack.start()
             stack.worker_start()
