@@ -135,6 +135,8 @@ def _check_recovered(stack: Stack, traffic: Traffic, recovered_at: float) -> Non
     assert not [a for a in traffic.answers if a[2] >= 500 and a[2] != 503], "a 5xx other than 503"
     assert all(is_json for _, what, status, is_json in traffic.answers if status >= 400)
     assert not traffic.without_retry_after
+    print(f"{len(traffic.acknowledged)} turns acknowledged, all ready with two samples {waited:.0f} s after "
+          f"recovery; answers {dict(traffic.statuses())}")
 
 
 def test_a_postgres_restart_mid_traffic_gives_503s_and_loses_nothing(servers, tmp_path):
