@@ -83,3 +83,26 @@ def tiny_chat_model_save(
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def tiny_chat_model_pad_shared_save(path: str | Path, *, seed: int = 0, pad: str | None = "eos") -> Path:
+    """tiny_chat_model_save, with the tokenizer's pad shared as many public checkpoints ship it.
+
+    pad="eos": the pad is the eos token (SmolLM2, Llama 3 fine-tunes); pad=None: there is no pad
+    token (Llama 2). The config's pad_token_id follows.
+    """
+    from transformers import AutoConfig, AutoTokenizer
+
+    path = tiny_chat_model_save(path, seed=seed)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if pad == "eos":
+        tokenizer.pad_token = tokenizer.eos_token
+    elif pad is None:
+        tokenizer.pad_token = None
+    else:
+        raise ValueError(f"pad must be 'eos' or None, not {pad!r}")
+    tokenizer.save_pretrained(path)
+    config = AutoConfig.from_pretrained(path)
+    config.pad_token_id = tokenizer.pad_token_id
+    config.save_pretrained(path)
+    return path

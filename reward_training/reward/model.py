@@ -4,6 +4,12 @@ A decoder's reward is read at the last real (non-pad) token of each reply; an en
 classification head on the pooled output. RewardModel wraps the Hugging Face model so that one
 forward call serves the plain path and the prefix-shared path, and so that DDP (accelerate)
 sees every forward.
+
+Plain Hugging Face loading reads a decoder's reward at the rightmost token that is not
+`config.pad_token_id` (what TRL and vLLM do). A pad equal to eos would move that one token early,
+onto the token before the end of turn, so a decoder trained here gets a pad token of its own
+(PAD_TOKEN, with one more embedding row where the vocabulary has no room) and its saved directory
+scores the same under AutoModelForSequenceClassification.from_pretrained as under RewardScorer.
 """
 
 from __future__ import annotations
@@ -23,13 +29,26 @@ def is_encoder(config: Any) -> bool:
     return bool(getattr(config, "is_encoder_decoder", False)) or config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
-def tokenizer_load(path: str | Path) -> Any:
-    """The checkpoint's tokenizer, with a pad token (Llama-type tokenizers ship none: eos, else unk, stands in).
+PAD_TOKEN = "<|pad|>"  # a decoder reward model's own pad token, where its base shares pad with eos or unk
 
-    Rewards are read from the attention mask, never by looking for pad ids, so a pad equal to eos is safe.
+
+def pad_is_shared(tokenizer: Any) -> bool:
+    """True where the tokenizer has no pad token, or its pad also stands for eos or unk (a token text can end on)."""
+    pad = tokenizer.pad_token_id
+    return pad is None or pad in {tokenizer.eos_token_id, tokenizer.unk_token_id}
+
+
+def tokenizer_load(path: str | Path, *, own_pad: bool = False) -> Any:
+    """The checkpoint's tokenizer, with a pad token, padding on the right.
+
+    own_pad: where the pad is missing or shared (pad_is_shared), add PAD_TOKEN as the pad. Otherwise a
+    missing pad is stood in for by eos, else unk (Llama-type tokenizers ship none): our rewards are read
+    from the attention mask, never by looking for pad ids, so that is safe for our own reading.
     """
     tokenizer = AutoTokenizer.from_pretrained(path)
-    if tokenizer.pad_token is None:
+    if own_pad and pad_is_shared(tokenizer):
+        tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+    elif tokenizer.pad_token is None:
         stand_in = tokenizer.eos_token or tokenizer.unk_token
         if stand_in is None:
             raise ValueError(f"{path}: the tokenizer has no pad, eos or unk token to pad with")
@@ -38,10 +57,19 @@ def tokenizer_load(path: str | Path) -> Any:
     return tokenizer
 
 
-def reward_model_load(path: str | Path, *, dtype: torch.dtype = torch.float32, seed: int | None = None) -> tuple[RewardModel, Any]:
-    """(RewardModel, tokenizer) from a local checkpoint. A new score head is initialised under `seed`."""
-    tokenizer = tokenizer_load(path)
+def reward_model_load(
+    path: str | Path, *, dtype: torch.dtype = torch.float32, seed: int | None = None, own_pad: bool = False
+) -> tuple[RewardModel, Any]:
+    """(RewardModel, tokenizer) from a local checkpoint. A new score head is initialised under `seed`.
+
+    own_pad (training a reward model): a decoder whose pad is missing or shared with eos / unk gets
+    PAD_TOKEN (tokenizer_load), and an embedding row for it where the vocabulary has no room, so that
+    the directory it is saved to reads the same under plain Hugging Face loading. A reward model
+    saved with pad = eos (before this) loads as it was saved and scores as before.
+    """
     config = AutoConfig.from_pretrained(path)
+    encoder = is_encoder(config)
+    tokenizer = tokenizer_load(path, own_pad=own_pad and not encoder)
     if seed is not None:
         torch.manual_seed(seed)
     verbosity = hf_logging.get_verbosity()
@@ -50,8 +78,20 @@ def reward_model_load(path: str | Path, *, dtype: torch.dtype = torch.float32, s
         hf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=dtype)
     finally:
         hf_logging.set_verbosity(verbosity)
+    if tokenizer.pad_token_id >= hf.get_input_embeddings().num_embeddings:
+        # The pad row is never attended to nor read, so its initial value does not matter.
+        hf.resize_token_embeddings(tokenizer.pad_token_id + 1, mean_resizing=False)
     hf.config.pad_token_id = tokenizer.pad_token_id
-    return RewardModel(hf, encoder=is_encoder(config)), tokenizer
+    return RewardModel(hf, encoder=encoder), tokenizer
+
+
+def right_align(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's real tokens moved to its front, in order: a left-padded batch as a right-padded one.
+
+    A right-padded batch comes back as it was.
+    """
+    order = torch.sort((attention_mask == 0).to(torch.int32), dim=1, stable=True).indices  # (N, T)
+    return input_ids.gather(1, order), attention_mask.gather(1, order)
 
 
 class RewardModel(nn.Module):
@@ -60,8 +100,9 @@ class RewardModel(nn.Module):
     forward(input_ids (N, T), attention_mask (N, T) or (N, 1, T, T) bool, position_ids (N, T) or None,
             reward_index (N, K) or None) -> rewards (N, K)
 
-    - Plain path: a 2D mask, right padding; K = 1, read at each row's last real token (decoder)
-      or from the pooled output (encoder).
+    - Plain path: a 2D mask, padding on either side (rows are right-aligned first); K = 1, read at
+      each row's last real token (decoder) or from the pooled output (encoder).
+    - A 2D mask with position ids and reward_index (the PPO critic): read as given.
     - Prefix-shared path (decoders): a 4D boolean mask (True = may attend), explicit position ids,
       and the K positions per row where replies end.
     """
@@ -85,6 +126,9 @@ class RewardModel(nn.Module):
     ) -> torch.Tensor:
         if attention_mask.dim() == 4 and not self.supports_prefix_sharing:
             raise ValueError("prefix sharing needs a decoder with a `score` head")
+        if attention_mask.dim() == 2 and position_ids is None and reward_index is None:
+            # positions count from the first real token and the encoder's pooled token is the first
+            input_ids, attention_mask = right_align(input_ids, attention_mask)
         if not self.supports_prefix_sharing:
             return self.hf(input_ids=input_ids, attention_mask=attention_mask).logits.float()  # (N, 1)
         if attention_mask.dim() == 4 and getattr(self.hf.config, "_attn_implementation", "sdpa") == "eager":

@@ -82,7 +82,7 @@ def reward_train(
     set_seed(config.seed)
     output_dir = Path(config.output_dir)
 
-    model, tokenizer = reward_model_load(config.base_model, seed=config.seed)
+    model, tokenizer = reward_model_load(config.base_model, seed=config.seed, own_pad=True)
     if config.disable_dropout:
         dropout_disable(model)
     packed = config.prefix_sharing and model.supports_prefix_sharing
