@@ -62,7 +62,7 @@ def pair_truncate(
         raise ValueError("max_length leaves no room for the reply")
     chosen, rejected = chosen[:room], rejected[:room]
     keep = room - max(len(chosen), len(rejected))
-    history = history[len(history) - keep :] if keep > 0 else []
+    history = history[max(0, len(history) - keep) :] if keep > 0 else []
     return history, chosen, rejected
 
 

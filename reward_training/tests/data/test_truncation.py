@@ -31,6 +31,9 @@ def test_an_over_long_reply_is_cut_at_its_end_and_the_history_goes():
 
 def test_nothing_changes_when_the_pair_fits():
     assert pair_truncate([1, 2], [3], [4, 5], room=10) == ([1, 2], [3], [4, 5])
+    # a history with room to spare, but less than twice its length, is kept whole (it once lost its start)
+    history, chosen, _ = pair_truncate(list(range(37)), list(range(8)), [1], room=50)
+    assert history == list(range(37)) and chosen == list(range(8))
 
 
 def _pair(history_words, chosen, rejected):
