@@ -44,8 +44,8 @@ def plot(results: list[dict], versus_start: list[dict], path: Path) -> None:
         xs = [r["iteration"] for r in rows]
         for key, label in (("oracle_win_rate", "oracle"), ("rm_win_rate", "reward models")):
             ys = [r[key] for r in rows]
-            low = [r[key] - r[key + "_ci95"][0] for r in rows]
-            high = [r[key + "_ci95"][1] - r[key] for r in rows]
+            low = [max(0.0, r[key] - r[key + "_ci95"][0]) for r in rows]
+            high = [max(0.0, r[key + "_ci95"][1] - r[key]) for r in rows]
             ax.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=4, label=label)
         ax.axhline(0.5, color="grey", lw=0.8, ls="--")
         ax.set_ylim(0, 1)

@@ -56,3 +56,12 @@ def test_metrics_json_and_png_are_written_side_by_side(tmp_path):
     assert json.loads(open(files["metrics"]).read())["n"] == 2
     with open(files["plot"], "rb") as png:
         assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_perfect_score_still_plots(tmp_path):
+    """6 of 6 right: the interval's top rounds just under 100%, which once made a negative error bar."""
+    report = accuracy_report([1.0] * 6, [0.0] * 6, [_pair("better")] * 6)
+    assert report["accuracy"] == 1.0
+    files = report_write(report, tmp_path)
+    with open(files["plot"], "rb") as png:
+        assert png.read(8) == b"\x89PNG\r\n\x1a\n"
