@@ -25,8 +25,8 @@ from annotation.selectors.exports import preference_export_rows, preference_expo
 from annotation.selectors.model_versions import model_version_current
 from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.services.model_versions import model_version_register, model_version_set_current
-from annotation.services.training import (TrainingSettings, policy_refresh, reward_models_accuracy,
-                                          reward_models_train)
+from annotation.services.training import (TrainingSettings, policy_pool_merge, policy_refresh,
+                                          reward_models_accuracy, reward_models_train)
 from reward_training.data.prompts import prompts_read
 from reward_training.evaluation.policy_eval import paired_win_rate, policy_samples
 from reward_training.evaluation.win_rate import promotion_passes
@@ -226,6 +226,7 @@ def iteration_run(config: IterationConfig) -> dict:
     promoted = promotion_passes(evaluation["rm"], config.promotion_threshold)
     if promoted:
         model_version_set_current(version=new)
+        policy_pool_merge(policy=new)  # only a promoted policy's samples join the pool
     replies = workdir / "heldout_replies.jsonl"
     replies.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in evaluation["replies"]),
                        encoding="utf-8")
@@ -245,7 +246,8 @@ def iteration_run(config: IterationConfig) -> dict:
         # the RMs that were current before this iteration, scored on its new batches before retraining
         "accuracy_before_retraining": before,
         "rejection_sampling": {"temperature": training.temperature, "rlhf_round": rlhf_round,
-                               **{k: rs[k] for k in ("pool_size", "mean_best_reward", "mean_median_reward", "truncated")}},
+                               **{k: rs[k] for k in ("pool_size", "training_examples", "training_from_pool",
+                                                     "mean_best_reward", "mean_median_reward", "truncated")}},
         # the share of replies cut off at max_new_tokens: rejection sampling's samples, kept ones and pool;
         # PPO's rollouts (first and last iteration); the held-out replies of the new and the old policy
         "truncated": {"rejection_sampling": rs["truncated"], "ppo": ppo_report and ppo_report["truncated"],
