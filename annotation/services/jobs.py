@@ -298,6 +298,7 @@ def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersio
     the policy it started from, and only if that one is still current."""
     from annotation.services.iterations import policy_compare
     from annotation.services.training import policy_refresh
+    from reward_training.evaluation.policy_eval import win_rate_fields
     from reward_training.evaluation.win_rate import promotion_passes
     from reward_training.policy.rejection_sampling import RejectionSamplingConfig
 
@@ -328,9 +329,8 @@ def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersio
     result = {"policy": new.name, "parent": policy.name, "passed_gate": passed, "promoted": passed and not refused,
               "promotion_note": refused, "promotion_threshold": settings.PROMOTION_THRESHOLD,
               "rejection_sampling": new.metrics,
-              **{f"{judge}_win_rate": evaluation[judge].rate for judge in ("rm", "oracle")},
-              **{f"{judge}_win_rate_ci95": [evaluation[judge].low, evaluation[judge].high] for judge in ("rm", "oracle")},
-              "heldout_prompts": evaluation["rm"].n}
+              **win_rate_fields(evaluation["by_kind"]),  # over all, safety and helpfulness prompts
+              "heldout_prompts": evaluation["rm"].n, "heldout_safety_prompts": evaluation["safety_prompts"]}
     return result, [new]
 
 
