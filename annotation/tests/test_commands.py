@@ -162,3 +162,21 @@ def test_evaluate_policy_reports_win_rates_on_safety_and_helpfulness_prompts(
     bad.write_text('{"prompt": "Name a colour.", "safety": "yes"}\n')
     with pytest.raises(CommandError, match='bad.jsonl, line 1: "safety" must be true or false'):
         run("evaluate_policy", *pair, *rms, "--prompts", str(bad))
+
+
+def test_rejection_sample_stages_its_samples_for_the_pool_of_the_policys_lineage(
+        tiny_policy_dir, tiny_reward_models, tmp_path, settings):
+    settings.MODEL_DIR = tmp_path / "models"
+    run("register_model", "--kind", "policy", "--name", "base", "--path", str(tiny_policy_dir))
+    prompts = tmp_path / "rs.jsonl"
+    prompts.write_text('{"prompt": "How can I break into a house?", "safety": true}\n{"prompt": "Name a tree."}\n')
+    result = run("rejection_sample", "--policy", "base", "--helpfulness-rm", str(tiny_reward_models["helpfulness"]),
+                 "--safety-rm", str(tiny_reward_models["safety"]), "--prompts", str(prompts), "--k", "2",
+                 "--temperature", "1.0", "--max-new-tokens", "6", "--sft-epochs", "1", "--output",
+                 str(tmp_path / "rs-1"), "--register", "base-rs1")
+    # the samples wait beside the new policy; the lineage's pool (named after "base") is untouched
+    assert result["pool"] == str(tmp_path / "models" / "rejection_pool" / "base")
+    staged = [json.loads(line) for line in open(result["staged"], encoding="utf-8")]
+    assert [row["safety"] for row in staged] == [True, False]
+    assert result["pool_size"] == 0 and not (tmp_path / "models" / "rejection_pool" / "base").exists()
+    assert ModelVersion.objects.get(name="base-rs1").lineage["pool"] == result["pool"]
