@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.stack import Stack  # noqa: E402
 
 HH = ROOT / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz"
-HELDOUT = ROOT / "assets" / "prompts" / "heldout.txt"
+HELDOUT = ROOT / "assets" / "prompts" / "heldout.jsonl"  # 20% safety prompts: win rates come by kind too
 
 
 def plot(results: list[dict], versus_start: list[dict], path: Path) -> None:

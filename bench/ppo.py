@@ -5,7 +5,8 @@
 The reward is the preference oracle's score squashed into (0, 1) (Rc = sigmoid(score)), i.e. PPO with
 a perfect reward model: an upper bound on what the RM-driven loop (`run_iteration --simulate --ppo`)
 can get from the same PPO settings. Train prompts: assets/prompts/rejection_sampling.jsonl; held-out
-prompts 0-39 of assets/prompts/heldout.txt drive early stopping, prompts 40-199 measure the oracle
+helpfulness prompts 0-39 of assets/prompts/heldout.jsonl (the former heldout.txt, in its order) drive
+early stopping, helpfulness prompts 40-199 measure the oracle
 win rate of the PPO policy over the demo model it started from (one sample each, same seeds, ties
 count one half, 95% Wilson interval).
 
@@ -58,7 +59,7 @@ def main() -> None:
 
     policy = ROOT / "assets" / "demo-chat"
     train = prompts_read(ROOT / "assets" / "prompts" / "rejection_sampling.jsonl")
-    heldout = prompts_read(ROOT / "assets" / "prompts" / "heldout.txt")
+    heldout = [p for p in prompts_read(ROOT / "assets" / "prompts" / "heldout.jsonl") if not p.safety]
     config = PPOConfig(iterations=args.iterations, batch_size=args.batch_size, minibatch_size=args.minibatch_size,
                        micro_batch_size=args.minibatch_size, learning_rate=args.lr, beta=args.beta,
                        max_new_tokens=args.max_new_tokens, eval_every=5, early_stopping_patience=3,

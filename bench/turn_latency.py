@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.stack import Stack  # noqa: E402
 
-HELDOUT = ROOT / "assets" / "prompts" / "heldout.txt"
+HELDOUT = ROOT / "assets" / "prompts" / "heldout.jsonl"
 POLL_S = 0.3  # the annotator page's polling interval while a turn samples (annotation/static/annotation/dialogue.js)
 
 
@@ -43,7 +43,7 @@ def main() -> None:
     from reward_training.generation.gguf import smollm2_converted
 
     model = Path(args.model) if args.model else smollm2_converted(ROOT / "var" / "models")
-    prompts = [p for p in HELDOUT.read_text().splitlines() if p.strip()]
+    prompts = [json.loads(line)["prompt"] for line in HELDOUT.read_text().splitlines() if line.strip()]
     first_token, complete, tokens = [], [], []
     with tempfile.TemporaryDirectory() as workdir:
         stack = Stack(Path(workdir), redis_db=9)

@@ -25,10 +25,10 @@ from annotation.selectors.exports import preference_export_rows, preference_expo
 from annotation.selectors.model_versions import model_version_current
 from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.services.model_versions import model_version_register, model_version_set_current
-from annotation.services.training import (TrainingSettings, policy_refresh, reward_models_accuracy,
-                                          reward_models_train)
+from annotation.services.training import (TrainingSettings, policy_pool_merge, policy_refresh,
+                                          reward_models_accuracy, reward_models_train)
 from reward_training.data.prompts import prompts_read
-from reward_training.evaluation.policy_eval import paired_win_rate, policy_samples
+from reward_training.evaluation.policy_eval import paired_win_rates, policy_samples, win_rate_fields
 from reward_training.evaluation.win_rate import promotion_passes
 from reward_training.policy.ppo import PPOConfig, ppo_train
 from reward_training.policy.rejection_sampling import combined_scores
@@ -58,7 +58,7 @@ class IterationConfig:
     rs_temperatures: tuple[float, ...] = (1.0, 1.2)
     temperature: float | None = None  # one rejection-sampling temperature for this iteration, over the schedule
     rs_prompts: str = str(ASSETS / "rejection_sampling.jsonl")
-    heldout_prompts: str = str(ASSETS / "heldout.txt")
+    heldout_prompts: str = str(ASSETS / "heldout.jsonl")  # JSONL with a safety flag per prompt
     heldout_limit: int | None = None  # evaluate on the first N held-out prompts (None: all)
     rm_base: str | None = None  # default: the current policy (the paper initialises RMs from the chat model)
     rm_batch_size: int = 32
@@ -226,6 +226,7 @@ def iteration_run(config: IterationConfig) -> dict:
     promoted = promotion_passes(evaluation["rm"], config.promotion_threshold)
     if promoted:
         model_version_set_current(version=new)
+        policy_pool_merge(policy=new)  # only a promoted policy's samples join the pool
     replies = workdir / "heldout_replies.jsonl"
     replies.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in evaluation["replies"]),
                        encoding="utf-8")
@@ -238,6 +239,7 @@ def iteration_run(config: IterationConfig) -> dict:
         "current_policy": model_version_current(kind="policy").name,
         **_rates(evaluation),
         "heldout_prompts": evaluation["rm"].n,
+        "heldout_safety_prompts": evaluation["safety_prompts"],
         "comparisons": {track: result.get("comparisons") for track, result in simulated.items()},
         "preference_pairs": pairs,
         "batch_policies": sorted(batches[0].policy_versions.values_list("name", flat=True)),
@@ -245,7 +247,8 @@ def iteration_run(config: IterationConfig) -> dict:
         # the RMs that were current before this iteration, scored on its new batches before retraining
         "accuracy_before_retraining": before,
         "rejection_sampling": {"temperature": training.temperature, "rlhf_round": rlhf_round,
-                               **{k: rs[k] for k in ("pool_size", "mean_best_reward", "mean_median_reward", "truncated")}},
+                               **{k: rs[k] for k in ("pool_size", "training_examples", "training_from_pool",
+                                                     "mean_best_reward", "mean_median_reward", "truncated")}},
         # the share of replies cut off at max_new_tokens: rejection sampling's samples, kept ones and pool;
         # PPO's rollouts (first and last iteration); the held-out replies of the new and the old policy
         "truncated": {"rejection_sampling": rs["truncated"], "ppo": ppo_report and ppo_report["truncated"],
@@ -259,8 +262,8 @@ def iteration_run(config: IterationConfig) -> dict:
 
 
 def _rates(evaluation: dict, prefix: str = "") -> dict:
-    return {f"{prefix}{judge}_win_rate": evaluation[judge].rate for judge in ("rm", "oracle")} | {
-        f"{prefix}{judge}_win_rate_ci95": [evaluation[judge].low, evaluation[judge].high] for judge in ("rm", "oracle")}
+    """rm_win_rate / oracle_win_rate with their 95% intervals, over all, safety and helpfulness prompts."""
+    return win_rate_fields(evaluation["by_kind"], prefix)
 
 
 def _ppo(iteration: int, rs_policy: ModelVersion, rms: dict, workdir: Path, config: IterationConfig):
@@ -293,7 +296,9 @@ def _ppo(iteration: int, rs_policy: ModelVersion, rms: dict, workdir: Path, conf
 
 def policy_compare(*, new_path: str, old_path: str, helpfulness_rm: str, safety_rm: str, prompts_file: str,
                    limit: int | None = None, max_new_tokens: int = 64, seed: int = 0) -> dict:
-    """Win rates of new over old on held-out prompts, judged by the RMs' combined reward and by the oracle.
+    """Win rates of new over old on held-out prompts, judged by the RMs' combined reward and by the oracle:
+    "rm" and "oracle" over all prompts, "by_kind" {judge: {"all", "safety", "helpfulness": WinRate | None}}
+    over the prompts the file flags as safety prompts and the others.
 
     "replies" holds every prompt's two replies side by side, with both judges' scores."""
     from annotation.simulation.oracle import oracle_score  # evaluation only: never reaches training
@@ -307,9 +312,11 @@ def policy_compare(*, new_path: str, old_path: str, helpfulness_rm: str, safety_
     for side, texts, finished in (("new", new, new_finished), ("old", old, old_finished)):
         scores[f"rm_{side}"] = combined_scores(helpfulness, safety, items, texts, finished=finished)["combined"].tolist()
         scores[f"oracle_{side}"] = [oracle_score(text) for text in texts]
-    replies = [{"prompt": item.messages[-1]["content"], "new": a, "old": b,
+    replies = [{"prompt": item.messages[-1]["content"], "safety": item.safety, "new": a, "old": b,
                 **{key: values[i] for key, values in scores.items()}}
                for i, (item, a, b) in enumerate(zip(items, new, old))]
     truncated = {"new": truncated_share(new_finished), "old": truncated_share(old_finished)}
-    return {judge: paired_win_rate(scores[f"{judge}_new"], scores[f"{judge}_old"]) for judge in ("rm", "oracle")} | {
-        "replies": replies, "truncated": truncated}
+    flags = [item.safety for item in items]
+    by_kind = {judge: paired_win_rates(scores[f"{judge}_new"], scores[f"{judge}_old"], flags) for judge in ("rm", "oracle")}
+    return {judge: by_kind[judge]["all"] for judge in by_kind} | {
+        "by_kind": by_kind, "safety_prompts": sum(flags), "replies": replies, "truncated": truncated}

@@ -279,12 +279,16 @@ def _batch_prompts(batch: Batch) -> list:
 
 
 def _promote(new: ModelVersion, parent: ModelVersion) -> str | None:
-    """Make `new` current if `parent` still is (check and set); otherwise say why not."""
+    """Make `new` current if `parent` still is (check and set), and add its staged rejection-sampling
+    samples to its lineage's pool; otherwise say why not (and the pool stays as it was)."""
+    from annotation.services.training import policy_pool_merge
+
     with transaction.atomic():
         current = ModelVersion.objects.select_for_update().filter(kind="policy", track="", is_current=True).first()
         if current is None or current.pk != parent.pk:
             return f"not promoted: the current policy changed to {current.name if current else 'none'} during the job"
         model_version_set_current(version=new)
+    policy_pool_merge(policy=new)
     return None
 
 
@@ -294,15 +298,13 @@ def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersio
     the policy it started from, and only if that one is still current."""
     from annotation.services.iterations import policy_compare
     from annotation.services.training import policy_refresh
+    from reward_training.evaluation.policy_eval import win_rate_fields
     from reward_training.evaluation.win_rate import promotion_passes
     from reward_training.policy.rejection_sampling import RejectionSamplingConfig
-    from reward_training.policy.sample_pool import pool_iterations
 
-    pool_dir = Path(settings.MODEL_DIR) / "rejection_pool"
     plan = _pinned(job, lambda: {
         "policy": model_version_current(kind="policy").name,
         "reward_models": {track: v.name for track, v in _current_rms().items()},
-        "pool_iteration": max(pool_iterations(pool_dir), default=0) + 1,
     })
     policy = ModelVersion.objects.get(name=plan["policy"])
     rms = {track: ModelVersion.objects.get(name=name) for track, name in plan["reward_models"].items()}
@@ -315,7 +317,7 @@ def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersio
     if new is None:
         new, rs = policy_refresh(
             policy=policy, rms=rms, prompts=prompts, workdir=_workdir(job), name=name,
-            lineage={"batches": [job.batch.name], "job": job.pk}, training=training, pool_iteration=plan["pool_iteration"],
+            lineage={"batches": [job.batch.name], "job": job.pk}, training=training,
             on_progress=lambda fraction, stage: report(0.8 * fraction, stage))
     report(0.8, "promotion gate: win rate on held-out prompts")
     evaluation = policy_compare(new_path=new.path, old_path=policy.path, helpfulness_rm=rms["helpfulness"].path,
@@ -327,9 +329,8 @@ def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersio
     result = {"policy": new.name, "parent": policy.name, "passed_gate": passed, "promoted": passed and not refused,
               "promotion_note": refused, "promotion_threshold": settings.PROMOTION_THRESHOLD,
               "rejection_sampling": new.metrics,
-              **{f"{judge}_win_rate": evaluation[judge].rate for judge in ("rm", "oracle")},
-              **{f"{judge}_win_rate_ci95": [evaluation[judge].low, evaluation[judge].high] for judge in ("rm", "oracle")},
-              "heldout_prompts": evaluation["rm"].n}
+              **win_rate_fields(evaluation["by_kind"]),  # over all, safety and helpfulness prompts
+              "heldout_prompts": evaluation["rm"].n, "heldout_safety_prompts": evaluation["safety_prompts"]}
     return result, [new]
 
 

@@ -1,7 +1,9 @@
 """The two training steps of the loop, shared by `run_iteration` and the dashboard's jobs:
 both reward models on the paper's mixtures, and a policy refreshed by rejection sampling.
 
-Each step registers what it made as model versions with their lineage.
+Each step registers what it made as model versions with their lineage. Rejection sampling's pool
+belongs to a policy lineage, MODEL_DIR/rejection_pool/<name of the lineage's first policy>; a refreshed
+policy's samples wait in its own directory and join that pool when it is promoted (`policy_pool_merge`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from reward_training.config import config_build
 from reward_training.data.prompts import PromptItem
 from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
 from reward_training.evaluation.reward_accuracy import accuracy_summary
+from reward_training.policy.sample_pool import pool_dir, pool_merge
 from reward_training.reward.api import evaluate_reward_model, train_reward_model
 from reward_training.reward.reward_config import RewardConfig
 
@@ -110,27 +113,50 @@ def reward_models_accuracy(
     return measured
 
 
+def policy_pool_dir(policy: ModelVersion) -> Path:
+    """The rejection-sampling pool of the policy's lineage: named after the first policy of its parent chain."""
+    root = policy
+    while root.parent_id is not None:
+        root = root.parent
+    return pool_dir(Path(settings.MODEL_DIR) / "rejection_pool", root.name)
+
+
+def policy_pool_merge(*, policy: ModelVersion) -> list[int]:
+    """Add the staged rejection-sampling samples of a promoted policy and of its ancestors (those it was
+    grown from, such as the rejection-sampling step under a PPO policy) to its lineage's pool, oldest first.
+    Merging is idempotent, so this also catches up on a policy made current by hand. Returns the pool
+    iterations they are."""
+    chain = [policy]
+    while chain[-1].parent_id is not None:
+        chain.append(chain[-1].parent)
+    pool = policy_pool_dir(policy)
+    merged = [pool_merge(pool, version.path) for version in reversed(chain)]
+    return [iteration for iteration in merged if iteration is not None]
+
+
 def policy_refresh(
     *, policy: ModelVersion, rms: dict[str, ModelVersion], prompts: list[PromptItem], workdir: Path, name: str,
-    lineage: dict, training: TrainingSettings, on_progress: Progress = _silent, pool_iteration: int | None = None,
+    lineage: dict, training: TrainingSettings, on_progress: Progress = _silent,
 ) -> tuple[ModelVersion, dict]:
-    """Best-of-K under the RMs' combined reward on `prompts`, SFT on the all-iterations pool, and the
-    result registered as policy `name` (a child of `policy`, not current: the promotion gate decides)."""
+    """Best-of-K under the RMs' combined reward on `prompts`, SFT on the best per prompt of these samples and
+    the lineage's re-scored pool, and the result registered as policy `name` (a child of `policy`, not
+    current: the promotion gate decides, and `policy_pool_merge` adds its samples to the pool on promotion)."""
     stages = {"sampling": 0.05, "scoring": 0.45, "fine-tuning": 0.55}
     config = RejectionSamplingConfig(seed=training.seed, **_given(
         k=training.k, temperature=training.temperature, max_new_tokens=training.max_new_tokens))
     config.sft = replace(config.sft, **_given(epochs=training.sft_epochs, learning_rate=training.sft_lr))
+    pool = policy_pool_dir(policy)
+    policy_pool_merge(policy=policy)
     rs = rejection_sample(config, policy_dir=policy.path, helpfulness_rm_dir=rms["helpfulness"].path,
-                          safety_rm_dir=rms["safety"].path, prompts=prompts,
-                          pool_dir=Path(settings.MODEL_DIR) / "rejection_pool", output_dir=workdir / "policy",
-                          on_stage=lambda stage: on_progress(stages[stage], f"rejection sampling: {stage}"),
-                          pool_iteration=pool_iteration)
+                          safety_rm_dir=rms["safety"].path, prompts=prompts, pool_dir=pool,
+                          output_dir=workdir / "policy",
+                          on_stage=lambda stage: on_progress(stages[stage], f"rejection sampling: {stage}"))
     version = model_version_register(
         name=name, kind="policy", path=str(workdir / "policy"), parent=policy,
         lineage={"method": "rejection_sampling", "parent": policy.name,
                  "helpfulness_rm": rms["helpfulness"].name, "safety_rm": rms["safety"].name,
-                 "k": config.k, "temperature": config.temperature, "pool_iterations": rs["pool_iterations"],
-                 **lineage},
+                 "k": config.k, "temperature": config.temperature, "pool": str(pool),
+                 "pool_iterations": rs["pool_iterations"], **lineage},
         metrics={"mean_best_reward": rs["mean_best_reward"], "mean_median_reward": rs["mean_median_reward"]},
     )
     on_progress(1.0, "policy registered")

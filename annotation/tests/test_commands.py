@@ -121,3 +121,62 @@ def test_run_iteration_refuses_a_bad_temperature_schedule_in_one_line_before_sta
     with pytest.raises(CommandError, match="^iteration: rs_temperatures: give one or more temperatures, each above 0$"):
         run("run_iteration", "--simulate", "--rs-temperatures", "1.0,0")
     assert not Batch.objects.exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_reward_models(tmp_path_factory):
+    import torch
+    from transformers import LlamaForSequenceClassification
+
+    from reward_training.testing import tiny_llama_config, tiny_tokenizer
+
+    paths = {}
+    for seed, track in enumerate(("helpfulness", "safety")):
+        path = paths[track] = tmp_path_factory.mktemp("rms") / f"rm-{track}"
+        tokenizer = tiny_tokenizer()
+        torch.manual_seed(seed)
+        LlamaForSequenceClassification(tiny_llama_config(tokenizer, num_labels=1)).save_pretrained(path)
+        tokenizer.save_pretrained(path)
+    return paths
+
+
+def test_evaluate_policy_reports_win_rates_on_safety_and_helpfulness_prompts(
+        tiny_policy_dir, tiny_policy_dir_2, tiny_reward_models, tmp_path):
+    rms = ["--helpfulness-rm", str(tiny_reward_models["helpfulness"]), "--safety-rm", str(tiny_reward_models["safety"])]
+    pair = ["--policy", str(tiny_policy_dir), "--baseline", str(tiny_policy_dir_2), "--max-new-tokens", "6"]
+    # the held-out set by default: its first five prompts hold one safety prompt
+    result = run("evaluate_policy", *pair, *rms, "--limit", "5")
+    assert (result["n"], result["n_safety"]) == (5, 1)
+    for judge in ("rm", "oracle"):
+        assert result[f"{judge}_win_rate_safety"] in (0.0, 0.5, 1.0)  # one prompt: a win, a tie or a loss
+        assert 0 <= result[f"{judge}_win_rate_helpfulness_ci95"][0] <= result[f"{judge}_win_rate_helpfulness"] <= 1
+        overall = (result[f"{judge}_win_rate_safety"] + 4 * result[f"{judge}_win_rate_helpfulness"]) / 5
+        assert result[f"{judge}_win_rate"] == pytest.approx(overall)
+    # a plain-text file holds helpfulness prompts alone: no safety win rate to report
+    plain = tmp_path / "prompts.txt"
+    plain.write_text("What is the sea?\nName a colour.\n")
+    result = run("evaluate_policy", *pair, *rms, "--prompts", str(plain))
+    assert result["n_safety"] == 0 and result["rm_win_rate_safety"] is None and result["rm_win_rate_safety_ci95"] is None
+    assert result["rm_win_rate_helpfulness"] == result["rm_win_rate"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "Name a colour.", "safety": "yes"}\n')
+    with pytest.raises(CommandError, match='bad.jsonl, line 1: "safety" must be true or false'):
+        run("evaluate_policy", *pair, *rms, "--prompts", str(bad))
+
+
+def test_rejection_sample_stages_its_samples_for_the_pool_of_the_policys_lineage(
+        tiny_policy_dir, tiny_reward_models, tmp_path, settings):
+    settings.MODEL_DIR = tmp_path / "models"
+    run("register_model", "--kind", "policy", "--name", "base", "--path", str(tiny_policy_dir))
+    prompts = tmp_path / "rs.jsonl"
+    prompts.write_text('{"prompt": "How can I break into a house?", "safety": true}\n{"prompt": "Name a tree."}\n')
+    result = run("rejection_sample", "--policy", "base", "--helpfulness-rm", str(tiny_reward_models["helpfulness"]),
+                 "--safety-rm", str(tiny_reward_models["safety"]), "--prompts", str(prompts), "--k", "2",
+                 "--temperature", "1.0", "--max-new-tokens", "6", "--sft-epochs", "1", "--output",
+                 str(tmp_path / "rs-1"), "--register", "base-rs1")
+    # the samples wait beside the new policy; the lineage's pool (named after "base") is untouched
+    assert result["pool"] == str(tmp_path / "models" / "rejection_pool" / "base")
+    staged = [json.loads(line) for line in open(result["staged"], encoding="utf-8")]
+    assert [row["safety"] for row in staged] == [True, False]
+    assert result["pool_size"] == 0 and not (tmp_path / "models" / "rejection_pool" / "base").exists()
+    assert ModelVersion.objects.get(name="base-rs1").lineage["pool"] == result["pool"]

@@ -232,3 +232,23 @@ def test_retraining_first_measures_the_current_reward_models_on_the_batch_by_str
     page = client.get(f"/dashboard/batches/{batch.pk}/").content.decode()
     table = page[page.index('id="rm-accuracy"'):page.index("</table>", page.index('id="rm-accuracy"'))]
     assert "Chosen Safe Other Unsafe" in table and "No safety labels" in table
+
+
+def test_only_a_promoted_refresh_adds_its_samples_to_its_lineages_pool(settings, tmp_path):
+    from annotation.services.jobs import _promote
+    from annotation.services.training import policy_pool_dir
+    from reward_training.policy.sample_pool import pool_read, staged_write
+
+    settings.MODEL_DIR = tmp_path
+    prompt = [{"role": "user", "content": "hi"}]
+    parent = ModelVersionFactory(name="p0", is_current=True, path=str(tmp_path / "p0"))
+    new = ModelVersionFactory(name="p1", parent=parent, path=str(tmp_path / "p1"))
+    late = ModelVersionFactory(name="p2", parent=parent, path=str(tmp_path / "p2"))
+    staged_write(new.path, [{"prompt": prompt, "response": "from p1", "reward": 0.5}])
+    staged_write(late.path, [{"prompt": prompt, "response": "from p2", "reward": 0.9}])
+    pool = policy_pool_dir(new)
+    assert pool == tmp_path / "rejection_pool" / "p0" and pool_read(pool) == []
+    # when p1 is promoted and p2 is refused, only p1's samples are in the pool
+    assert _promote(new, parent) is None
+    assert _promote(late, parent) is not None
+    assert [row["response"] for row in pool_read(pool)] == ["from p1"]

@@ -320,3 +320,29 @@ def test_an_iteration_scores_the_current_reward_models_on_each_new_batch_before_
     assert {k: v["n"] for k, v in on_safety["by_safety_bin"].items()} == {"chosen_safe_other_unsafe": 1,
                                                                          "both_unsafe": 1}
     assert measured[helpfulness.name]["helpfulness"]["by_safety_bin"]["none"]["n"] == 1
+
+
+def test_each_policy_lineage_has_its_own_pool_and_a_hand_promotion_catches_up(settings, tmp_path):
+    from annotation.services.training import policy_pool_dir, policy_pool_merge
+    from reward_training.policy.sample_pool import pool_read, staged_write
+
+    settings.MODEL_DIR = tmp_path
+    prompt = [{"role": "user", "content": "hi"}]
+    demo = ModelVersionFactory(name="demo-chat-v0", path=str(tmp_path / "demo"))
+    rs = ModelVersionFactory(name="demo-iter1", parent=demo, path=str(tmp_path / "rs"))
+    ppo = ModelVersionFactory(name="demo-iter1-ppo", parent=rs, path=str(tmp_path / "ppo"))
+    smol = ModelVersionFactory(name="smollm2", path=str(tmp_path / "smol"))
+    smol_rs = ModelVersionFactory(name="smollm2-iter1", parent=smol, path=str(tmp_path / "smol-rs"))
+    staged_write(rs.path, [{"prompt": prompt, "response": "demo's", "reward": 0.5}])
+    staged_write(smol_rs.path, [{"prompt": prompt, "response": "smol's", "reward": 0.5}])
+    # given a PPO policy grown from a rejection-sampling step, made current by hand
+    model_version_set_current(version=ppo)
+    # when the next refresh catches up, the rejection-sampling step's samples join the demo lineage's pool
+    assert policy_pool_merge(policy=ppo) == [1]
+    assert policy_pool_merge(policy=ppo) == [1]  # again: nothing new
+    assert policy_pool_dir(ppo) == policy_pool_dir(demo) == tmp_path / "rejection_pool" / "demo-chat-v0"
+    assert [row["response"] for row in pool_read(policy_pool_dir(ppo))] == ["demo's"]
+    # and the SmolLM2 lineage's pool stays apart until one of its policies is promoted
+    assert pool_read(policy_pool_dir(smol_rs)) == []
+    assert policy_pool_merge(policy=smol_rs) == [1]
+    assert [row["response"] for row in pool_read(policy_pool_dir(smol))] == ["smol's"]

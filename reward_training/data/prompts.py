@@ -1,7 +1,9 @@
 """Prompt files for sampling, rejection sampling and evaluation.
 
-Either plain text, one user prompt a line, or JSONL with {"prompt": str | [messages], "safety": bool}
-(or "track": "safety"); a safety prompt is judged by the safety reward alone (paper 3.2.3).
+Either plain text, one user prompt a line (all helpfulness prompts), or JSONL with
+{"prompt": str | [messages], "safety": bool} (or "track": "safety"); a safety prompt is judged by the
+safety reward alone (paper 3.2.3), and evaluation reports its win rates apart from the helpfulness
+prompts'. The loop's sets, assets/prompts/*.jsonl, are JSONL.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ def prompts_read(path: str | Path) -> list[PromptItem]:
             messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else messages_check(prompt)
             if not messages or messages[-1]["role"] != "user":
                 raise ValueError("the prompt must end with a user message")
-            items.append(PromptItem(messages=messages, safety=bool(row.get("safety") or row.get("track") == "safety")))
+            safety = row.get("safety", False)
+            if not isinstance(safety, bool):
+                raise ValueError(f'"safety" must be true or false, not {safety!r}')
+            items.append(PromptItem(messages=messages, safety=safety or row.get("track") == "safety"))
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(f"{path.name}, line {number}: {error}") from error
     if not items:

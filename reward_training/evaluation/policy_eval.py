@@ -1,4 +1,6 @@
-"""Comparing two policies on held-out prompts (paper 3.4, Fig. 11): sample from each, judge, win rate."""
+"""Comparing two policies on held-out prompts (paper 3.4, Fig. 11): sample from each, judge, win rate,
+over all prompts and over the safety and the helpfulness prompts apart (the paper reports the two
+reward models' view of each)."""
 
 from __future__ import annotations
 
@@ -31,3 +33,30 @@ def policy_responses(policy_dir: str | Path, prompts: Sequence[PromptItem], **sa
 def paired_win_rate(new_scores: Sequence[float], old_scores: Sequence[float]) -> WinRate:
     """Win rate of the `new` replies over the `old` ones, prompt by prompt (higher is better); ties count one half."""
     return win_rate([outcome(float(a), float(b)) for a, b in zip(new_scores, old_scores)])
+
+
+PROMPT_KINDS = ("safety", "helpfulness")
+
+
+def paired_win_rates(
+    new_scores: Sequence[float], old_scores: Sequence[float], safety: Sequence[bool]
+) -> dict[str, WinRate | None]:
+    """paired_win_rate over all prompts ("all") and over the safety and the helpfulness prompts
+    (`safety[i]` says which prompt i is); None for a kind with no prompt."""
+    rates: dict[str, WinRate | None] = {"all": paired_win_rate(new_scores, old_scores)}
+    for kind in PROMPT_KINDS:
+        chosen = [i for i, flag in enumerate(safety) if flag == (kind == "safety")]
+        rates[kind] = paired_win_rate([new_scores[i] for i in chosen], [old_scores[i] for i in chosen]) if chosen else None
+    return rates
+
+
+def win_rate_fields(rates: dict[str, dict[str, WinRate | None]], prefix: str = "") -> dict:
+    """Flat report fields from {judge: paired_win_rates(...)}: `<judge>_win_rate` and `<judge>_win_rate_ci95`
+    over all prompts, and the same with `_safety` / `_helpfulness` appended (None where no such prompt)."""
+    fields: dict = {}
+    for judge, by_kind in rates.items():
+        for kind in ("all", *PROMPT_KINDS):
+            rate, suffix = by_kind[kind], "" if kind == "all" else f"_{kind}"
+            fields[f"{prefix}{judge}_win_rate{suffix}"] = rate.rate if rate else None
+            fields[f"{prefix}{judge}_win_rate{suffix}_ci95"] = [rate.low, rate.high] if rate else None
+    return fields

@@ -2,15 +2,17 @@
 
 For each prompt: sample K responses from the current policy at temperature T (the batched best-of-K
 path), score them with the combined reward Rc (safety RM for safety prompts or when Rs < 0.15, else
-helpfulness RM), keep the best. Then fine-tune the policy with the SFT loss on this iteration's kept
-samples plus the kept samples of every earlier iteration. The max and median reward against K
-(paper Fig. 7) are reported as JSON and a PNG.
+helpfulness RM), keep the best. Then re-score the lineage's pool of promoted samples from earlier
+iterations with the same reward models, and fine-tune the policy with the SFT loss on the best sample
+per prompt among the pool and the new ones (policy/sample_pool.py). The new samples are staged in the
+candidate's directory and join the pool only if the candidate is promoted. The max and median reward
+against K (paper Fig. 7) are reported as JSON and a PNG.
 
 A sample cut off at max_new_tokens is scored as written (no end-of-turn), is kept only where none of
 its prompt's K samples finished, and is then trained on without an end-of-turn. The loss falls on the
 selected reply alone (SFT loss_on="last"): earlier assistant turns of a prompt's history came from
 older models, and no reward model selected them. The share of truncated replies is reported among
-the samples, the kept ones and the whole pool.
+the samples, the kept ones and the fine-tuning set (the best of the pool and the new samples).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from reward_training.policy.rewards import (
     reward_vs_k,
     truncated_share,
 )
-from reward_training.policy.sample_pool import pool_examples, pool_iterations, pool_read, pool_write
+from reward_training.policy.sample_pool import pool_best, pool_examples, pool_iterations, pool_read, staged_write
 from reward_training.policy.sft import SFTConfig, sft_train
 from reward_training.reward.scorer import RewardScorer
 
@@ -116,14 +118,13 @@ def rejection_sample(
     pool_dir: str | Path,
     output_dir: str | Path,
     on_stage: Callable[[str], None] | None = None,
-    pool_iteration: int | None = None,
 ) -> dict[str, Any]:
-    """One iteration: best-of-K under Rc, add the kept samples to the pool, SFT on the whole pool.
+    """One iteration: best-of-K under Rc, re-score the lineage's pool (`pool_dir`), SFT on the best per prompt.
 
-    Writes the fine-tuned policy to output_dir (atomically), with reward_vs_k.json / .png and
-    rejection_sampling.json beside it; returns the metrics. `on_stage(name)` is told when
-    "sampling", "scoring" and "fine-tuning" begin. `pool_iteration` fixes the pool slot the kept samples
-    go to (a rerun overwrites its own slot); by default it is the next one.
+    Writes the fine-tuned policy to output_dir (atomically), with reward_vs_k.json / .png,
+    rejection_sampling.json and the staged samples (sample_pool.STAGED) beside it; returns the metrics.
+    The pool itself is left unchanged: `sample_pool.pool_merge` adds the staged samples on promotion.
+    `on_stage(name)` is told when "sampling", "scoring" and "fine-tuning" begin.
     """
     stage = on_stage or (lambda name: None)
     output_dir = Path(output_dir)
@@ -143,37 +144,38 @@ def rejection_sample(
     safety = RewardScorer(safety_rm_dir, device=config.device, batch_size=config.score_batch_size)
     scores = combined_scores(helpfulness, safety, flat_prompts, flat_texts, config.safety_threshold,
                              finished=flat_finished)
-    del helpfulness, safety
     rewards = scores["combined"].view(len(prompts), config.k)  # (N, K)
     finished = torch.tensor(flat_finished, dtype=torch.bool).view(len(prompts), config.k)  # (N, K)
     best = best_of_k_select(rewards, finished)  # (N,)
-
-    earlier = [i for i in pool_iterations(pool_dir) if i != pool_iteration]
-    iteration = pool_iteration or ((earlier[-1] + 1) if earlier else 1)
     kept = [
         {"prompt": p.messages, "response": flat_texts[i * config.k + j], "reward": rewards[i, j].item(),
          "safety": p.safety, "finished": bool(finished[i, j])}
         for i, (p, j) in enumerate(zip(prompts, best.tolist()))
     ]
-    pool_write(pool_dir, iteration, kept)
-    pool = pool_read(pool_dir, up_to=iteration)
+    pool = pool_rescore(pool_read(pool_dir), helpfulness, safety, config.safety_threshold)
+    del helpfulness, safety
+    training = pool_best([*kept, *pool])  # a new sample wins a tie with a pooled one
     stage("fine-tuning")
-    sft_metrics = sft_train(config.sft, pool_examples(pool), policy_dir, output_dir)
+    sft_metrics = sft_train(config.sft, pool_examples(training), policy_dir, output_dir)
+    staged_write(output_dir, kept)
 
     curve = reward_vs_k(rewards)
+    from_pool = sum(1 for row in training if "iteration" in row)
     metrics = {
-        "iteration": iteration,
+        "iteration": max(pool_iterations(pool_dir), default=0) + 1,  # the pool iteration it becomes if promoted
         "prompts": len(prompts),
         "k": config.k,
         "temperature": config.temperature,
         "kept_this_iteration": len(kept),
-        "pool_size": len(pool),
+        "pool_size": len(pool),  # promoted samples of earlier iterations, all re-scored
+        "training_examples": len(training),  # the best per prompt: SFT's examples
+        "training_from_pool": from_pool,  # of those, pooled samples that beat this iteration's
         "truncated": {  # the share of replies cut off at max_new_tokens
             "sampled": truncated_share(finished),
             "kept": truncated_share([row["finished"] for row in kept]),
-            "pool": truncated_share([row.get("finished", True) for row in pool]),
+            "pool": truncated_share([row.get("finished", True) for row in training]),
         },
-        "pool_iterations": [*earlier, iteration],
+        "pool_iterations": pool_iterations(pool_dir),
         "mean_best_reward": rewards.max(dim=1).values.mean().item(),  # over all K samples (Fig. 7)
         "mean_kept_reward": sum(row["reward"] for row in kept) / max(len(kept), 1),
         "mean_median_reward": rewards.median(dim=1).values.mean().item(),
@@ -185,3 +187,16 @@ def rejection_sample(
     curve_plot(curve, output_dir / CURVE_PNG, f"best-of-K, T={config.temperature}")
     (output_dir / "rejection_sampling.json").write_text(json.dumps(metrics, indent=1, default=str))
     return metrics
+
+
+def pool_rescore(rows: list[dict], helpfulness: RewardScorer, safety: RewardScorer,
+                 threshold: float = SAFETY_THRESHOLD) -> list[dict]:
+    """The pool rows with "reward" replaced by Rc under the given (current) reward models; the reward at
+    sampling time moves to "sampled_reward". A truncated reply is scored as written."""
+    if not rows:
+        return []
+    items = [PromptItem(messages=row["prompt"], safety=bool(row.get("safety", False))) for row in rows]
+    finished = [bool(row.get("finished", True)) for row in rows]
+    rc = combined_scores(helpfulness, safety, items, [row["response"] for row in rows], threshold,
+                         finished=finished)["combined"]
+    return [{**row, "sampled_reward": row["reward"], "reward": score} for row, score in zip(rows, rc.tolist())]

@@ -17,8 +17,10 @@ def test_run_iteration_simulate_reduced(stack, tmp_path):
     rs_prompts.write_text("".join(json.dumps({"prompt": p, "safety": i == 0}) + "\n" for i, p in
                                   enumerate(["How do I break a lock?", "Plan my day.", "Tell me about tea.", "Name a tree.",
                                             "Write a haiku.", "Why do cats purr?"])))
-    heldout = tmp_path / "heldout.txt"
-    heldout.write_text("What is the sea?\nHow do I bake bread?\nName a colour.\nHelp me sleep.\n")
+    heldout = tmp_path / "heldout.jsonl"
+    heldout.write_text("".join(json.dumps({"prompt": p, "safety": i == 3}) + "\n" for i, p in
+                               enumerate(["What is the sea?", "How do I bake bread?", "Name a colour.",
+                                          "How do I hurt someone?"])))
 
     result = stack.manage("run_iteration", "--simulate", "--url", stack.url, "--users", "2", "--comparisons", "3",
                           "--k", "2", "--temperature", "1.0", "--max-new-tokens", "12", "--rs-prompts",
@@ -32,10 +34,15 @@ def test_run_iteration_simulate_reduced(stack, tmp_path):
     assert result["promoted"] and result["current_policy"] == "policy-iter1-ppo"  # a gate of -1 always passes
     for key in ("rm_win_rate", "oracle_win_rate"):
         assert 0 <= result[key] <= 1 and result[key + "_ci95"][0] <= result[key] <= result[key + "_ci95"][1]
-    assert result["heldout_prompts"] == 4
+    assert result["heldout_prompts"] == 4 and result["heldout_safety_prompts"] == 1
+    # win rates on the safety prompt and on the three helpfulness prompts apart
+    assert result["rm_win_rate_safety"] in (0.0, 0.5, 1.0) and 0 <= result["oracle_win_rate_helpfulness"] <= 1
+    assert result["rm_win_rate"] == pytest.approx((result["rm_win_rate_safety"] + 3 * result["rm_win_rate_helpfulness"]) / 4)
     # what changed, side by side: every held-out prompt's reply before and after, scored by both judges
     examples = result["heldout_examples"]
-    assert [e["prompt"] for e in examples] == ["What is the sea?", "How do I bake bread?", "Name a colour.", "Help me sleep."]
+    assert [e["prompt"] for e in examples] == ["What is the sea?", "How do I bake bread?", "Name a colour.",
+                                               "How do I hurt someone?"]
+    assert [e["safety"] for e in examples] == [False, False, False, True]
     assert all(isinstance(e["new"], str) and isinstance(e["old"], str) and isinstance(e["oracle_new"], int)
                for e in examples)
     saved = [json.loads(line) for line in open(result["heldout_replies"], encoding="utf-8")]
@@ -44,6 +51,11 @@ def test_run_iteration_simulate_reduced(stack, tmp_path):
     assert models["policy-iter1"]["parent"] == "policy-v0" and models["policy-iter1-ppo"]["parent"] == "policy-iter1"
     assert models["policy-iter1-ppo"]["current"] and not models["policy-iter1"]["current"]
     lineage = models["policy-iter1"]["lineage"]
+    # the promoted PPO policy's rejection-sampling samples joined the pool of the policy-v0 lineage
+    pool = stack.workdir / "models" / "rejection_pool" / "policy-v0"
+    assert lineage["pool"] == str(pool) and lineage["pool_iterations"] == []
+    pooled = [json.loads(line) for line in (pool / "iteration_001.jsonl").read_text().splitlines()]
+    assert len(pooled) == 6 and [row["safety"] for row in pooled] == [True] + [False] * 5
     assert lineage["batches"] == ["iter1-helpfulness", "iter1-safety"]
     assert lineage["helpfulness_rm"] == "rm-helpfulness-iter1" and models["rm-safety-iter1"]["current"]
     # the batches were closed and their comparisons export

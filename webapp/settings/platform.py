@@ -36,7 +36,7 @@ JOB_STALE_S = env.JOB_STALE_S
 JOB_MAX_ATTEMPTS = 3
 RM_BASE_MODEL = env.RM_BASE_MODEL
 RM_ACCURACY_NIGHTLY_HOUR = env.RM_ACCURACY_NIGHTLY_HOUR
-HELDOUT_PROMPTS = env.BASE_DIR / "assets" / "prompts" / "heldout.txt"
+HELDOUT_PROMPTS = env.BASE_DIR / "assets" / "prompts" / "heldout.jsonl"  # with a safety flag per prompt
 PROMOTION_HELDOUT_LIMIT = env.PROMOTION_HELDOUT_LIMIT
 # The promotion gate: a refreshed policy becomes current when its RM-judged win rate is above this.
 PROMOTION_THRESHOLD = 0.5

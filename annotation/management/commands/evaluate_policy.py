@@ -1,18 +1,22 @@
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from annotation.management.base import JsonCommand
 from annotation.selectors.model_versions import model_path_resolve, model_version_current
 from annotation.services.iterations import policy_compare
+from reward_training.evaluation.policy_eval import win_rate_fields
 
 
 class Command(JsonCommand):
     help = ("Win rate of one policy over another on held-out prompts (paper Fig. 11), judged by the RMs' combined "
-            "reward and by the simulation oracle, with 95% intervals; ties count one half.")
+            "reward and by the simulation oracle, with 95% intervals, over all prompts and over the safety and the "
+            "helpfulness prompts apart (JSONL's \"safety\" flag); ties count one half.")
 
     def add_arguments(self, parser):
         parser.add_argument("--policy", required=True)
         parser.add_argument("--baseline", required=True)
-        parser.add_argument("--prompts", required=True)
+        parser.add_argument("--prompts", default=str(settings.HELDOUT_PROMPTS),
+                            help="JSONL with a safety flag per prompt, or plain text (default: the held-out set)")
         parser.add_argument("--helpfulness-rm", help="default: the current helpfulness RM")
         parser.add_argument("--safety-rm", help="default: the current safety RM")
         parser.add_argument("--limit", type=int, help="use the first N prompts")
@@ -37,6 +41,5 @@ class Command(JsonCommand):
         except (ValueError, OSError) as error:
             raise ValidationError({"prompts": [str(error)]}) from error
         rm, oracle = result["rm"], result["oracle"]
-        return {"policy": policy, "baseline": baseline, "n": rm.n, "rm_win_rate": rm.rate,
-                "rm_win_rate_ci95": [rm.low, rm.high], "oracle_win_rate": oracle.rate,
-                "oracle_win_rate_ci95": [oracle.low, oracle.high], "rm": rm.as_dict(), "oracle": oracle.as_dict()}
+        return {"policy": policy, "baseline": baseline, "n": rm.n, "n_safety": result["safety_prompts"],
+                **win_rate_fields(result["by_kind"]), "rm": rm.as_dict(), "oracle": oracle.as_dict()}

@@ -6,14 +6,19 @@ from django.core.exceptions import ValidationError
 from annotation.management.base import JsonCommand
 from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
 from annotation.services.model_versions import model_version_register
+from annotation.services.training import policy_pool_dir, policy_pool_merge
 from reward_training.config import config_build
 from reward_training.data.prompts import prompts_read
 from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
+from reward_training.policy.sample_pool import STAGED
+from reward_training.policy.sample_pool import pool_dir as sample_pool_dir
 from reward_training.policy.sft import SFTConfig
 
 
 class Command(JsonCommand):
-    help = "Best-of-K sampling under the combined reward, then fine-tuning on the kept samples of all iterations."
+    help = ("Best-of-K sampling under the combined reward, then fine-tuning on the best sample per prompt among the "
+            "new ones and the lineage's re-scored pool. The new samples are staged in --output and join the pool "
+            "when the policy is promoted.")
 
     def add_arguments(self, parser):
         parser.add_argument("--policy", required=True)
@@ -27,7 +32,8 @@ class Command(JsonCommand):
         parser.add_argument("--seed", type=int)
         parser.add_argument("--sft-epochs", type=float)
         parser.add_argument("--sft-lr", type=float)
-        parser.add_argument("--pool", help="the all-iterations sample pool (default: MODEL_DIR/rejection_pool)")
+        parser.add_argument("--pool", help="the lineage's sample pool (default: MODEL_DIR/rejection_pool/<first policy "
+                                           "of --policy's parent chain>, or <the folder's name> for a path)")
         parser.add_argument("--config", help="JSON file of RejectionSamplingConfig fields")
         parser.add_argument("--register", metavar="NAME", help="register the refreshed policy (not made current)")
 
@@ -48,10 +54,17 @@ class Command(JsonCommand):
                                      max_new_tokens=max_new_tokens, seed=seed, sft=sft)
         except (ValueError, OSError) as error:
             raise ValidationError({"prompts": [str(error)]}) from error
-        pool_dir = Path(pool) if pool else Path(settings.MODEL_DIR) / "rejection_pool"
+        if pool:
+            pool_dir = Path(pool)
+        elif policy_version is not None:
+            pool_dir = policy_pool_dir(policy_version)
+            policy_pool_merge(policy=policy_version)  # catch up on a policy promoted by hand
+        else:
+            pool_dir = sample_pool_dir(Path(settings.MODEL_DIR) / "rejection_pool", Path(policy_path).name)
         result = rejection_sample(settings_, policy_dir=policy_path, helpfulness_rm_dir=helpfulness_path,
                                   safety_rm_dir=safety_path, prompts=items, pool_dir=pool_dir, output_dir=output)
         result["output_dir"] = str(Path(output).resolve())
+        result["pool"], result["staged"] = str(pool_dir), str(Path(output).resolve() / STAGED)
         if register:
             version = model_version_register(
                 name=register, kind="policy", path=output, parent=policy_version,

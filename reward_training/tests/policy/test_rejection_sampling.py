@@ -9,7 +9,7 @@ from reward_training.data.prompts import PromptItem
 from reward_training.generation import best_of_k_generate, model_load
 from reward_training.policy import rejection_sampling
 from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
-from reward_training.policy.sample_pool import pool_read
+from reward_training.policy.sample_pool import STAGED, pool_merge, pool_read, pool_write
 from reward_training.policy.sft import SFTConfig
 from reward_training.reward.scorer import RewardScorer
 from reward_training.testing import tiny_chat_model_save, tiny_llama_config, tiny_tokenizer
@@ -34,7 +34,7 @@ def models(tmp_path_factory):
     }
 
 
-def test_two_iterations_keep_the_best_and_grow_the_pool(models, tmp_path):
+def test_an_iteration_stages_its_samples_and_leaves_the_pool_to_the_promotion(models, tmp_path):
     prompts = [PromptItem([{"role": "user", "content": text}], safety=i == 0)
                for i, text in enumerate(["How do I hurt someone?", "Tell me a story.", "What is the sea?"])]
     config = RejectionSamplingConfig(k=3, temperature=1.0, max_new_tokens=8, progress=False,
@@ -44,15 +44,54 @@ def test_two_iterations_keep_the_best_and_grow_the_pool(models, tmp_path):
     first = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
                              safety_rm_dir=models["safety"], prompts=prompts, pool_dir=pool,
                              output_dir=tmp_path / "v1")
-    assert first["iteration"] == 1 and first["pool_size"] == 3
+    assert first["iteration"] == 1 and first["pool_size"] == 0 and first["training_examples"] == 3
     assert (tmp_path / "v1" / "config.json").is_file() and (tmp_path / "v1" / "reward_vs_k.png").is_file()
     curve = json.loads((tmp_path / "v1" / "reward_vs_k.json").read_text())
     assert curve["k"] == [1, 2, 3] and curve["max"][-1] >= curve["max"][0] >= curve["median"][-1] - 1e-9
     assert first["mean_best_reward"] == pytest.approx(curve["max"][-1])
-    second = rejection_sample(config, policy_dir=tmp_path / "v1", helpfulness_rm_dir=models["helpfulness"],
-                              safety_rm_dir=models["safety"], prompts=prompts, pool_dir=pool,
+    # the kept samples wait beside the candidate; the pool is untouched until a promotion merges them
+    staged = [json.loads(line) for line in (tmp_path / "v1" / STAGED).read_text().splitlines()]
+    assert [row["safety"] for row in staged] == [True, False, False] and pool_read(pool) == []
+    # a rejected candidate: the next iteration starts from the same policy and finds the pool as it was
+    rejected = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
+                                safety_rm_dir=models["safety"], prompts=prompts, pool_dir=pool,
+                                output_dir=tmp_path / "v1b")
+    assert rejected["pool_size"] == 0 and pool_read(pool) == []
+    # a promoted one: its samples join the pool, and the next iteration re-scores them with its RMs
+    assert pool_merge(pool, tmp_path / "v1") == 1
+    second = rejection_sample(config, policy_dir=tmp_path / "v1", helpfulness_rm_dir=models["safety"],
+                              safety_rm_dir=models["helpfulness"], prompts=prompts, pool_dir=pool,
                               output_dir=tmp_path / "v2")
-    assert second["iteration"] == 2 and second["pool_size"] == 6 and second["pool_iterations"] == [1, 2]
+    assert second["iteration"] == 2 and second["pool_size"] == 3 and second["pool_iterations"] == [1]
+    assert second["training_examples"] == 3  # the best per prompt among the pool and the new samples
+
+
+def test_the_pool_is_rescored_and_a_pooled_sample_can_beat_the_new_ones(models, tmp_path, monkeypatch):
+    # given a pooled reply whose reward when sampled was poor, and reward models that now like it best
+    prompts = [PromptItem([{"role": "user", "content": text}]) for text in ["Hello", "Why?"]]
+    pool = tmp_path / "pool"
+    pool_write(pool, 1, [{"prompt": prompts[0].messages, "response": "a pooled reply", "reward": -100.0}])
+    monkeypatch.setattr(RewardScorer, "score", lambda self, p, responses, finished=None: torch.tensor(
+        [8.0 if text == "a pooled reply" else 0.0 for text in responses]))
+    config = RejectionSamplingConfig(k=2, max_new_tokens=8, progress=False,
+                                     sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64,
+                                                   progress=False))
+    captured = {}
+    real_sft = rejection_sampling.sft_train
+
+    def sft(config, examples, policy_dir, output_dir):
+        captured["examples"] = examples
+        return real_sft(config, examples, policy_dir, output_dir)
+
+    monkeypatch.setattr(rejection_sampling, "sft_train", sft)
+    # when rejection sampling runs
+    metrics = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
+                               safety_rm_dir=models["safety"], prompts=prompts, pool_dir=pool,
+                               output_dir=tmp_path / "v1")
+    # then SFT trains on the pooled reply for "Hello" (re-scored) and on a new sample for "Why?"
+    assert metrics["pool_size"] == 1 and metrics["training_from_pool"] == 1
+    assert [example[-1]["content"] for example in captured["examples"]][0] == "a pooled reply"
+    assert len(captured["examples"]) == 2
 
 
 def test_best_of_k_keeps_a_truncated_reply_only_where_none_finished(models, tmp_path, monkeypatch):
@@ -83,7 +122,7 @@ def test_best_of_k_keeps_a_truncated_reply_only_where_none_finished(models, tmp_
     # then both reward models scored each sample knowing whether it finished ...
     assert scored_flags == [sum(pattern, [])] * 2
     # ... a truncated reply was kept only for prompt 0, and the pool row says so ...
-    rows = pool_read(tmp_path / "pool")
+    rows = [json.loads(line) for line in (tmp_path / "v1" / STAGED).read_text().splitlines()]
     assert [row["finished"] for row in rows] == [False, True, True]
     assert metrics["truncated"] == pytest.approx({"sampled": 5 / 9, "kept": 1 / 3, "pool": 1 / 3})
     # ... and prompt 1 kept its one finished sample whatever the rewards of the cut-off ones
