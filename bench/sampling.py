@@ -17,7 +17,8 @@ rule, and the KV cache:
   prefilled once, its KV cache expanded K times, all rows decoded together, finished rows dropped);
 - openai: the openai backend (reward_training/generation/backends.py) against `transformers serve`
   on 127.0.0.1 serving the same model directory (with sampling on), `--batch-size` prompts in
-  flight. Its server's start is not timed. Where the backend or the `serving` extra is absent,
+  flight. Its server's start is not timed, and it runs with one torch thread (tests/serving.py),
+  so compare it with `--threads 1`. Where the backend or the `serving` extra is absent,
   the column says why and is not measured.
 
 The paths alternate run by run and the medians over the runs are reported: samples/s, completion
