@@ -1,28 +1,42 @@
-"""Sampling throughput: a naive loop of `generate` calls against our batched best-of-K path.
+"""Sampling throughput on best-of-K: our batched path against the peers a user would write.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/sampling.py [--model assets/demo-chat] [--runs 3] [--threads 1]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sampling.py [--model DIR] [--runs 3] [--threads 1] [--paths ours,strong]
 
-Both paths use the same loaded model (float32 on CPU, bf16 on CUDA), the same 32 prompts (the
-dialogue histories of the first held-out HH rows, 1401 onwards, which the demo model never saw),
-K = 8 samples per prompt, the same temperature, top-p, max_new_tokens and EOS rule, and the KV
-cache:
+The model defaults to SmolLM2-135M-Instruct, converted from its GGUF file into var/models (as
+`make demo` and the tests do). Every path uses the same loaded model (float32 on CPU, bf16 on
+CUDA), the same prompts (the dialogue histories of the first held-out HH rows, 1401 onwards), K
+samples per prompt (default 8), the same temperature, top-p, max_new_tokens (default 128) and EOS
+rule, and the KV cache:
 
-- naive: one `model.generate(..., do_sample=True, num_return_sequences=1)` call per sample;
-- batched: `best_of_k_generate` (prompts sorted by length, each batch prefilled once, its KV
-  cache expanded K times, all rows decoded together).
+- naive: one `model.generate(..., num_return_sequences=1)` call per sample;
+- strong: the peer a user would actually write: one `model.generate(prompts, do_sample=True,
+  num_return_sequences=K)` per batch of `--batch-size` prompts, taken in order and left-padded;
+- generate_batch: transformers' continuous batching (`model.generate_batch`, paged KV cache), all
+  prompts in one call with `num_return_sequences=K`, its cache sized to the workload;
+- ours: `best_of_k_generate` (prompts sorted by length, each batch of `--batch-size` prompts
+  prefilled once, its KV cache expanded K times, all rows decoded together, finished rows dropped);
+- openai: the openai backend (reward_training/generation/backends.py) against `transformers serve`
+  on 127.0.0.1 serving the same model directory (with sampling on), `--batch-size` prompts in
+  flight. Its server's start is not timed, and it runs with one torch thread (tests/serving.py),
+  so compare it with `--threads 1`. Where the backend or the `serving` extra is absent,
+  the column says why and is not measured.
 
-The two alternate run by run, and the medians over the runs are reported: samples/s, completion
-tokens/s (EOS included) and the batched/naive ratio. The last stdout line is JSON.
+The paths alternate run by run and the medians over the runs are reported: samples/s, completion
+tokens/s (EOS included) and the ratio of ours to the strong peer (goal: at least 1.5x). The last
+stdout line is JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import math
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +49,9 @@ sys.path.insert(0, str(REPO))
 from reward_training.data.hh import hh_read  # noqa: E402
 from reward_training.generation import best_of_k_generate, model_load, prompt_encode  # noqa: E402
 
+PATHS = ("naive", "strong", "generate_batch", "ours", "openai")
+GOAL_OVER_STRONG = 1.5
+
 
 def bench_prompts(path: Path, first_row: int, n: int) -> list[list[dict]]:
     prompts = []
@@ -44,8 +61,34 @@ def bench_prompts(path: Path, first_row: int, n: int) -> list[list[dict]]:
     return prompts
 
 
+def until_eos(tokens: list[int], eos: set[int]) -> list[int]:
+    """The completion up to and including its first EOS token."""
+    for n, token in enumerate(tokens):
+        if token in eos:
+            return tokens[: n + 1]
+    return tokens
+
+
+def left_padded(ids: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask), each (B, L), the prompts right-aligned."""
+    length = max(len(row) for row in ids)
+    input_ids = torch.full((len(ids), length), pad_id, dtype=torch.long)  # (B, L)
+    mask = torch.zeros((len(ids), length), dtype=torch.long)  # (B, L)
+    for i, row in enumerate(ids):
+        input_ids[i, length - len(row):] = torch.tensor(row, dtype=torch.long)
+        mask[i, length - len(row):] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+def _generate_kwargs(loaded, *, temperature, top_p, max_new_tokens) -> dict:
+    return dict(
+        do_sample=True, temperature=temperature, top_p=top_p, top_k=0, max_new_tokens=max_new_tokens,
+        eos_token_id=list(loaded.eos_token_ids), pad_token_id=loaded.pad_token_id, use_cache=True,
+    )
+
+
 @torch.inference_mode()
-def naive_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed) -> tuple[int, int, float]:
+def naive_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, batch_size) -> tuple[int, int, float]:
     """One generate call per sample; returns (samples, completion tokens, seconds)."""
     eos = set(loaded.eos_token_ids)
     samples = tokens = 0
@@ -55,28 +98,58 @@ def naive_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed) -
         for j in range(k):
             torch.manual_seed(seed + i * k + j)
             out = loaded.model.generate(
-                input_ids=ids,
-                attention_mask=torch.ones_like(ids),
-                do_sample=True,
-                temperature=temperature,
-                top_p=top_p,
-                top_k=0,
-                max_new_tokens=max_new_tokens,
-                eos_token_id=list(loaded.eos_token_ids),
-                pad_token_id=loaded.pad_token_id,
-                use_cache=True,
+                input_ids=ids, attention_mask=torch.ones_like(ids), num_return_sequences=1,
+                **_generate_kwargs(loaded, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens),
             )
-            completion = out[0, ids.shape[1]:].tolist()
-            for n, token in enumerate(completion):  # count up to and including the first EOS
-                if token in eos:
-                    completion = completion[: n + 1]
-                    break
             samples += 1
-            tokens += len(completion)
+            tokens += len(until_eos(out[0, ids.shape[1]:].tolist(), eos))
     return samples, tokens, time.perf_counter() - started
 
 
-def batched_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, batch_size) -> tuple[int, int, float]:
+@torch.inference_mode()
+def strong_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, batch_size) -> tuple[int, int, float]:
+    """One batched, left-padded generate(num_return_sequences=K) per `batch_size` prompts, in order."""
+    eos = set(loaded.eos_token_ids)
+    samples = tokens = 0
+    started = time.perf_counter()
+    for start in range(0, len(prompts), batch_size):
+        encoded = [prompt_encode(loaded, m, max_new_tokens) for m in prompts[start:start + batch_size]]
+        input_ids, mask = left_padded(encoded, loaded.pad_token_id, loaded.device)
+        torch.manual_seed(seed + start * k)
+        out = loaded.model.generate(
+            input_ids=input_ids, attention_mask=mask, num_return_sequences=k,
+            **_generate_kwargs(loaded, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens),
+        )  # (B * K, L + new), row b * K + j is sample j of prompt b
+        for row in out[:, input_ids.shape[1]:].tolist():
+            samples += 1
+            tokens += len(until_eos(row, eos))
+    return samples, tokens, time.perf_counter() - started
+
+
+def generate_batch_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, batch_size) -> tuple[int, int, float]:
+    """transformers' continuous batching over all prompts at once (paged KV cache sized to the workload)."""
+    from transformers import ContinuousBatchingConfig, GenerationConfig
+
+    eos = set(loaded.eos_token_ids)
+    started = time.perf_counter()
+    encoded = [prompt_encode(loaded, m, max_new_tokens) for m in prompts]
+    generation = GenerationConfig(
+        num_return_sequences=k, **_generate_kwargs(loaded, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens),
+    )
+    page = 256  # ContinuousBatchingConfig's default page size (tokens per block)
+    blocks = sum(math.ceil((len(ids) + max_new_tokens) / page) for ids in encoded) * k
+    # Left to itself on a CPU, the manager sizes its cache as for a GPU's free memory: 3x slower here.
+    config = ContinuousBatchingConfig(num_blocks=blocks, max_batch_tokens=2048, seed=seed)
+    out = loaded.model.generate_batch(encoded, generation_config=generation, continuous_batching_config=config,
+                                      warmup=loaded.device.type == "cuda")
+    seconds = time.perf_counter() - started
+    failed = [key for key, result in out.items() if result.error is not None]
+    if failed or len(out) != len(prompts) * k:
+        raise RuntimeError(f"generate_batch returned {len(out)} of {len(prompts) * k} samples, {len(failed)} failed")
+    return len(out), sum(len(until_eos(r.generated_tokens, eos)) for r in out.values()), seconds
+
+
+def ours_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, batch_size) -> tuple[int, int, float]:
     started = time.perf_counter()
     results = best_of_k_generate(
         loaded, prompts, k=k, temperature=temperature, top_p=top_p,
@@ -86,46 +159,127 @@ def batched_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed,
     return sum(len(r) for r in results), sum(s.completion_tokens for r in results for s in r), seconds
 
 
+class OpenAIPath:
+    """The openai backend against a live `transformers serve` of the same model (started once, untimed)."""
+
+    def __init__(self, model_dir: Path, log_dir: Path):
+        from transformers import GenerationConfig
+
+        from reward_training.generation.backends import OpenAIBackend
+        from tests.serving import TransformersServe
+
+        # transformers serve samples only where the generation config says do_sample: serve a copy that does
+        self.served_dir = log_dir / "served-model"
+        self.served_dir.mkdir(parents=True, exist_ok=True)
+        for item in Path(model_dir).iterdir():
+            if item.name != "generation_config.json":
+                (self.served_dir / item.name).symlink_to(item.resolve())
+        config = GenerationConfig.from_pretrained(model_dir)
+        config.do_sample = True
+        config.save_pretrained(self.served_dir)
+        self.server = TransformersServe(self.served_dir, log=log_dir / "serve.log").start()
+        self.backend = OpenAIBackend(self.server.url, self.server.served_name, timeout_s=600)
+
+    def __call__(self, loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, batch_size) -> tuple[int, int, float]:
+        started = time.perf_counter()
+        results = self.backend.best_of_k_generate(
+            prompts, k=k, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
+            batch_size=batch_size,
+        )
+        seconds = time.perf_counter() - started
+        return sum(len(r) for r in results), sum(s.completion_tokens for r in results for s in r), seconds
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+def openai_missing() -> str | None:
+    """Why the openai column cannot be measured here, or None."""
+    if importlib.util.find_spec("reward_training.generation.backends") is None:
+        return "not measured yet: the openai backend (reward_training/generation/backends.py) is not on this branch"
+    if not (REPO / "tests" / "serving.py").is_file():
+        return "not measured yet: tests/serving.py (the transformers serve fixture) is not on this branch"
+    if importlib.util.find_spec("openai") is None or importlib.util.find_spec("fastapi") is None:
+        return "not measured: the openai client or the serving extra (transformers[serving]) is not installed"
+    if not (Path(sys.executable).parent / "transformers").exists():
+        return "not measured: the `transformers` command (transformers serve) is not in this environment"
+    return None
+
+
+def default_model() -> str:
+    from reward_training.generation.gguf import smollm2_converted
+
+    return str(smollm2_converted(REPO / "var" / "models"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(REPO / "assets" / "demo-chat"))
+    parser.add_argument("--model", default=None, help="a local Hugging Face chat model (default: SmolLM2-135M-Instruct)")
     parser.add_argument("--data", default=str(REPO / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz"))
     parser.add_argument("--first-row", type=int, default=1401, help="first HH row of the prompts (held out from the demo model)")
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-p", type=float, default=0.9)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=8, help="prompts per batch in the batched path")
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=8, help="prompts per batch (strong peer and ours), in flight (openai)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--paths", default=",".join(PATHS), help=f"which of {', '.join(PATHS)} to run, comma-separated")
     args = parser.parse_args()
+    chosen = [p.strip() for p in args.paths.split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(PATHS))
+    if unknown:
+        parser.error(f"unknown path(s) {', '.join(unknown)}; choose from {', '.join(PATHS)}")
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    loaded = model_load(args.model, device=args.device)
+    model_dir = args.model or default_model()
+    loaded = model_load(model_dir, device=args.device)
     prompts = bench_prompts(Path(args.data), args.first_row, args.prompts)
-    settings = dict(k=args.k, temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    settings = dict(k=args.k, temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
+                    seed=args.seed, batch_size=args.batch_size)
     n_params = sum(p.numel() for p in loaded.model.parameters())
     print(
-        f"model {args.model} ({n_params / 1e6:.1f}M parameters, {loaded.dtype}) on {loaded.device}, "
+        f"model {model_dir} ({n_params / 1e6:.1f}M parameters, {loaded.dtype}) on {loaded.device}, "
         f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
         file=sys.stderr,
     )
-    print(f"{len(prompts)} prompts x K={args.k}, max_new_tokens={args.max_new_tokens}, T={args.temperature}, top_p={args.top_p}", file=sys.stderr)
+    print(f"{len(prompts)} prompts x K={args.k}, max_new_tokens={args.max_new_tokens}, T={args.temperature}, "
+          f"top_p={args.top_p}, batch {args.batch_size} prompts", file=sys.stderr)
 
-    batched_run(loaded, prompts[:2], **{**settings, "k": 2}, batch_size=2)  # warm-up
-    runs: dict[str, list[tuple[int, int, float]]] = {"naive": [], "batched": []}
-    for run in range(args.runs):
-        for name, path in (("naive", naive_run), ("batched", batched_run)):
-            extra = {"batch_size": args.batch_size} if name == "batched" else {}
-            runs[name].append(path(loaded, prompts, **settings, **extra))
-            s, t, sec = runs[name][-1]
-            print(f"run {run + 1} {name:8s} {sec:8.2f} s  {s / sec:8.2f} samples/s  {t / sec:9.1f} tokens/s", file=sys.stderr, flush=True)
+    functions = {"naive": naive_run, "strong": strong_run, "generate_batch": generate_batch_run, "ours": ours_run}
+    not_measured: dict[str, str] = {}
+    served: OpenAIPath | None = None
+    scratch = tempfile.TemporaryDirectory(prefix="bench-sampling-")
+    if "openai" in chosen:
+        reason = openai_missing()
+        if reason is None:
+            served = OpenAIPath(Path(model_dir), Path(scratch.name))
+            functions["openai"] = served
+        else:
+            not_measured["openai"] = reason
+            print(f"openai: {reason}", file=sys.stderr)
+    order = [p for p in PATHS if p in chosen and p in functions]
+    try:
+        warm = {**settings, "k": 2, "max_new_tokens": 4, "batch_size": 2}
+        for name in order:  # warm-up: first calls pay for lazy initialisation
+            functions[name](loaded, prompts[:2], **warm)
+        runs: dict[str, list[tuple[int, int, float]]] = {name: [] for name in order}
+        for run in range(args.runs):
+            for name in order:
+                runs[name].append(functions[name](loaded, prompts, **settings))
+                s, t, sec = runs[name][-1]
+                print(f"run {run + 1} {name:14s} {sec:8.2f} s  {s / sec:8.2f} samples/s  {t / sec:9.1f} tokens/s",
+                      file=sys.stderr, flush=True)
+    finally:
+        if served is not None:
+            served.close()
+        scratch.cleanup()
 
-    summary = {}
+    summary: dict[str, dict] = {}
     for name, results in runs.items():
         summary[name] = {
             "seconds_median": statistics.median(sec for _, _, sec in results),
@@ -134,14 +288,23 @@ def main() -> None:
             "samples": results[0][0],
             "completion_tokens_median": statistics.median(t for _, t, _ in results),
         }
-    ratio = summary["batched"]["samples_per_s"] / summary["naive"]["samples_per_s"]
-    print(f"\n{'path':8s} {'samples/s':>10s} {'tokens/s':>10s} {'median s':>9s}")
-    for name, row in summary.items():
-        print(f"{name:8s} {row['samples_per_s']:10.2f} {row['tokens_per_s']:10.1f} {row['seconds_median']:9.2f}")
-    print(f"batched / naive samples/s: {ratio:.2f}x (goal >= 3x on CPU)")
+    ratios = {
+        f"ours_over_{name}": summary["ours"]["samples_per_s"] / summary[name]["samples_per_s"]
+        for name in summary if name != "ours" and "ours" in summary
+    }
+    print(f"\n{'path':14s} {'samples/s':>10s} {'tokens/s':>10s} {'median s':>9s}")
+    for name in PATHS:
+        if name in summary:
+            row = summary[name]
+            print(f"{name:14s} {row['samples_per_s']:10.2f} {row['tokens_per_s']:10.1f} {row['seconds_median']:9.2f}")
+        elif name in not_measured:
+            print(f"{name:14s} {not_measured[name]}")
+    for key, ratio in ratios.items():
+        goal = f" (goal >= {GOAL_OVER_STRONG}x)" if key == "ours_over_strong" else ""
+        print(f"{key.replace('_', ' ')} samples/s: {ratio:.2f}x{goal}")
     print(json.dumps({
-        **summary, "ratio_samples_per_s": ratio, "runs": args.runs, "device": str(loaded.device),
-        "threads": torch.get_num_threads(), **settings, "prompts": len(prompts), "batch_size": args.batch_size,
+        **summary, **ratios, "not_measured": not_measured, "runs": args.runs, "device": str(loaded.device),
+        "threads": torch.get_num_threads(), "model": model_dir, **settings, "prompts": len(prompts),
     }))
 
 

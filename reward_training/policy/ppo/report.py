@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 METRICS_FILE = "ppo_metrics.jsonl"
 CURVES_FILE = "ppo_curves.png"
+logger = logging.getLogger(__name__)
 
 # (metric key, panel title); "reward" also draws the held-out reward when there is one
 PANELS = [
@@ -36,10 +38,15 @@ def metrics_read(directory: str | Path) -> list[dict[str, Any]]:
 
 def curves_plot(
     history: list[dict[str, Any]], path: str | Path, title: str = "PPO", initial_heldout: float | None = None
-) -> Path:
+) -> Path | None:
     """A 2x3 grid: reward (and held-out reward, from iteration 0), KL, clip fraction, value loss,
-    response length, entropy."""
-    import matplotlib
+    response length, entropy. Without matplotlib (a bare GPU machine) no PNG is drawn and None is
+    returned: the same figures are in the metrics JSONL."""
+    try:
+        import matplotlib
+    except ImportError:
+        logger.warning("matplotlib is not installed: %s not drawn (the metrics are in %s)", path, METRICS_FILE)
+        return None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The prepared GPU benchmark (see bench/gpu/gpu_bench.py): one H100/H200, under 10 minutes, one JSON to $OUT.
+#   bench/gpu/run.sh                 # on the GPU machine (torch, transformers and accelerate; no Django needed)
+#   bench/gpu/run.sh --cpu --tiny    # the same script on tiny models on a CPU, in under a minute
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [[ -z "${PYTHON:-}" ]]; then
+  if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+exec "$PYTHON" bench/gpu/gpu_bench.py "$@"
