@@ -1,6 +1,7 @@
 """Accounts against abuse: login throttling and lockout, password and username rules, admin rights, token lifetime."""
 
 from datetime import timedelta
+import json
 from io import StringIO
 
 import pytest
@@ -253,3 +254,22 @@ def test_dashboard_and_admin_pages_send_a_content_security_policy(url):
     policy = answer.headers["Content-Security-Policy"]
     assert answer.status_code == 200
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-eval" not in policy
+
+
+# -- the demo's accounts ---------------------------------------------------------------------------------------------
+
+
+def test_bootstrap_demo_accounts_pass_the_rules_and_an_earlier_releases_are_moved_on(smollm2_dir, settings):
+    from annotation.management.commands.bootstrap_demo import ACCOUNTS
+
+    settings.MODEL_DIR = smollm2_dir.parent
+    User = get_user_model()
+    old_admin = User.objects.create_superuser("admin", password="admin")  # as earlier releases made it
+    out = StringIO()
+    call_command("bootstrap_demo", stdout=out, stderr=StringIO())
+    logins = {row["username"]: row["password"] for row in json.loads(out.getvalue().splitlines()[-1])["logins"]}
+    assert logins == {username: password for username, password, _ in ACCOUNTS}
+    for username, password in logins.items():
+        assert token_login(username, password).status_code == 200
+    old_admin.refresh_from_db()
+    assert old_admin.is_staff and not old_admin.is_superuser and old_admin.groups.filter(name=PLATFORM_ADMINS_GROUP).exists()
