@@ -66,7 +66,7 @@ def main() -> int:
         time.sleep(2)
     print(f"demo check: server up after {args.timeout - (deadline - time.time()):.0f} s", flush=True)
 
-    _, token = call(f"{args.url}/api/auth/token/", "POST", {"username": "annotator", "password": "annotator"})
+    _, token = call(f"{args.url}/api/auth/token/", "POST", {"username": "annotator", "password": "compare-replies"})
     token = token["token"]
     _, dialogue = call(f"{args.url}/api/dialogues/", "POST", {"track": "helpfulness"}, token)
     started = time.time()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.apis.auth import TokenCreateApi
+from annotation.apis.auth import TokenApi
 from annotation.apis.batches import (
     BatchActivateApi,
     BatchCloseApi,
@@ -30,7 +30,7 @@ from annotation.apis.guidelines import GuidelineDetailApi
 from annotation.apis.reports import TurnReportCreateApi
 
 api_urlpatterns = [
-    path("auth/token/", TokenCreateApi.as_view(), name="token-create"),
+    path("auth/token/", TokenApi.as_view(), name="token"),
     path("dialogues/", DialogueListCreateApi.as_view(), name="dialogue-list"),
     path("dialogues/<int:dialogue_id>/", DialogueDetailApi.as_view(), name="dialogue-detail"),
     path("dialogues/<int:dialogue_id>/turns/", TurnCreateApi.as_view(), name="turn-create"),

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,3 +68,55 @@ def test_the_published_schema_validates_without_warnings(tmp_path):
     # and the bounds the API enforces are published
     bounds = component("/api/batches/")["properties"]
     assert bounds["max_new_tokens"]["maximum"] == 8192 and bounds["target_comparisons"]["maximum"] == 1_000_000
+
+
+def _manage(*args, **env_overrides):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_") and k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(DJANGO_SETTINGS_MODULE="webapp.settings.main", DJANGO_DEBUG="0", **env_overrides)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_check_deploy_is_clean_under_the_tls_switch_with_a_real_key():
+    import secrets
+
+    done = _manage("check", "--deploy", "--fail-level", "WARNING", DJANGO_SECURE="1", REDIS_URL="redis://127.0.0.1:6379/13",
+                   DJANGO_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_ALLOWED_HOSTS="rlhf.example.org")
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "System check identified no issues" in done.stdout
+
+
+def test_without_the_tls_switch_check_deploy_names_what_is_missing():
+    import secrets
+
+    done = _manage("check", "--deploy", "--fail-level", "WARNING", DJANGO_SECRET_KEY=secrets.token_urlsafe(50))
+    assert done.returncode != 0 and "security.W004" in done.stderr and "security.W008" in done.stderr
+
+
+@pytest.mark.parametrize("key", ["test-secret-key", "x" * 60, "django-insecure-" + "abcdefghij" * 5])
+def test_a_weak_secret_key_is_refused_in_one_line_with_debug_off_sqlite_included(key, tmp_path):
+    done = _manage("check", DJANGO_SECRET_KEY=key, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode != 0 and len(lines) == 1 and "DJANGO_SECRET_KEY is too weak" in lines[0], done.stderr
+
+
+def test_the_embedded_demo_needs_no_key_and_keeps_a_strong_one_in_var():
+    done = _manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.SECRET_KEY)")
+    assert done.returncode == 0, done.stderr[-2000:]
+    key = done.stdout.strip()
+    assert len(key) >= 50 and len(set(key)) >= 5
+    assert (ROOT / "var" / "secret_key").read_text().strip() == key
+    assert _manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.SECRET_KEY)").stdout.strip() == key
+
+
+def test_the_tls_switch_redirects_to_https_but_not_the_health_probe():
+    from django.test import Client, override_settings
+
+    with override_settings(SECURE_SSL_REDIRECT=True, SECURE_REDIRECT_EXEMPT=[r"^healthz$"]):
+        client = Client()
+        assert client.get("/login/").status_code == 301
+        assert client.get("/healthz").status_code != 301

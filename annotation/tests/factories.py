@@ -6,6 +6,9 @@ from rest_framework.test import APIClient
 from django.contrib.auth import get_user_model
 
 from annotation.models import Batch, Comparison, Dialogue, ModelVersion, Profile, Role, Sample, Turn
+from annotation.services.users import admin_grant
+
+PASSWORD = "factory-made-passphrase"  # every factory account's password; it passes AUTH_PASSWORD_VALIDATORS
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -14,13 +17,14 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.PostGenerationMethodCall("set_password", "pw")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
     def profile(user, create, extracted, **kwargs):
         role = kwargs.get("role", Role.ANNOTATOR)
-        user.is_staff = user.is_superuser = role == Role.ADMIN
         user.save()
+        if role == Role.ADMIN:
+            admin_grant(user=user)  # staff in the platform admins group, as create_user makes them
         Profile.objects.create(user=user, role=role, tracks=kwargs.get("tracks", []),
                                pseudonym=f"annotator-{secrets.token_hex(6)}")
 

@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from annotation.models import Batch
 from annotation.tests.factories import (
+    PASSWORD,
     AdminFactory,
     DialogueFactory,
     ModelVersionFactory,
@@ -25,7 +26,7 @@ def test_token_login_and_unauthenticated_access():
     assert APIClient().get("/api/dialogues/").status_code == 401
     bad = APIClient().post("/api/auth/token/", {"username": "ann", "password": "nope"}, format="json")
     assert bad.status_code == 400 and "password" in bad.json()["errors"]
-    good = APIClient().post("/api/auth/token/", {"username": "ann", "password": "pw"}, format="json")
+    good = APIClient().post("/api/auth/token/", {"username": "ann", "password": PASSWORD}, format="json")
     assert good.status_code == 200 and good.json()["token"] == Token.objects.get(user=user).key
 
 

@@ -19,9 +19,9 @@ def run(*args) -> dict | list:
 
 
 def test_registry_commands(tiny_policy_dir):
-    run("create_user", "--username", "boss", "--password", "pw", "--role", "admin")
+    run("create_user", "--username", "boss", "--password", "boss-passphrase", "--role", "admin")
     with pytest.raises(CommandError, match="username: a user with that username already exists"):
-        run("create_user", "--username", "boss", "--password", "pw", "--role", "admin")
+        run("create_user", "--username", "boss", "--password", "boss-passphrase", "--role", "admin")
     v0 = run("register_model", "--kind", "policy", "--name", "v0", "--path", str(tiny_policy_dir), "--current")
     run("register_model", "--kind", "policy", "--name", "v1", "--path", str(tiny_policy_dir), "--parent", "v0")
     assert v0["current"] and v0["track"] is None

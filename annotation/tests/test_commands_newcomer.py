@@ -85,7 +85,7 @@ def test_before_migrate_every_command_says_what_to_run_in_one_line(bare_env, arg
 
 
 def test_an_unreachable_database_is_named_in_one_line(bare_env):
-    bare_env.update(DATABASE_URL="postgres://postgres@127.0.0.1:9/nowhere", DJANGO_SECRET_KEY="x")
+    bare_env.update(DATABASE_URL="postgres://postgres@127.0.0.1:9/nowhere", DJANGO_SECRET_KEY="newcomer-test-key-" + "0123456789abcdef" * 3)
     done = _manage(bare_env, "list_models")
     lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
     assert done.returncode != 0 and len(lines) == 1 and "cannot reach the database (127.0.0.1:9/nowhere)" in lines[0]

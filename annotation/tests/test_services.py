@@ -37,12 +37,12 @@ pytestmark = pytest.mark.django_db
 
 
 def test_user_create_makes_admins_staff_and_refuses_duplicates():
-    admin = user_create(username="boss", password="pw", role="admin")
-    annotator = user_create(username="ann", password="pw", role="annotator", tracks=["safety"])
+    admin = user_create(username="boss", password="boss-passphrase", role="admin")
+    annotator = user_create(username="ann", password="ann-passphrase", role="annotator", tracks=["safety"])
     assert admin.is_staff and not annotator.is_staff
     assert annotator.profile.tracks == ["safety"] and annotator.profile.pseudonym != "ann"
     with pytest.raises(ValidationError) as error:
-        user_create(username="ann", password="pw", role="annotator")
+        user_create(username="ann", password="ann-passphrase", role="annotator")
     assert "username" in error.value.message_dict
 
 

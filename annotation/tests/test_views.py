@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from annotation.models import Guideline, Sample, Turn, TurnReport
-from annotation.tests.factories import BatchFactory, DialogueFactory, TurnFactory, UserFactory, annotate, ready_turn
+from annotation.tests.factories import PASSWORD, BatchFactory, DialogueFactory, TurnFactory, UserFactory, annotate, ready_turn
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def test_pages_need_a_login_and_the_login_page_logs_in():
     assert page.status_code == 200 and b'<label for="id_username">' in page.content
     wrong = client.post("/login/", {"username": "ann", "password": "nope"})
     assert b"Wrong username or password" in wrong.content
-    assert client.post("/login/", {"username": "ann", "password": "pw"}).url == "/"
+    assert client.post("/login/", {"username": "ann", "password": PASSWORD}).url == "/"
     assert client.get("/").status_code == 200
     assert client.post("/logout/").url == "/login/"
 

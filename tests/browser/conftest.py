@@ -37,9 +37,9 @@ from annotation.services.users import user_create
 from annotation.services.model_versions import model_version_register
 from annotation.services.batches import batch_activate, batch_create
 from annotation.services.dialogues import dialogue_create, turn_create
-boss = user_create(username="boss", password="boss-pw", role="admin")
+boss = user_create(username="boss", password="boss-passphrase", role="admin")
 for name in {users!r}:
-    user_create(username=name, password=name + "-pw", role="annotator")
+    user_create(username=name, password=name + "-passphrase", role="annotator")
 model_version_register(name="tiny-v1", kind="policy", path={model!r}, current=True)
 for track in ("helpfulness", "safety"):
     batch_activate(batch=batch_create(name="week-1-" + track, track=track, policy_versions=["tiny-v1"],
@@ -125,7 +125,7 @@ def log_in(page, username: str) -> None:
     page.wait_for_selector("input[name=username]:focus")  # type only once the field has the focus
     page.keyboard.type(username)
     page.keyboard.press("Tab")
-    page.keyboard.type(f"{username}-pw")
+    page.keyboard.type(f"{username}-passphrase")
     page.keyboard.press("Enter")
     page.wait_for_selector("#today-title")
 

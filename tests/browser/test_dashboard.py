@@ -57,7 +57,7 @@ def shown(page, selector: str) -> float:
 
 def test_batch_and_annotator_pages(stack, page, tmp_path, overlap_fraction):
     # given a batch with three shared items, filled by three simulated annotators through the real API
-    admin = stack.client("boss", "boss-pw")
+    admin = stack.client("boss", "boss-passphrase")
     batch_id = batch_id_of(admin, BATCH)
     overlap_items_ready(admin, batch_id, list(SHARED))
     for prompt, pair in SHARED.items():

@@ -12,7 +12,7 @@ SHARED_PROMPT = "Name three rivers in Africa."
 
 def test_a_shared_item_comes_up_when_due_and_is_judged_with_the_keys(stack, page, overlap_fraction):
     # given a batch where every second turn should be a shared item, and one item with its pair sampled
-    admin = stack.client("boss", "boss-pw")
+    admin = stack.client("boss", "boss-passphrase")
     overlap_items_ready(admin, batch_id_of(admin, BATCH), [SHARED_PROMPT])
     overlap_fraction(BATCH, 0.5)
     log_in(page, "sol")

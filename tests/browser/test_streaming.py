@@ -21,7 +21,7 @@ def slow_model(stack, tmp_path):
     [(tokens,)] = stack.sql("SELECT max_new_tokens FROM annotation_batch WHERE name = %s", BATCH)
     stack.sql("UPDATE annotation_modelversion SET path = %s WHERE name = %s RETURNING id", str(slow), MODEL)
     stack.sql("UPDATE annotation_batch SET max_new_tokens = 600 WHERE name = %s RETURNING id", BATCH)
-    stack.manage("create_user", "--username", "ste", "--password", "ste-pw", "--role", "annotator")
+    stack.manage("create_user", "--username", "ste", "--password", "ste-passphrase", "--role", "annotator")
     yield slow
     stack.sql("UPDATE annotation_modelversion SET path = %s WHERE name = %s RETURNING id", path, MODEL)
     stack.sql("UPDATE annotation_batch SET max_new_tokens = %s WHERE name = %s RETURNING id", tokens, BATCH)

@@ -64,7 +64,8 @@ class Stack:
             "DJANGO_SETTINGS_MODULE": "webapp.settings.main",
             "DATABASE_URL": f"{pg}/{self.db_name}",
             "REDIS_URL": redis_url or f"redis://127.0.0.1:6379/{redis_db}",
-            "DJANGO_SECRET_KEY": "e2e-secret",
+            "DJANGO_SECRET_KEY": "e2e-only-key-" + "0123456789abcdefghijklmnopqrstuvwxyz" * 2,
+            "LOGIN_RATE": "100000/min",  # every simulated annotator logs in from 127.0.0.1
             "MODEL_DIR": str(workdir / "models"),
             "OMP_NUM_THREADS": "1",
             "HF_HUB_OFFLINE": "1",

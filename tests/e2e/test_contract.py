@@ -16,15 +16,15 @@ pytestmark = pytest.mark.e2e
 def world(stack, tmp_path_factory):
     """Accounts, two policy versions from directories made without project code, and a batch per track."""
     models = tmp_path_factory.mktemp("foreign")
-    stack.manage("create_user", "--username", "admin", "--password", "admin-pw", "--role", "admin")
+    stack.manage("create_user", "--username", "admin", "--password", "admin-passphrase", "--role", "admin")
     for name in ("alice", "bob"):
-        stack.manage("create_user", "--username", name, "--password", f"{name}-pw", "--role", "annotator")
+        stack.manage("create_user", "--username", name, "--password", f"{name}-passphrase", "--role", "annotator")
     v1 = stack.manage("register_model", "--kind", "policy", "--name", "chat-v1", "--path",
                       str(foreign_model_dir(models / "v1", seed=1)), "--current")
     v2 = stack.manage("register_model", "--kind", "policy", "--name", "chat-v2", "--path",
                       str(foreign_model_dir(models / "v2", seed=2)), "--parent", "chat-v1")
     assert v1["current"] and v2["parent"] == "chat-v1"
-    admin = stack.client("admin", "admin-pw")
+    admin = stack.client("admin", "admin-passphrase")
     batch = admin.post("/api/batches/", {"name": "week-1-help", "track": "helpfulness",
                                          "policy_versions": ["chat-v1", "chat-v2"], "temperature_min": 0.7,
                                          "temperature_max": 1.3, "target_comparisons": 50, "max_new_tokens": 32,
@@ -34,7 +34,7 @@ def world(stack, tmp_path_factory):
     safety = stack.manage("create_batch", "--name", "week-1-safety", "--track", "safety", "--policy", "chat-v1",
                           "--policy", "chat-v2", "--temperatures", "0.6,1.1", "--target", "20", "--max-new-tokens", "32", "--activate")
     assert safety["status"] == "active"
-    return {"admin": admin, "alice": stack.client("alice", "alice-pw"), "bob": stack.client("bob", "bob-pw"),
+    return {"admin": admin, "alice": stack.client("alice", "alice-passphrase"), "bob": stack.client("bob", "bob-passphrase"),
             "help_batch": batch.json()["id"], "safety_batch": safety["id"]}
 
 

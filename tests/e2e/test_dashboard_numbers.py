@@ -68,10 +68,10 @@ def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
     model = foreign_model_dir(tmp_path / "v1", seed=11)
     stack.manage("shell", "-c", "from annotation.services.users import user_create\n"
                  "from annotation.services.model_versions import model_version_register\n"
-                 "user_create(username='boss', password='pw', role='admin')\n"
+                 "user_create(username='boss', password='e2e-passphrase', role='admin')\n"
                  f"model_version_register(name='sim-v1', kind='policy', path={str(model)!r}, current=True)",
                  json_result=False)
-    admin = stack.client("boss", "pw")
+    admin = stack.client("boss", "e2e-passphrase")
     created = admin.post("/api/batches/", {"name": "sim-week", "track": "helpfulness", "policy_versions": ["sim-v1"],
                                            "temperature_min": 0.8, "temperature_max": 1.3, "max_new_tokens": 8,
                                            "target_comparisons": USERS * PER_USER, "overlap_fraction": OVERLAP_FRACTION})
@@ -148,7 +148,7 @@ def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
     assert by_name["always-a"]["median_time_ms"] < by_name["faithful"]["median_time_ms"]
 
     # ...and the staff dashboard page shows the same numbers
-    page = stack.staff_session("boss", "pw").get(f"{stack.url}/dashboard/batches/{batch_id}/", timeout=60)
+    page = stack.staff_session("boss", "e2e-passphrase").get(f"{stack.url}/dashboard/batches/{batch_id}/", timeout=60)
     assert page.status_code == 200
     shown = dict(re.findall(r'id="(a-rate|percent-agreement|fleiss-kappa)">([^<]*)<', page.text))
     assert float(shown["percent-agreement"]) == pytest.approx(agreement, abs=5e-4)  # shown to 3 decimals

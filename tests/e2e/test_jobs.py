@@ -55,7 +55,7 @@ def job_post(session, stack, batch_id: int, kind: str):
 
 
 def test_jobs_from_the_batch_page(stack):
-    stack.manage("create_user", "--username", "boss", "--password", "pw", "--role", "admin")
+    stack.manage("create_user", "--username", "boss", "--password", "e2e-passphrase", "--role", "admin")
     stack.manage("register_model", "--kind", "policy", "--name", "demo-v0", "--path", str(ROOT / "assets" / "demo-chat"),
                  "--current")
     for track in ("helpfulness", "safety"):
@@ -65,7 +65,7 @@ def test_jobs_from_the_batch_page(stack):
                            stack.url, "--username-prefix", f"sim-{track}", "--turn-timeout", "120", timeout=600)
         assert run["errors"] == 0 and run["comparisons"] == 12, run
     [(batch_id,)] = stack.sql("SELECT id FROM annotation_batch WHERE name = 'week1-safety'")
-    admin = stack.staff_session("boss", "pw")
+    admin = stack.staff_session("boss", "e2e-passphrase")
     batch_page = f"{stack.url}/dashboard/batches/{batch_id}/"
 
     # measuring RMs that do not exist yet is refused with the reason, on the batch page

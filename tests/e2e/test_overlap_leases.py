@@ -23,9 +23,9 @@ from annotation.services.batches import batch_activate, batch_create
 from annotation.services.quality import overlap_items_upload
 from annotation.services.sampling import GeneratedSample, turn_samples_save, turn_sampling_begin
 from annotation.services.users import user_create
-admin = user_create(username="admin", password="pw", role="admin")
+admin = user_create(username="admin", password="e2e-passphrase", role="admin")
 for n in range({racers}):
-    user_create(username=f"racer{{n}}", password="pw", role="annotator")
+    user_create(username=f"racer{{n}}", password="e2e-passphrase", role="annotator")
 ModelVersion.objects.create(name="lease-v1", kind="policy", path="/nowhere")
 batch = batch_activate(batch=batch_create(name="leases", track="helpfulness", policy_versions=["lease-v1"],
     temperature_min=0.7, temperature_max=1.3, target_comparisons=20, overlap_fraction=0.5))
@@ -56,7 +56,7 @@ def test_concurrent_leases_respect_k_and_an_expired_lease_returns_the_item(stack
     item_id = world["item"]
 
     # given six annotators released together at a barrier
-    clients = {f"racer{n}": stack.client(f"racer{n}", "pw") for n in range(RACERS)}
+    clients = {f"racer{n}": stack.client(f"racer{n}", "e2e-passphrase") for n in range(RACERS)}
     tokens = {c.session.headers["Authorization"].split()[1]: name for name, c in clients.items()}
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(RACERS), context.Queue()

@@ -1,5 +1,8 @@
 """Django core: apps, middleware, database, templates, static files."""
 
+import os
+import secrets
+
 import dj_database_url
 
 from webapp.settings import env
@@ -7,9 +10,37 @@ from webapp.settings import env
 BASE_DIR = env.BASE_DIR
 DEBUG = env.DEBUG
 _EMBEDDED = not env.DATABASE_URL or env.DATABASE_URL.startswith("sqlite")
-SECRET_KEY = env.SECRET_KEY or ("insecure-dev-key-set-DJANGO_SECRET_KEY" if env.DEBUG or _EMBEDDED else "")
-if not SECRET_KEY:
-    raise RuntimeError("DJANGO_SECRET_KEY must be set when DATABASE_URL points at a server database")
+EMBEDDED_SECRET_KEY_FILE = BASE_DIR / "var" / "secret_key"
+
+
+def _embedded_secret_key():
+    """The embedded demo's key: random, made once and kept in var/ (written atomically, readable by its owner)."""
+    if EMBEDDED_SECRET_KEY_FILE.exists():
+        return EMBEDDED_SECRET_KEY_FILE.read_text().strip()
+    EMBEDDED_SECRET_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    partial = EMBEDDED_SECRET_KEY_FILE.with_name(f".secret_key.{os.getpid()}")
+    partial.write_text(key + "\n")
+    partial.chmod(0o600)
+    os.replace(partial, EMBEDDED_SECRET_KEY_FILE)
+    return EMBEDDED_SECRET_KEY_FILE.read_text().strip()  # another process may have won the race: use its key
+
+
+def _weak_secret_key(key: str) -> bool:
+    """Django's own test (check --deploy, security.W009): short, few distinct characters, or a generated dev key."""
+    return len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure-")
+
+
+if env.SECRET_KEY:
+    SECRET_KEY = env.SECRET_KEY
+    if not DEBUG and _weak_secret_key(SECRET_KEY):
+        raise SystemExit(  # one line on stderr, from manage.py and gunicorn alike, not a traceback
+            "DJANGO_SECRET_KEY is too weak: use at least 50 characters, 5 of them distinct, without the "
+            "django-insecure- prefix (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')")
+elif DEBUG or _EMBEDDED:
+    SECRET_KEY = _embedded_secret_key()
+else:
+    raise SystemExit("DJANGO_SECRET_KEY must be set when DATABASE_URL points at a server database")
 ALLOWED_HOSTS = env.ALLOWED_HOSTS
 
 INSTALLED_APPS = [
@@ -22,17 +53,20 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",  # counts failed logins and locks a (username, IP) out
     "annotation",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "annotation.middleware.ApiBodySizeLimitMiddleware",  # a 413 in JSON for an oversized /api/ body
+    "annotation.views.security.StaffContentSecurityPolicyMiddleware",  # the dashboard's and admin's CSP
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files from gunicorn, no separate web server
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a lockout into the 429 answer
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -52,3 +52,12 @@ try:
     JOB_TRAINING = json.loads(os.environ.get("JOB_TRAINING") or "{}")
 except json.JSONDecodeError as error:
     raise ValueError(f"JOB_TRAINING is not valid JSON: {error}") from error
+# Security: login throttling and lockout, API token lifetime, the TLS switch.
+LOGIN_RATE = os.environ.get("LOGIN_RATE", "120/min")  # token logins per client IP (DRF rate syntax)
+LOGIN_FAILURE_LIMIT = int(_float("LOGIN_FAILURE_LIMIT", 5.0))  # wrong passwords per (username, IP) before a lockout
+LOGIN_LOCKOUT_S = _float("LOGIN_LOCKOUT_S", 900.0)  # how long a lockout lasts
+TRUSTED_PROXY_COUNT = int(_float("TRUSTED_PROXY_COUNT", 0.0))  # reverse proxies in front that append X-Forwarded-For
+API_TOKEN_TTL_S = _float("API_TOKEN_TTL_S", 7 * 24 * 3600.0)  # an API token older than this is refused and deleted
+SECURE = _bool("DJANGO_SECURE", False)  # served over TLS (behind a proxy that sets X-Forwarded-Proto)
+HSTS_SECONDS = int(_float("DJANGO_HSTS_SECONDS", 31536000.0))
+HSTS_PRELOAD = _bool("DJANGO_HSTS_PRELOAD", False)

@@ -4,3 +4,4 @@ from webapp.settings.base import *  # noqa: F401,F403
 from webapp.settings.api import *  # noqa: F401,F403
 from webapp.settings.celery import *  # noqa: F401,F403
 from webapp.settings.platform import *  # noqa: F401,F403
+from webapp.settings.security import *  # noqa: F401,F403

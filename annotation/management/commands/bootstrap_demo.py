@@ -2,15 +2,17 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
 from annotation.management.base import JsonCommand, progress
-from annotation.models import Batch, ModelVersion, Track
+from annotation.models import Batch, ModelVersion, Role, Track
 from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.services.model_versions import model_version_from_gguf, model_version_set_current
-from annotation.services.users import user_create
+from annotation.services.users import admin_grant, user_create, user_password_set
 from reward_training.generation.gguf import SMOLLM2_NAME, GGUFError, smollm2_gguf_path
 
 DEMO_POLICY = SMOLLM2_NAME
 OLD_DEMO_POLICY = "demo-chat-v0"  # the demo policy of earlier releases (the 2.4M model), replaced on upgrade
-ACCOUNTS = [("admin", "admin", "admin"), ("annotator", "annotator", "annotator")]
+# (username, password, role). Earlier releases used the username as the password, which the password rules
+# now refuse: such an account is given the password below.
+ACCOUNTS = [("admin", "manage-batches", "admin"), ("annotator", "compare-replies", "annotator")]
 DEMO_MAX_NEW_TOKENS = 128
 
 
@@ -35,8 +37,14 @@ class Command(JsonCommand):
             model_version_set_current(version=version)
         User = get_user_model()
         for username, password, role in ACCOUNTS:
-            if not User.objects.filter(username=username).exists():
+            user = User.objects.filter(username=username).first()
+            if user is None:
                 user_create(username=username, password=password, role=role)
+                continue
+            if user.check_password(username):  # a demo account of an earlier release
+                user_password_set(user=user, password=password)
+            if role == Role.ADMIN and user.is_superuser:  # earlier releases made admins superusers
+                admin_grant(user=user)
         batches = []
         for track in Track.values:
             active = Batch.objects.filter(track=track, status=Batch.Status.ACTIVE).first()
@@ -55,8 +63,8 @@ class Command(JsonCommand):
         policies = sorted(set(ModelVersion.objects.filter(batches__name__in=batches).values_list("name", flat=True)))
         self.stderr.write(
             "\nDemo ready on http://127.0.0.1:8000\n"
-            "  annotator login: annotator / annotator\n"
-            "  admin login:     admin / admin   (Django admin at /admin/)\n"
+            + "".join(f"  {role + ' login:':<17}{username} / {password}\n" for username, password, role in ACCOUNTS)
+            + "  (Django admin at /admin/)\n"
         )
         return {"url": "http://127.0.0.1:8000", "policy": version.name, "batches": batches, "sampling_from": policies,
                 "logins": [{"username": u, "password": p, "role": r} for u, p, r in ACCOUNTS]}
