@@ -1,4 +1,5 @@
-"""Importing open-source preference pairs (Anthropic HH, or our own export format)."""
+"""Importing open-source preference pairs in any format of reward_training.data.formats (HH, TRL, binarized
+message lists, SHP, OpenAssistant trees, HelpSteer scores, RewardBench), or "auto" to detect it."""
 
 import hashlib
 import json
@@ -10,9 +11,12 @@ from django.db import transaction
 
 from annotation.models import ImportedPair, Track
 from reward_training.data.files import LineTooLong
-from reward_training.data.preferences import PreferencePair, preferences_lines
+from reward_training.data.formats import FORMATS as READ_FORMATS
+from reward_training.data.formats import FormatOptions, pairs_read
+from reward_training.data.formats.helpsteer import ATTRIBUTES
+from reward_training.data.preferences import PreferencePair
 
-FORMATS = ("hh-rlhf", "trl")
+FORMATS = (*READ_FORMATS, "auto")
 
 
 def pair_hash(*, track: str, prompt: list[dict], chosen: str, rejected: str) -> str:
@@ -23,8 +27,14 @@ def pair_hash(*, track: str, prompt: list[dict], chosen: str, rejected: str) -> 
 def preferences_import(
     *, path: str | Path, format: str, source: str, track: str, skip_empty: bool = False,
     max_line_bytes: int | None = None, max_field_chars: int | None = None, progress=None,
+    options: FormatOptions = FormatOptions(),
 ) -> dict:
-    """Import a whole file atomically: a malformed line rejects it all, naming the line.
+    """Import a whole file atomically: a malformed line (or row) rejects it all, naming it.
+
+    The file may be JSONL, a JSON array or Parquet; `format="auto"` detects the format from the first
+    row, and the result says which one was read ("format") and why ("detected"). `options` holds the
+    formats' own settings (SHP's minimum score ratio, HelpSteer's attribute, OpenAssistant's strength);
+    pairs a format's filter leaves out are listed under "filtered", by reason.
 
     Besides the format's own rules, a line is refused when a reply is empty (or, with `skip_empty`,
     left out and counted), when it is longer than `max_line_bytes` or a text longer than
@@ -35,22 +45,23 @@ def preferences_import(
     max_line_bytes = settings.IMPORT_MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes
     max_field_chars = settings.IMPORT_MAX_FIELD_CHARS if max_field_chars is None else max_field_chars
     path = Path(path)
-    _arguments_check(path=path, format=format, source=source, track=track,
+    _arguments_check(path=path, format=format, source=source, track=track, options=options,
                      max_line_bytes=max_line_bytes, max_field_chars=max_field_chars)
     pairs: dict[str, ImportedPair] = {}
     read, skipped = 0, []
-    lines = preferences_lines(path, format, source=source, track=track, max_line_bytes=max_line_bytes)
     try:
-        for number, pair in progress(lines) if progress else lines:  # whole file first: all or nothing
+        stream = pairs_read(path, format, options=options, max_line_bytes=max_line_bytes)
+        for number, pair in progress(stream) if progress else stream:  # whole file first: all or nothing
             read += 1
+            where = f"{path.name}, {stream.unit} {number}"
             empty = [side for side in ("chosen", "rejected") if not getattr(pair, side).strip()]
             if empty and skip_empty:
                 skipped.append(number)
                 continue
             if empty:
-                raise ValueError(f"{path.name}, line {number}: the {' and '.join(empty)} reply is empty "
-                                 "(--skip-empty leaves such lines out)")
-            _texts_check(pair, where=f"{path.name}, line {number}", max_field_chars=max_field_chars)
+                raise ValueError(f"{where}: the {' and '.join(empty)} reply is empty "
+                                 f"(--skip-empty leaves such {stream.unit}s out)")
+            _texts_check(pair, where=where, max_field_chars=max_field_chars)
             prompt = list(pair.prompt)
             digest = pair_hash(track=track, prompt=prompt, chosen=pair.chosen, rejected=pair.rejected)
             pairs.setdefault(digest, ImportedPair(source=source, track=track, content_hash=digest, prompt=prompt,
@@ -69,18 +80,27 @@ def preferences_import(
         # error (both imports then count those pairs as imported)
         ImportedPair.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
     kept = read - len(skipped)
-    result = {"read": read, "imported": len(new), "duplicates": kept - len(new)}
+    result = {"format": stream.format, "read": read, "imported": len(new), "duplicates": kept - len(new)}
+    if format == "auto":
+        result["detected"] = stream.reason
+    if any(stream.filtered.values()):
+        result["filtered"] = {reason: len(numbers) for reason, numbers in stream.filtered.items()}
     if skip_empty:
         result["skipped_empty"] = skipped
     return result
 
 
 def _arguments_check(
-    *, path: Path, format: str, source: str, track: str, max_line_bytes: int, max_field_chars: int
+    *, path: Path, format: str, source: str, track: str, options: FormatOptions, max_line_bytes: int,
+    max_field_chars: int,
 ) -> None:
     errors = {}
     if format not in FORMATS:
         errors["format"] = [f"must be one of {', '.join(FORMATS)}"]
+    elif options.min_ratio is not None and not options.min_ratio >= 1:
+        errors["min_ratio"] = ["must be at least 1 (a score ratio: the preferred reply's score over the other's)"]
+    if options.attribute not in ATTRIBUTES:
+        errors["attribute"] = [f"must be one of {', '.join(ATTRIBUTES)}"]
     if track not in Track.values:
         errors["track"] = [f"must be one of {', '.join(Track.values)}"]
     source_length = ImportedPair._meta.get_field("source").max_length

@@ -30,7 +30,8 @@ def test_hh_harmless_refuses_its_empty_replies_unless_skipped_and_reimport_adds_
     assert ImportedPair.objects.count() == 0
     first = preferences_import(path=hh_file, format="hh-rlhf", source="anthropic-hh-harmless", track="safety",
                                skip_empty=True)
-    assert first == {"read": 1800, "imported": 1797, "duplicates": 0, "skipped_empty": [74, 396, 725]}
+    assert first == {"format": "hh-rlhf", "read": 1800, "imported": 1797, "duplicates": 0,
+                     "skipped_empty": [74, 396, 725]}
     assert ImportedPair.objects.filter(strength__isnull=True, source="anthropic-hh-harmless").count() == 1797
     again = preferences_import(path=hh_file, format="hh-rlhf", source="anthropic-hh-harmless", track="safety",
                                skip_empty=True)
@@ -199,3 +200,50 @@ def test_a_source_longer_than_its_column_is_refused(tmp_path):
     _refused(path, r"^source: at most 128 characters \(this one has 129\)$", source="s" * 129)
     _import(path, "hh-rlhf", "s" * 128)
     assert ImportedPair.objects.filter(source="s" * 128).count() == 3
+
+
+# The open-source formats (issue 16): each fixture imported with --format auto, which says what it chose.
+
+FIXTURES = Path(__file__).resolve().parents[2] / "reward_training" / "tests" / "data" / "fixtures"
+
+
+@pytest.mark.parametrize("name, format, pairs, strengths", [
+    ("trl_standard.jsonl", "trl", 3, {"significantly_better", "slightly_better", "negligibly_better"}),
+    ("trl_implicit_conversational.json", "binarized", 2, {None}),
+    ("ultrafeedback_binarized.jsonl", "binarized", 2, {None}),
+    ("shp.jsonl", "shp", 3, {"significantly_better", "slightly_better", "negligibly_better"}),
+    ("oasst1_messages.jsonl", "oasst", 4, {"slightly_better", "better", "significantly_better"}),
+    ("oasst2_trees.jsonl", "oasst", 3, {"slightly_better", "better"}),
+    ("helpsteer2.jsonl", "helpsteer", 2, {"significantly_better", "slightly_better"}),
+    ("rewardbench.jsonl", "rewardbench", 2, {None}),
+])
+def test_auto_detects_each_format_says_which_and_reimport_adds_nothing(capsys, name, format, pairs, strengths):
+    _import(FIXTURES / name, "auto", "fixture")
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert result["format"] == format and result["imported"] == pairs and result["detected"]
+    assert f"format: {format} (" in captured.err
+    assert set(ImportedPair.objects.values_list("strength", flat=True)) == strengths
+    _import(FIXTURES / name, "auto", "fixture")
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["duplicates"] == pairs
+    assert ImportedPair.objects.count() == pairs
+
+
+def test_shp_min_ratio_filters_and_reports_what_it_left_out(capsys):
+    _import(FIXTURES / "shp.jsonl", "shp", "shp", "--min-ratio", "2")
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["imported"] == 2 and result["filtered"] == {"below_min_ratio": 1}
+    assert ImportedPair.objects.filter(strength="negligibly_better").count() == 0
+
+
+def test_a_bad_parquet_row_refuses_the_file_naming_the_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"prompt": "q1", "chosen": "a", "rejected": "b", "subset": "s"},
+            {"prompt": "q2", "chosen": "a", "rejected": "", "subset": "s"}]
+    path = tmp_path / "bench.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    _refused(path, r"^file: bench\.parquet, row 2: the rejected reply is empty", format="auto")
+    path.write_bytes(b"PAR1 not really")
+    _refused(path, r"^file: bench\.parquet: cannot be read as Parquet", format="rewardbench")

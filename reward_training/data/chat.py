@@ -96,3 +96,42 @@ def end_of_turn_drop(turn: str, content: str) -> str:
     if at < 0:
         raise ValueError("the chat format does not render the reply verbatim: cannot drop its end-of-turn")
     return turn[: at + len(content)]
+
+
+def messages_prompt_split(chosen: list[Message], rejected: list[Message]) -> tuple[list[Message], str, str]:
+    """Split two whole conversations into their shared history and final replies (TRL's implicit prompt).
+
+    The history is the longest run of identical leading messages; after it, each side must hold exactly
+    one assistant message, and the history must end with a user message. Raises ValueError.
+    """
+    common = 0
+    for a, b in zip(chosen, rejected):
+        if a != b:
+            break
+        common += 1
+    if common == len(chosen) or common == len(rejected):
+        raise ValueError("the chosen and rejected conversations are the same (or one holds the other whole)")
+    prompt = chosen[:common]
+    if not prompt or prompt[-1]["role"] != "user":
+        raise ValueError("the two conversations share no history ending with a user message")
+    for side, messages in (("chosen", chosen), ("rejected", rejected)):
+        reply = messages[common:]
+        if len(reply) != 1 or reply[0]["role"] != "assistant":
+            raise ValueError(f'"{side}" must end in exactly one assistant message after the shared history')
+    return prompt, chosen[common]["content"], rejected[common]["content"]
+
+
+def text_prompt_split(chosen: str, rejected: str) -> tuple[str, str, str]:
+    """Split two texts that start alike into (prompt, chosen reply, rejected reply), TRL's implicit prompt
+    for plain text: the prompt is their common prefix, cut back to the last whitespace so that no word is
+    split. Raises ValueError when they share no prefix."""
+    common = 0
+    for a, b in zip(chosen, rejected):
+        if a != b:
+            break
+        common += 1
+    cut = max(chosen.rfind(" ", 0, common + 1), chosen.rfind("\n", 0, common + 1))
+    prompt = chosen[:cut].strip() if cut > 0 else ""
+    if not prompt:
+        raise ValueError('no "prompt", and "chosen" and "rejected" share no leading text to take as one')
+    return prompt, chosen[cut:].strip(), rejected[cut:].strip()

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from reward_training.data.chat import Message, messages_check
+from reward_training.data.chat import Message, messages_check, messages_prompt_split, text_prompt_split
 from reward_training.data.files import lines_read
 from reward_training.data.hh import hh_read
+from reward_training.reward.margins import strength_of_margin
 
 FORMATS = ("trl", "hh-rlhf")
 TRACKS = ("helpfulness", "safety")
@@ -107,14 +108,23 @@ def _trl_lines(
 
 
 def trl_row_parse(row: Any, *, source: str | None = None, track: str | None = None) -> PreferencePair:
-    """One export-format object as a PreferencePair. Raises ValueError on anything malformed."""
+    """One TRL preference row as a PreferencePair. Raises ValueError on anything malformed.
+
+    Reads every TRL preference shape: an explicit prompt (a string or a message list) or an implicit one
+    (no "prompt": the shared start of "chosen" and "rejected", as texts or whole conversations), and our
+    export's metadata. A row with a "strength" key keeps it (null: unrated); a row with only a numeric
+    "margin" (TRL's optional column) gets the strength nearest that margin in the "small" table.
+    """
     if not isinstance(row, dict):
         raise ValueError("expected a JSON object")
-    prompt = messages_check(row.get("prompt") or [])
-    if not prompt or prompt[-1]["role"] != "user":
-        raise ValueError("the prompt must be a non-empty message list ending with a user message")
-    chosen, rejected = _reply(row, "chosen"), _reply(row, "rejected")
-    strength = row.get("strength")
+    prompt, chosen, rejected = _trl_texts(row)
+    margin = row.get("margin")
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))):
+        raise ValueError(f"margin {margin!r} is not a number")
+    if "strength" in row:
+        strength = row["strength"]
+    else:
+        strength = None if margin is None else strength_of_margin(float(margin))
     if strength is not None and strength not in STRENGTHS:
         raise ValueError(f"unknown strength {strength!r}")
     safety_bin = row.get("safety_bin")
@@ -128,12 +138,31 @@ def trl_row_parse(row: Any, *, source: str | None = None, track: str | None = No
         chosen=chosen,
         rejected=rejected,
         strength=strength,
-        margin=float(row.get("margin") or 0.0),
+        margin=float(margin or 0.0),
         track=row_track,
         safety_bin=safety_bin,
         source=str(row.get("source") or source or "platform"),
     )
     return _with_id(pair, row.get("comparison_id"))
+
+
+def _trl_texts(row: dict) -> tuple[list[Message], str, str]:
+    """(prompt messages, chosen reply, rejected reply) of a TRL row, explicit or implicit prompt."""
+    if row.get("prompt") is None:
+        chosen, rejected = row.get("chosen"), row.get("rejected")
+        if isinstance(chosen, str) and isinstance(rejected, str):
+            prompt, chosen, rejected = text_prompt_split(chosen, rejected)
+            return [{"role": "user", "content": prompt}], chosen, rejected
+        if isinstance(chosen, list) and isinstance(rejected, list):
+            return messages_prompt_split(messages_check(chosen), messages_check(rejected))
+        raise ValueError('no "prompt", and "chosen" and "rejected" are not both texts or both message lists')
+    if isinstance(row["prompt"], str):
+        prompt = [{"role": "user", "content": row["prompt"]}] if row["prompt"].strip() else []
+    else:
+        prompt = messages_check(row["prompt"]) if isinstance(row["prompt"], list) else None
+    if not prompt or prompt[-1]["role"] != "user":
+        raise ValueError("the prompt must be a text or a non-empty message list ending with a user message")
+    return prompt, _reply(row, "chosen"), _reply(row, "rejected")
 
 
 def _reply(row: dict, key: str) -> str:

@@ -20,3 +20,17 @@ def margin_of(strength: str | None, table: str = "small") -> float:
     if strength is None:
         return 0.0
     return MARGIN_TABLES[table][strength]
+
+
+def strength_of_margin(margin: float, table: str = "small") -> str:
+    """The strength whose margin under `table` is nearest to `margin` (beyond the largest: the strongest).
+
+    Reads TRL files whose `margin` column is a number: with the "small" table, 5/6 and above is
+    significantly_better, [1/2, 5/6) better, [1/6, 1/2) slightly_better, below 1/6 negligibly_better
+    (a tie goes to the stronger).
+    A negative margin (the rejected reply better) raises ValueError.
+    """
+    if margin < 0:
+        raise ValueError(f"margin {margin} is negative (it must say how much better the chosen reply is)")
+    margins = MARGIN_TABLES[table]
+    return min(STRENGTHS, key=lambda strength: (abs(margins[strength] - margin), STRENGTHS.index(strength)))
