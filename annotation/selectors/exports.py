@@ -12,10 +12,14 @@ from typing import Iterable, Iterator
 from django.db.models import Prefetch
 
 from annotation.models import Batch, Comparison, ImportedPair, Sample, Turn
+from reward_training.data.tables import dataset_save, parquet_write, rows_table
 from reward_training.reward.margins import margin_of
 
 PLATFORM = "platform"
 CHUNK = 500
+# "trl": JSONL, one row a line; "parquet": one Parquet file; "hf-dataset": a datasets save_to_disk directory.
+# All three hold the same columns.
+EXPORT_FORMATS = ("trl", "parquet", "hf-dataset")
 
 
 def _included(comparison: Comparison, batch: Batch) -> bool:
@@ -115,14 +119,26 @@ def preference_export_rows(
         yield from _imported_rows(sources=imported_sources, track=track)
 
 
-def preference_export_write(path: Path, rows: Iterable[dict]) -> dict[str, int]:
-    """Write export rows to `path` as JSONL, atomically (a partial file never has the final name);
-    returns how many pairs each source gave."""
-    partial = path.with_name(path.name + ".partial")
+def preference_export_write(path: Path, rows: Iterable[dict], *, format: str = "trl") -> dict[str, int]:
+    """Write export rows to `path` in `format` (EXPORT_FORMATS), atomically (a partial file never has the
+    final name); returns how many pairs each source gave."""
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {format!r}; expected one of {', '.join(EXPORT_FORMATS)}")
     counts: dict[str, int] = {}
-    with partial.open("w", encoding="utf-8") as out:
+
+    def counted(rows: Iterable[dict]) -> Iterator[dict]:
         for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
             counts[row["source"]] = counts.get(row["source"], 0) + 1
-    os.replace(partial, path)
+            yield row
+
+    if format == "parquet":
+        parquet_write(rows_table(counted(rows)), path)
+    elif format == "hf-dataset":
+        dataset_save(rows_table(counted(rows)), path)
+    else:
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("w", encoding="utf-8") as out:
+            for row in counted(rows):
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        os.replace(partial, path)
     return counts

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from annotation.models import Batch, Comparison, ImportedPair
@@ -73,3 +75,59 @@ def test_turns_still_sampling_are_not_exported():
     dialogue = DialogueFactory()
     turn_create(dialogue=dialogue, prompt="pending")
     assert list(preference_export_rows()) == []
+
+
+# Export as a dataset (issue 16): Parquet and save_to_disk hold what the JSONL holds.
+
+def _export(tmp_path, format, name):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("export_preferences", "--format", format, "--output", str(tmp_path / name), stdout=out,
+                 stderr=StringIO())
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def _platform_and_imported_pairs():
+    annotate(ready_turn(dialogue=DialogueFactory()), chosen="b", strength="better")
+    ImportedPair.objects.create(source="shp", track="helpfulness", prompt=[{"role": "user", "content": "q?"}],
+                                chosen="yes", rejected="no", strength=None, content_hash="h1")
+
+
+def test_parquet_export_loads_with_datasets_and_has_the_jsonl_columns(tmp_path):
+    import datasets
+
+    _platform_and_imported_pairs()
+    _export(tmp_path, "trl", "pairs.jsonl")
+    result = _export(tmp_path, "parquet", "pairs.parquet")
+    assert result["pairs"] == 2 and result["by_source"] == {"platform": 1, "shp": 1}
+    lines = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+    loaded = datasets.load_dataset("parquet", data_files=str(tmp_path / "pairs.parquet"), split="train",
+                                   cache_dir=str(tmp_path / "cache"))
+    columns = list(dict.fromkeys(key for line in lines for key in line))
+    assert loaded.column_names == columns and "review_status" in columns and "pair_hash" in columns
+    assert [dict(row) for row in loaded] == [{key: line.get(key) for key in columns} for line in lines]
+    assert loaded[0]["margin"] == pytest.approx(2 / 3) and loaded[1]["margin"] == 0.0
+    assert loaded[0]["chosen_sampling"]["temperature"] == 1.1 and loaded[1]["chosen_sampling"] is None
+
+
+def test_hf_dataset_export_is_a_save_to_disk_directory(tmp_path):
+    import datasets
+
+    _platform_and_imported_pairs()
+    _export(tmp_path, "hf-dataset", "pairs")
+    again = _export(tmp_path, "hf-dataset", "pairs")  # replaces the directory whole
+    loaded = datasets.load_from_disk(str(tmp_path / "pairs"))
+    assert again["pairs"] == 2 and len(loaded) == 2
+    assert loaded[1]["prompt"] == [{"role": "user", "content": "q?"}] and loaded[1]["strength"] is None
+    assert loaded[0]["chosen"][0]["role"] == "assistant"
+
+
+def test_an_empty_parquet_export_still_has_the_contract_columns(tmp_path):
+    import pyarrow.parquet as pq
+
+    assert _export(tmp_path, "parquet", "none.parquet")["pairs"] == 0
+    table = pq.read_table(tmp_path / "none.parquet")
+    assert table.num_rows == 0 and {"prompt", "chosen", "rejected", "strength", "margin"} <= set(table.column_names)
