@@ -63,12 +63,12 @@ class PairStream:
     format: str
     reason: str  # why this format (for "auto"); "named" when it was given
     unit: str  # "line" or "row"
+    pairs: Iterator[tuple[int, PreferencePair]] = field(repr=False)
     filtered: dict[str, list[int]] = field(default_factory=dict)  # reason -> line or row numbers
-    _pairs: Iterator[tuple[int, PreferencePair]] | None = None
 
     def __iter__(self) -> Iterator[tuple[int, PreferencePair]]:
         try:
-            yield from self._pairs
+            yield from self.pairs
         except RowError as error:
             raise ValueError(f"{self.path.name}, {self.unit} {error.number}: {error.reason}") from error
 
@@ -89,22 +89,21 @@ def pairs_read(path: str | Path, data_format: str, *, options: FormatOptions = F
         data_format, reason = format_detect(first)
     if data_format not in FORMATS:
         raise ValueError(f"unknown format {data_format!r}; expected one of {', '.join(FORMATS)} or auto")
-    stream = PairStream(path=path, format=data_format, reason=reason, unit=unit)
     rows = rows_read(path, max_line_bytes=max_line_bytes)
+    filtered: dict[str, list[int]] = {}
     if data_format == "oasst":
-        stream._pairs = oasst.oasst_pairs(rows, rank_strength=options.rank_strength)
+        pairs = oasst.oasst_pairs(rows, rank_strength=options.rank_strength)
     elif data_format == "helpsteer":
-        ties = stream.filtered.setdefault("ties", [])
-        stream._pairs = helpsteer.helpsteer_pairs(rows, attribute=options.attribute, ties=ties)
+        pairs = helpsteer.helpsteer_pairs(rows, attribute=options.attribute, ties=filtered.setdefault("ties", []))
     elif data_format == "shp":
-        below = stream.filtered.setdefault("below_min_ratio", []) if options.min_ratio is not None else []
-        stream._pairs = _each_row(rows, lambda row: shp.shp_row_parse(row, min_ratio=options.min_ratio), below)
+        below = filtered.setdefault("below_min_ratio", []) if options.min_ratio is not None else []
+        pairs = _each_row(rows, lambda row: shp.shp_row_parse(row, min_ratio=options.min_ratio), below)
     else:
         parse = {"hh-rlhf": conversational.hh_row_parse, "trl": conversational.trl_row,
                  "binarized": conversational.binarized_row_parse,
                  "rewardbench": conversational.rewardbench_row_parse}[data_format]
-        stream._pairs = _each_row(rows, parse, [])
-    return stream
+        pairs = _each_row(rows, parse, [])
+    return PairStream(path=path, format=data_format, reason=reason, unit=unit, pairs=pairs, filtered=filtered)
 
 
 def _each_row(rows: Iterable[tuple[int, Any]], parse: Callable[[Any], PreferencePair | None],
