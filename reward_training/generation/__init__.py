@@ -1,10 +1,21 @@
-"""Generation: loading a chat model, encoding prompts, batched per-row sampling and best-of-K.
+"""Generation: loading a chat model, encoding prompts, batched per-row sampling and best-of-K, and the
+backends that run them (in-process, or any OpenAI-compatible server: see backends.py).
 
     from reward_training.generation import (
         model_load, prompt_encode, SampleSettings, Sample, samples_generate, best_of_k_generate,
-        ProgressCallback,
+        ProgressCallback, GenerationBackend, backend_for,
     )
 """
+
+from reward_training.generation.backends import (
+    BACKENDS,
+    GenerationBackend,
+    GenerationRefused,
+    GenerationUnavailable,
+    LocalBackend,
+    OpenAIBackend,
+    backend_for,
+)
 
 from reward_training.generation.loading import LoadedModel, model_load
 from reward_training.generation.prompt import PromptTooLong, prompt_encode
@@ -20,6 +31,13 @@ from reward_training.generation.sampling import (
 )
 
 __all__ = [
+    "BACKENDS",
+    "GenerationBackend",
+    "GenerationRefused",
+    "GenerationUnavailable",
+    "LocalBackend",
+    "OpenAIBackend",
+    "backend_for",
     "PROGRESS_EVERY_S",
     "LoadedModel",
     "ProgressCallback",

@@ -55,7 +55,9 @@ class Sample:
     completion_tokens: int  # generated tokens, the EOS token included when there was one
     seconds: float  # wall time from the start of the batched call until this row finished
     finished_with_eos: bool  # False: the row hit max_new_tokens
-    token_ids: list[int] = field(default_factory=list, repr=False)  # the completion's ids
+    token_ids: list[int] = field(default_factory=list, repr=False)  # the completion's ids (local backend only)
+    backend: str = "local"  # the generation backend that made it (see backends.py)
+    tokens_exact: bool = True  # False: completion_tokens is a share of a server's total (see backends.py)
 
 
 def next_tokens(
