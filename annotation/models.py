@@ -46,8 +46,19 @@ class Profile(models.Model):
         return f"{self.user} ({self.role})"
 
 
+class GenerationBackend(models.TextChoices):
+    """How a policy's samples are made (reward_training/generation/backends.py)."""
+
+    LOCAL = "local", "local (in-process, from path)"
+    OPENAI = "openai", "openai (an OpenAI-compatible server at endpoint_url)"
+
+
 class ModelVersion(models.Model):
-    """A policy or reward-model checkpoint, with where it came from."""
+    """A policy or reward-model checkpoint, with where it came from.
+
+    A policy is sampled in-process from `path` (backend local), or by an OpenAI-compatible server
+    (backend openai: vLLM, SGLang, TGI...) at `endpoint_url` under `served_name`, with `path`
+    optional beside it (where its weights are, for training from it)."""
 
     class Kind(models.TextChoices):
         POLICY = "policy"
@@ -57,7 +68,12 @@ class ModelVersion(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # Reward models belong to a track; policies have track "" (so one current policy is unique).
     track = models.CharField(max_length=16, choices=Track.choices, blank=True, default="")
-    path = models.CharField(max_length=1024)
+    path = models.CharField(max_length=1024, blank=True, default="")
+    backend = models.CharField(max_length=16, choices=GenerationBackend.choices, default=GenerationBackend.LOCAL)
+    endpoint_url = models.CharField(max_length=1024, blank=True, default="",
+                                    help_text="openai backend: the server's base URL, e.g. http://vllm:8000/v1")
+    served_name = models.CharField(max_length=256, blank=True, default="",
+                                   help_text="openai backend: the model name the server serves it under")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     is_current = models.BooleanField(default=False)
     # What it was trained on: batches, imported sources, data manifests, reward models used.
@@ -74,6 +90,13 @@ class ModelVersion(models.Model):
             models.CheckConstraint(
                 condition=(Q(kind="policy", track="") | Q(kind="reward", track__in=["helpfulness", "safety"])),
                 name="reward_models_have_a_track",
+            ),
+            models.CheckConstraint(
+                condition=(Q(backend="local") & ~Q(path="") & Q(endpoint_url="", served_name=""))
+                | (Q(backend="openai", kind="policy") & ~Q(endpoint_url="") & ~Q(served_name="")),
+                name="model_version_backend_complete",
+                violation_error_message="a local model version needs a path (and no endpoint); an openai one is a "
+                                        "policy with an endpoint URL and a served name",
             ),
         ]
 
@@ -192,7 +215,8 @@ class Sample(models.Model):
     temperature = models.FloatField()
     top_p = models.FloatField()
     max_new_tokens = models.PositiveIntegerField()
-    seed = models.BigIntegerField()
+    seed = models.BigIntegerField()  # the seed sent to the backend (an openai server's need not reproduce)
+    backend = models.CharField(max_length=16, choices=GenerationBackend.choices, default=GenerationBackend.LOCAL)
     prompt_tokens = models.PositiveIntegerField()
     completion_tokens = models.PositiveIntegerField()
     generation_seconds = models.FloatField()

@@ -1,4 +1,5 @@
-"""One loaded copy of each model version per worker process, on this worker's device."""
+"""One loaded copy of each model version per worker process, on this worker's device, and the
+generation backend a sampling variant names (in-process over that copy, or an OpenAI-compatible server)."""
 
 import threading
 
@@ -7,6 +8,7 @@ from django.conf import settings
 from reward_training.runtime import device_pick
 
 _models: dict[str, object] = {}
+_servers: dict[tuple[str, str], object] = {}  # one openai client per (endpoint, served name)
 _lock = threading.Lock()
 
 
@@ -40,6 +42,27 @@ def model_get(path: str):
         return _models[path]
 
 
+def openai_timeout_s() -> float:
+    """How long one request to a model server may take: well inside the task's soft time limit, so a
+    silent server is a retryable timeout rather than a turn that ran out of time."""
+    return max(5.0, settings.SAMPLING_SOFT_TIME_LIMIT_S * 0.75)
+
+
+def backend_get(variant):
+    """The generation backend of a sampling variant (annotation.services.sampling.SamplingVariant)."""
+    from reward_training.generation import backend_for
+
+    if variant.backend == "local":
+        return backend_for(backend="local", loaded=model_get(variant.model_path))
+    key = (variant.endpoint_url, variant.served_name)
+    with _lock:
+        if key not in _servers:
+            _servers[key] = backend_for(backend=variant.backend, endpoint_url=variant.endpoint_url,
+                                        served_name=variant.served_name, timeout_s=openai_timeout_s())
+        return _servers[key]
+
+
 def model_cache_clear() -> None:
     with _lock:
         _models.clear()
+        _servers.clear()

@@ -57,21 +57,22 @@ class _ProgressPublisher:
 
 
 def _generate(job) -> list[GeneratedSample]:
-    """Both samples of a turn; one batched call per model version (both rows when they share one).
+    """Both samples of a turn; one call per model version's backend (both rows when they share one).
 
-    The texts so far are published while each call decodes, for the annotator to watch."""
-    from reward_training.generation import SampleSettings, samples_generate
-    from worker.model_cache import model_get
+    The texts so far are published while each call decodes, for the annotator to watch (an openai
+    backend, which does not stream, publishes the final texts)."""
+    from reward_training.generation import SampleSettings
+    from worker.model_cache import backend_get
 
-    by_model: dict[str, list] = {}
+    by_model: dict[tuple, list] = {}
     for variant in job.variants:
-        by_model.setdefault(variant.model_path, []).append(variant)
+        key = (variant.backend, variant.model_path, variant.endpoint_url, variant.served_name)
+        by_model.setdefault(key, []).append(variant)
     publisher = _ProgressPublisher(job.turn_id)
     samples = []
-    for path, variants in by_model.items():
-        loaded = model_get(path)
-        outputs = samples_generate(
-            loaded,
+    for variants in by_model.values():
+        backend = backend_get(variants[0])
+        outputs = backend.samples_generate(
             job.messages,
             [SampleSettings(temperature=v.temperature, top_p=v.top_p, max_new_tokens=v.max_new_tokens, seed=v.seed)
              for v in variants],
@@ -84,6 +85,13 @@ def _generate(job) -> list[GeneratedSample]:
         ]
         publisher.texts.update({s.label: s.text for s in samples})  # final, for the next call's updates
     return samples
+
+
+def _model_server_down(error: Exception) -> bool:
+    """An openai backend's server could not be reached or did not answer in time."""
+    from reward_training.generation import GenerationUnavailable  # loaded already when _generate raised it
+
+    return isinstance(error, GenerationUnavailable)
 
 
 @shared_task(
@@ -111,7 +119,11 @@ def turn_sample(self, turn_id: int) -> str:
         except SoftTimeLimitExceeded:
             turn_sampling_fail(turn_id=turn_id, reason="sampling took longer than the time limit")
             return "failed"
-        except TRANSIENT_ERRORS:
+        except TRANSIENT_ERRORS as error:  # retried (autoretry_for); a model server still down after them fails the turn
+            if self.request.retries >= self.max_retries and _model_server_down(error):
+                turn_sampling_fail(turn_id=turn_id, reason=f"{error}, after {self.request.retries} retries; retry the "
+                                   "turn once the server is up", detail=traceback.format_exc())
+                return "failed"
             raise
         except Exception as error:  # a model that cannot load or generate: a plain reason, the detail for admins
             logger.exception("sampling turn %s failed", turn_id)

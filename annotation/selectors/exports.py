@@ -74,6 +74,8 @@ def _platform_rows(*, batches: list[str] | None, track: str | None) -> Iterator[
             "rejected_model": rejected.model_version.name,
             "chosen_sampling": chosen.sampling,
             "rejected_sampling": rejected.sampling,
+            "chosen_backend": chosen.backend,  # which generation backend made each reply: local or openai
+            "rejected_backend": rejected.backend,
             "annotator": comparison.annotator.profile.pseudonym,
             "review_status": comparison.review_status,
         }
@@ -102,6 +104,8 @@ def _imported_rows(*, sources: list[str] | None, track: str | None) -> Iterator[
             "rejected_model": None,
             "chosen_sampling": None,
             "rejected_sampling": None,
+            "chosen_backend": None,
+            "rejected_backend": None,
             "annotator": None,
         }
 

@@ -33,6 +33,9 @@ def model_version_describe(version: ModelVersion) -> dict:
         "current": version.is_current,
         "created": version.created_at.isoformat(),
         "path": version.path,
+        "backend": version.backend,
+        "endpoint": version.endpoint_url or None,
+        "served_name": version.served_name or None,
         "lineage": version.lineage,
     }
 

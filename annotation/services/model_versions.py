@@ -1,10 +1,31 @@
 import re
 from pathlib import Path
+from urllib.parse import urlparse
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotation.models import ModelVersion, Track
+from annotation.models import GenerationBackend, ModelVersion, Track
+
+
+def _backend_errors(*, kind: str, path: str, endpoint_url: str, served_name: str) -> dict[str, list[str]]:
+    """Where its samples come from: a local directory, or an OpenAI-compatible server (with a path beside it or not)."""
+    errors = {}
+    if endpoint_url:
+        parsed = urlparse(endpoint_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            errors["endpoint"] = [f"{endpoint_url} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)"]
+        if not served_name:
+            errors["served_name"] = ["an endpoint needs --served-name, the model name the server serves"]
+        if kind != ModelVersion.Kind.POLICY:
+            errors["endpoint"] = ["only a policy can be served from an endpoint; reward models score in-process"]
+    elif served_name:
+        errors["served_name"] = ["--served-name goes with --endpoint"]
+    elif not path:
+        errors["path"] = ["give --path (a local model directory) or --endpoint and --served-name (a model server)"]
+    if path and not (Path(path).expanduser().resolve() / "config.json").is_file():
+        errors["path"] = [f"{path} is not a Hugging Face model directory (no config.json)"]
+    return errors
 
 
 @transaction.atomic
@@ -12,14 +33,19 @@ def model_version_register(
     *,
     name: str,
     kind: str,
-    path: str,
+    path: str = "",
+    endpoint_url: str = "",
+    served_name: str = "",
     track: str = "",
     parent: ModelVersion | None = None,
     lineage: dict | None = None,
     metrics: dict | None = None,
     current: bool = False,
 ) -> ModelVersion:
-    """Add a policy or reward checkpoint to the registry; optionally make it current."""
+    """Add a policy or reward checkpoint to the registry; optionally make it current.
+
+    With `endpoint_url` and `served_name` a policy is sampled by that OpenAI-compatible server (the
+    openai backend); `path`, then optional, says where its weights are for training from it."""
     errors = {}
     if kind not in ModelVersion.Kind.values:
         errors["kind"] = [f"must be one of {', '.join(ModelVersion.Kind.values)}"]
@@ -31,16 +57,17 @@ def model_version_register(
         errors["name"] = ["must not be empty"]
     elif ModelVersion.objects.filter(name=name).exists():
         errors["name"] = [f"a model version named {name!r} already exists"]
-    resolved = Path(path).expanduser().resolve()
-    if not (resolved / "config.json").is_file():
-        errors["path"] = [f"{path} is not a Hugging Face model directory (no config.json)"]
+    errors.update(_backend_errors(kind=kind, path=path, endpoint_url=endpoint_url, served_name=served_name))
     if errors:
         raise ValidationError(errors)
     version = ModelVersion.objects.create(
         name=name,
         kind=kind,
         track=track if kind == ModelVersion.Kind.REWARD else "",
-        path=str(resolved),
+        path=str(Path(path).expanduser().resolve()) if path else "",
+        backend=GenerationBackend.OPENAI if endpoint_url else GenerationBackend.LOCAL,
+        endpoint_url=endpoint_url.rstrip("/"),
+        served_name=served_name,
         parent=parent,
         lineage=lineage or {},
         metrics=metrics or {},

@@ -35,6 +35,11 @@ class SamplingVariant:
     top_p: float
     max_new_tokens: int
     seed: int
+    # Which generation backend samples it (reward_training/generation/backends.py); the defaults let a
+    # plan written before backends existed load as the local one it was.
+    backend: str = "local"
+    endpoint_url: str = ""
+    served_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,9 @@ def sampling_plan_draw(*, versions: list[ModelVersion], temperature_min: float, 
                 top_p=top_p,
                 max_new_tokens=max_new_tokens,
                 seed=rng.randrange(2**31),
+                backend=version.backend,
+                endpoint_url=version.endpoint_url,
+                served_name=version.served_name,
             )
             for label, version, temperature in zip(labels, pair, temperatures)
         ),
@@ -171,6 +179,7 @@ def turn_samples_save(*, turn_id: int, variants: list[SamplingVariant], samples:
             top_p=by_label[s.label].top_p,
             max_new_tokens=by_label[s.label].max_new_tokens,
             seed=by_label[s.label].seed,
+            backend=by_label[s.label].backend,
             prompt_tokens=s.prompt_tokens,
             completion_tokens=s.completion_tokens,
             generation_seconds=s.seconds,
