@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin
 
-from annotation.models import Guideline, Job, OverlapAssignment, OverlapItem, Turn, TurnReport
+from annotation.models import Guideline, Job, ModelVersion, OverlapAssignment, OverlapItem, Turn, TurnReport
+from annotation.services.model_versions import model_version_backend_errors
 
 
 class GuidelineForm(forms.ModelForm):
@@ -31,6 +32,46 @@ class GuidelineAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         obj.updated_by = request.user
         super().save_model(request, obj, form, change)
+
+
+class ModelVersionForm(forms.ModelForm):
+    class Meta:
+        model = ModelVersion
+        fields = ["name", "kind", "track", "backend", "path", "endpoint_url", "served_name", "parent", "lineage",
+                  "metrics"]
+
+    def clean(self):
+        """The register_model rules: a local version needs a model directory, an openai one a server (a path
+        is checked only when it changed: the web machine need not see the workers' disks)."""
+        cleaned = super().clean()
+        backend, endpoint = cleaned.get("backend"), cleaned.get("endpoint_url", "")
+        if backend == "local" and (endpoint or cleaned.get("served_name")):
+            self.add_error("endpoint_url", "a local model version has no endpoint: choose the openai backend")
+        elif backend == "openai" and not endpoint:
+            self.add_error("endpoint_url", "the openai backend needs the server's base URL")
+        path = cleaned.get("path", "")
+        errors = model_version_backend_errors(kind=cleaned.get("kind", ""), path=path, endpoint_url=endpoint,
+                                              served_name=cleaned.get("served_name", ""))
+        if path and "path" not in self.changed_data:
+            errors.pop("path", None)
+        for field, messages in errors.items():
+            field = {"endpoint": "endpoint_url"}.get(field, field)
+            if field not in self.errors:
+                self.add_error(field, messages)
+        return cleaned
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    """The registry. A policy samples in-process from `path` (backend local) or from an OpenAI-compatible
+    server (backend openai: endpoint URL and served name). Make a version current with `manage.py set_current`."""
+
+    form = ModelVersionForm
+    list_display = ["name", "kind", "track", "backend", "endpoint_url", "served_name", "path", "is_current",
+                    "created_at"]
+    list_filter = ["kind", "track", "backend", "is_current"]
+    search_fields = ["name", "path", "endpoint_url", "served_name"]
+    raw_id_fields = ["parent"]
 
 
 @admin.register(TurnReport)

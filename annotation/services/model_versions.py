@@ -8,7 +8,7 @@ from django.db import transaction
 from annotation.models import GenerationBackend, ModelVersion, Track
 
 
-def _backend_errors(*, kind: str, path: str, endpoint_url: str, served_name: str) -> dict[str, list[str]]:
+def model_version_backend_errors(*, kind: str, path: str, endpoint_url: str, served_name: str) -> dict[str, list[str]]:
     """Where its samples come from: a local directory, or an OpenAI-compatible server (with a path beside it or not)."""
     errors = {}
     if endpoint_url:
@@ -57,7 +57,7 @@ def model_version_register(
         errors["name"] = ["must not be empty"]
     elif ModelVersion.objects.filter(name=name).exists():
         errors["name"] = [f"a model version named {name!r} already exists"]
-    errors.update(_backend_errors(kind=kind, path=path, endpoint_url=endpoint_url, served_name=served_name))
+    errors.update(model_version_backend_errors(kind=kind, path=path, endpoint_url=endpoint_url, served_name=served_name))
     if errors:
         raise ValidationError(errors)
     version = ModelVersion.objects.create(
