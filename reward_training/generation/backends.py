@@ -109,14 +109,19 @@ class OpenAIBackend:
 
     name = OPENAI
 
-    def __init__(self, endpoint_url: str, served_name: str, *, api_key: str = "none", timeout_s: float = 120.0,
+    def __init__(self, endpoint_url: str, served_name: str, *, api_key: str | None = None, timeout_s: float = 120.0,
                  max_concurrency: int = 8):
+        """`api_key`: the server's key if it wants one; by default OPENAI_API_KEY, as the openai client reads it
+        (a local server without `--api-key` accepts any)."""
+        import os
+
         from openai import OpenAI  # imported here: only this backend needs the client
 
         self.endpoint_url, self.served_name = endpoint_url, served_name
         self.max_concurrency = max_concurrency
         # no client-side retries: the caller (a Celery task) decides when to try again
-        self.client = OpenAI(base_url=endpoint_url, api_key=api_key, timeout=timeout_s, max_retries=0)
+        self.client = OpenAI(base_url=endpoint_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "none",
+                             timeout=timeout_s, max_retries=0)
 
     def _complete(self, messages: list[Message], settings: SampleSettings, n: int, started: float) -> list[Sample]:
         """One request for `n` choices with these settings; as many Samples as the server returned."""
