@@ -10,12 +10,13 @@ from tests.e2e.stack import Stack
 from tests.serving import TransformersServe, served_model_save
 
 pytestmark = pytest.mark.e2e
+REDIS_DB = 13  # this module's own: no other stack takes its tasks (or flushes its queue)
 RETRY_BUDGET_S = 8  # the worker retries a server that is down for about this long (1, 2, 4, 5 s), then fails
 
 
 def test_a_turn_is_sampled_by_a_model_server_and_a_server_outage_fails_it_until_retried(tmp_path):
     server = TransformersServe(served_model_save(tmp_path / "served-chat"), log=tmp_path / "serve.log").start()
-    stack = Stack(tmp_path, worker_env={"SAMPLING_RETRY_BUDGET_S": str(RETRY_BUDGET_S)})
+    stack = Stack(tmp_path, redis_db=REDIS_DB, worker_env={"SAMPLING_RETRY_BUDGET_S": str(RETRY_BUDGET_S)})
     try:
         stack.start()
         stack.worker_start()
@@ -31,7 +32,7 @@ def test_a_turn_is_sampled_by_a_model_server_and_a_server_outage_fails_it_until_
         # given a live server, when a turn is asked for, then it is ready with two different replies
         turn = ann.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "Tell me about the sea."}).json()
         turn = ann.turn_wait(turn["id"], timeout=180)
-        assert turn["status"] == "ready", (turn, stack.worker_log()[-3000:])
+        assert turn["status"] == "ready", (turn.get("error"), stack.worker_log()[-4000:])
         texts = [r["text"] for r in turn["responses"]]
         assert len(texts) == 2 and texts[0] != texts[1]
         rows = stack.sql("SELECT s.backend, s.seed, s.completion_tokens FROM annotation_sample s WHERE s.turn_id = %s",
@@ -46,7 +47,7 @@ def test_a_turn_is_sampled_by_a_model_server_and_a_server_outage_fails_it_until_
         server.stop()
         second = ann.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "And the wind?"}).json()
         failed = ann.turn_wait(second["id"], timeout=120)
-        assert failed["status"] == "failed", (failed, stack.worker_log()[-3000:])
+        assert failed["status"] == "failed", (failed.get("error"), stack.worker_log()[-4000:])
         assert f"the model server at {server.url} did not answer" in failed["error"]
         assert "retry the turn once the server is up" in failed["error"]
         assert stack.sql("SELECT count(*) FROM annotation_sample WHERE turn_id = %s", second["id"]) == [(0,)]
@@ -55,7 +56,7 @@ def test_a_turn_is_sampled_by_a_model_server_and_a_server_outage_fails_it_until_
         server.start()
         assert ann.post(f"/api/turns/{second['id']}/retry/").status_code in (200, 202)
         retried = ann.turn_wait(second["id"], timeout=180)
-        assert retried["status"] == "ready" and len(retried["responses"]) == 2, (retried, stack.worker_log()[-3000:])
+        assert retried["status"] == "ready" and len(retried["responses"]) == 2, (retried.get("error"), stack.worker_log()[-4000:])
         first_again = ann.get(f"/api/turns/{turn['id']}/").json()
         assert [r["text"] for r in first_again["responses"]] == texts
     finally:
