@@ -121,3 +121,15 @@ class RunTracker:
             self._started = False
         return {"tracker": self.tracker, "log_dir": str(self.log_dir) if self.log_dir else None,
                 "run_name": self.run_name}
+
+
+def scalars_read(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
+    """A TensorBoard run's scalars, {tag: [(step, value), ...]} in step order; {} for a missing folder
+    (read with TensorBoard's own event reader, the one `tensorboard` serves from)."""
+    if not Path(log_dir).is_dir():
+        return {}
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})  # 0: keep every point
+    events.Reload()
+    return {tag: sorted((e.step, e.value) for e in events.Scalars(tag)) for tag in sorted(events.Tags()["scalars"])}
