@@ -40,6 +40,17 @@ def test_the_registered_reward_model_records_its_tensorboard_run(tiny_policy_dir
     tracking = ModelVersion.objects.get(name="rm-tracked").metrics["tracking"]
     assert tracking["tracker"] == "tensorboard" and Path(tracking["log_dir"]) == tmp_path / "runs" / "rm"
     assert list(Path(tracking["log_dir"]).glob("events.out.tfevents.*"))
+    # the dashboard's model-version page draws that run's loss curve
+    from django.test import Client
+
+    from annotation.tests.factories import AdminFactory
+
+    staff = Client()
+    staff.force_login(AdminFactory())
+    version = ModelVersion.objects.get(name="rm-tracked")
+    page = staff.get(f"/dashboard/models/{version.pk}/").content.decode()
+    assert 'id="training-curves"' in page and "(loss, accuracy, lr" in page
+    assert staff.get(f"/dashboard/models/{version.pk}/curves.png").content.startswith(b"\x89PNG")
 
 
 def test_tracker_none_and_an_unknown_tracker(tiny_policy_dir, preference_file, tmp_path):
