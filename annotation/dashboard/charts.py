@@ -159,8 +159,8 @@ def training_curves_chart(curves: dict[str, list[tuple[int, float]]]) -> bytes:
         axes.spines[["top", "right"]].set_visible(False)
         points = curves.get(name, [])
         if points:
-            axes.plot([s for s, _ in points], [v for _, v in points], color="#4c72b0", marker="o" if len(points) < 20 else None,
-                      markersize=3)
+            axes.plot([s for s, _ in points], [v for _, v in points], color="#4c72b0",
+                      marker="o" if len(points) < 20 else None, markersize=3)
         axes.set_title(name.replace("_", " "), fontsize=9)
         axes.tick_params(labelsize=7)
         axes.set_xlabel("step", fontsize=7)

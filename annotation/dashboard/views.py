@@ -235,7 +235,8 @@ def model_version_detail(request, version_id: int):
     tracking = (version.metrics or {}).get("tracking") or {}
     return render(request, "dashboard/model_version.html", {
         "version": version, "lineage": model_version_lineage(version=version), "tracking": tracking,
-        "curves": list(model_version_curves(version=version)), "rm_accuracy_rows": model_version_rm_accuracy(version=version),
+        "curves": list(model_version_curves(version=version)),
+        "rm_accuracy_rows": model_version_rm_accuracy(version=version),
         "win_rates": model_version_win_rates(version=version), "strengths": Strength.labels,
         "safety_bins": SAFETY_BIN_LABELS.values(),
         "metrics_json": json.dumps(version.metrics, indent=1, default=str),
