@@ -143,3 +143,26 @@ def rm_accuracy_chart(rows: list[dict]) -> bytes:
 
 CHARTS = {"strength": strength_chart, "safety-bins": safety_bins_chart, "annotators": annotators_chart,
           "biases": bias_chart}
+
+
+def training_curves_chart(curves: dict[str, list[tuple[int, float]]]) -> bytes:
+    """One small panel per logged metric (a model version's training run), against the step."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    names = list(curves) or ["no metrics logged"]
+    columns = 2 if len(names) > 1 else 1
+    rows = -(-len(names) // columns)
+    figure = Figure(figsize=(5.2 * columns / 1.4, 2.2 * rows), dpi=90)
+    for i, name in enumerate(names):
+        axes = figure.add_subplot(rows, columns, i + 1)
+        axes.spines[["top", "right"]].set_visible(False)
+        points = curves.get(name, [])
+        if points:
+            axes.plot([s for s, _ in points], [v for _, v in points], color="#4c72b0",
+                      marker="o" if len(points) < 20 else None, markersize=3)
+        axes.set_title(name.replace("_", " "), fontsize=9)
+        axes.tick_params(labelsize=7)
+        axes.set_xlabel("step", fontsize=7)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _png(figure)

@@ -22,6 +22,13 @@ from annotation.selectors.review import review_queue
 from annotation.selectors.stats import annotator_stats, batch_stats
 from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.selectors.jobs import SAFETY_BIN_LABELS, batch_jobs, rm_accuracy_latest, rm_accuracy_rows
+from annotation.selectors.model_version_page import (
+    model_version_curves,
+    model_version_files,
+    model_version_lineage,
+    model_version_rm_accuracy,
+    model_version_win_rates,
+)
 from annotation.services.dialogues import turn_retry
 from annotation.services.jobs import job_cancel, job_start
 from annotation.services.model_versions import model_version_set_current
@@ -219,3 +226,34 @@ def model_version_make_current(request, version_id: int):
 def rm_accuracy_chart(request, job_id: int):
     job = get_object_or_404(Job, pk=job_id, kind=Job.Kind.RM_ACCURACY, status=Job.Status.SUCCEEDED)
     return HttpResponse(charts.rm_accuracy_chart(rm_accuracy_rows(job=job)), content_type="image/png")
+
+
+@staff_member_required
+def model_version_detail(request, version_id: int):
+    """A model version: its lineage, training curves, accuracy (reward models) and win rates against its parent."""
+    version = get_object_or_404(ModelVersion.objects.select_related("parent"), pk=version_id)
+    tracking = (version.metrics or {}).get("tracking") or {}
+    return render(request, "dashboard/model_version.html", {
+        "version": version, "lineage": model_version_lineage(version=version), "tracking": tracking,
+        "curves": list(model_version_curves(version=version)),
+        "rm_accuracy_rows": model_version_rm_accuracy(version=version),
+        "win_rates": model_version_win_rates(version=version), "strengths": Strength.labels,
+        "safety_bins": SAFETY_BIN_LABELS.values(),
+        "metrics_json": json.dumps(version.metrics, indent=1, default=str),
+    })
+
+
+@staff_member_required
+def model_version_curves_chart(request, version_id: int):
+    curves = model_version_curves(version=get_object_or_404(ModelVersion, pk=version_id))
+    return HttpResponse(charts.training_curves_chart(curves), content_type="image/png")
+
+
+@staff_member_required
+def model_version_files_listing(request, version_id: int):
+    """The checkpoint directory's listing as a text download: one "bytes<TAB>path" line a file."""
+    version = get_object_or_404(ModelVersion, pk=version_id)
+    lines = [f"{size}\t{name}" for name, size in model_version_files(version=version)]
+    response = HttpResponse("\n".join([f"# {version.path}", *lines]) + "\n", content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{version.name}-files.txt"'
+    return response

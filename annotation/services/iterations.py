@@ -288,7 +288,8 @@ def _ppo(iteration: int, rs_policy: ModelVersion, rms: dict, workdir: Path, conf
         lineage={"method": "ppo", "iteration": iteration, "parent": rs_policy.name,
                  "helpfulness_rm": rms["helpfulness"].name, "safety_rm": rms["safety"].name,
                  "beta": config.ppo_beta, "iterations_run": result["iterations_run"]},
-        metrics={"heldout_rewards": result.get("heldout_rewards"), "best_iteration": result.get("best_iteration")},
+        metrics={"heldout_rewards": result.get("heldout_rewards"), "best_iteration": result.get("best_iteration"),
+                 "tracking": result.get("tracking")},
     )
     return version, {k: result.get(k) for k in ("iterations_run", "stopped_early", "best_iteration",
                                                 "initial_heldout_reward", "heldout_rewards", "truncated")}

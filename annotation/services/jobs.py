@@ -42,11 +42,12 @@ class Superseded(Exception):
 
 
 def _training_settings():
-    """The jobs' training settings (settings.JOB_TRAINING), checked: ValidationError names a bad key or value."""
+    """The jobs' training settings (settings.JOB_TRAINING, the tracker from settings.TRACKER unless it names
+    one), checked: ValidationError names a bad key or value."""
     TrainingSettings = import_string("annotation.services.training.TrainingSettings")  # noqa: N806 (torch: lazy)
     if not isinstance(settings.JOB_TRAINING, dict):
         raise ValidationError({"JOB_TRAINING": ["must be a JSON object"]})
-    return TrainingSettings.from_mapping(settings.JOB_TRAINING)
+    return TrainingSettings.from_mapping({"tracker": settings.TRACKER, **settings.JOB_TRAINING})
 
 
 def job_enqueue(*, job_id: int) -> None:

@@ -24,6 +24,7 @@ from reward_training.evaluation.reward_accuracy import accuracy_summary
 from reward_training.policy.sample_pool import pool_dir, pool_merge
 from reward_training.reward.api import evaluate_reward_model, train_reward_model
 from reward_training.reward.reward_config import RewardConfig
+from reward_training.tracking import TRACKERS as TRACKER_NAMES
 
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what is happening)
 TRACKS = tuple(Track.values)
@@ -45,6 +46,7 @@ class TrainingSettings:
     max_new_tokens: int | None = None
     sft_epochs: float | None = None
     sft_lr: float | None = None
+    tracker: str | None = None  # where the runs' step metrics go (reward_training/tracking.py); None: tensorboard
     seed: int = 0
 
     @classmethod
@@ -53,6 +55,8 @@ class TrainingSettings:
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise ValidationError({"JOB_TRAINING": [f"unknown setting(s): {', '.join(unknown)}"]})
+        if values.get("tracker") not in (None, *TRACKER_NAMES):
+            raise ValidationError({"TRACKER": [f"{values['tracker']!r} is not one of {', '.join(TRACKER_NAMES)}"]})
         return cls(**values)
 
 
@@ -81,7 +85,7 @@ def reward_models_train(
             RewardConfig, base_model=base, output_dir=str(workdir / f"rm-{track}"), kind=track, mixture=track,
             seed=training.seed, **_given(
                 batch_size=training.rm_batch_size, max_length=training.rm_max_length, learning_rate=training.rm_lr,
-                epochs=training.rm_epochs, save_every_steps=training.rm_save_every_steps))
+                epochs=training.rm_epochs, save_every_steps=training.rm_save_every_steps, tracker=training.tracker))
 
         def on_step(step: int, total: int, i: int = i, track: str = track) -> None:
             on_progress((i + step / total) / len(TRACKS), f"{track} reward model: step {step}/{total}")
@@ -93,7 +97,7 @@ def reward_models_train(
             lineage={"base": base, "data_files": [str(data)], "batches": batches,
                      "data_manifest": str(Path(result["output_dir"]) / "data_manifest.json")},
             metrics={k: result.get(k) for k in ("n_train_pairs", "pairs_per_second", "dropped_identical",
-                                                "resumed_from")},
+                                                "resumed_from", "tracking")},
             current=current,
         )
     on_progress(1.0, "reward models registered")
@@ -144,7 +148,8 @@ def policy_refresh(
     stages = {"sampling": 0.05, "scoring": 0.45, "fine-tuning": 0.55}
     config = RejectionSamplingConfig(seed=training.seed, **_given(
         k=training.k, temperature=training.temperature, max_new_tokens=training.max_new_tokens))
-    config.sft = replace(config.sft, **_given(epochs=training.sft_epochs, learning_rate=training.sft_lr))
+    config.sft = replace(config.sft, **_given(epochs=training.sft_epochs, learning_rate=training.sft_lr,
+                                              tracker=training.tracker))
     pool = policy_pool_dir(policy)
     policy_pool_merge(policy=policy)
     rs = rejection_sample(config, policy_dir=policy.path, helpfulness_rm_dir=rms["helpfulness"].path,
@@ -157,7 +162,8 @@ def policy_refresh(
                  "helpfulness_rm": rms["helpfulness"].name, "safety_rm": rms["safety"].name,
                  "k": config.k, "temperature": config.temperature, "pool": str(pool),
                  "pool_iterations": rs["pool_iterations"], **lineage},
-        metrics={"mean_best_reward": rs["mean_best_reward"], "mean_median_reward": rs["mean_median_reward"]},
+        metrics={"mean_best_reward": rs["mean_best_reward"], "mean_median_reward": rs["mean_median_reward"],
+                 "tracking": rs["tracking"]},
     )
     on_progress(1.0, "policy registered")
     return version, rs

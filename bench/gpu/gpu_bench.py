@@ -247,7 +247,7 @@ def reward_run(base: Path, pairs, sizes: Sizes, device, scratch: Path, **switche
     config = config_build(
         RewardConfig, base_model=str(base), output_dir=str(output), batch_size=min(sizes.rm_batch, len(pairs)),
         micro_batch_size=min(sizes.rm_micro, len(pairs)), max_length=sizes.rm_max_length, save_every_steps=0,
-        resume=False, chat_format="auto", **switches,
+        resume=False, chat_format="auto", tracker="none", **switches,  # a bare card has no tensorboard
     )
     memory_reset(device)
     accelerate_fresh()
@@ -292,7 +292,7 @@ def section_ppo(policy_dir: Path, args, sizes: Sizes, device, scratch: Path) -> 
         iterations=1, batch_size=sizes.ppo_prompts, minibatch_size=sizes.ppo_minibatch, micro_batch_size=sizes.ppo_micro,
         max_new_tokens=sizes.ppo_new_tokens, generation_batch_size=sizes.ppo_prompts, precision="bf16",
         logprob_tolerance=1e9, eval_every=1, early_stopping_patience=0, progress=False,
-        device="cpu" if device.type == "cpu" else None,
+        device="cpu" if device.type == "cpu" else None, tracker="none",  # a bare card has no tensorboard
     )
     output = Path(tempfile.mkdtemp(dir=scratch, prefix="ppo-"))
     memory_reset(device)

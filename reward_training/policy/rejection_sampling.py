@@ -38,6 +38,7 @@ from reward_training.policy.rewards import (
 from reward_training.policy.sample_pool import pool_best, pool_examples, pool_iterations, pool_read, staged_write
 from reward_training.policy.sft import SFTConfig, sft_train
 from reward_training.reward.scorer import RewardScorer
+from reward_training.tracking import RunTracker
 
 CURVE_JSON = "reward_vs_k.json"
 CURVE_PNG = "reward_vs_k.png"
@@ -156,7 +157,9 @@ def rejection_sample(
     del helpfulness, safety
     training = pool_best([*kept, *pool])  # a new sample wins a tie with a pooled one
     stage("fine-tuning")
-    sft_metrics = sft_train(config.sft, pool_examples(training), policy_dir, output_dir)
+    run = RunTracker(config.sft.tracker, output_dir=output_dir, config=config_dict(config.sft), tracking_dir=config.sft.tracking_dir)
+    run.start()
+    sft_metrics = sft_train(config.sft, pool_examples(training), policy_dir, output_dir, run=run)
     staged_write(output_dir, kept)
 
     curve = reward_vs_k(rewards)
@@ -183,6 +186,11 @@ def rejection_sample(
         "sft": sft_metrics,
         "config": config_dict(config),
     }
+    finished_rate = {"sampled": finished.float().mean().item(), "kept": sum(row["finished"] for row in kept) / max(len(kept), 1)}
+    run.log({"rejection_sampling": {**{k: metrics[k] for k in ("mean_best_reward", "mean_kept_reward", "mean_median_reward",
+                                                              "training_from_pool")}, "finished_rate": finished_rate}},
+            step=metrics["iteration"])
+    metrics["tracking"] = run.finish()
     (output_dir / CURVE_JSON).write_text(json.dumps(curve, indent=1))
     curve_plot(curve, output_dir / CURVE_PNG, f"best-of-K, T={config.temperature}")
     (output_dir / "rejection_sampling.json").write_text(json.dumps(metrics, indent=1, default=str))

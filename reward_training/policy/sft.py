@@ -35,6 +35,7 @@ from reward_training.policy.sft_data import (
     token_losses,
 )
 from reward_training.runtime import device_pick
+from reward_training.tracking import TRACKERS, RunTracker
 
 CONFIG_FILE = "sft_config.json"
 METRICS_FILE = "sft_metrics.json"
@@ -62,6 +63,8 @@ class SFTConfig:
     seed: int = 0  # shuffling and any dropout
     device: str | None = None  # "cpu", "cuda", ... (None: CUDA when available)
     progress: bool = True  # a tqdm bar on stderr
+    tracker: str = "tensorboard"  # where step metrics go: tensorboard, mlflow, wandb, trackio or none (tracking.py)
+    tracking_dir: str | None = None  # the tracker's folder (default <output_dir's parent>/runs)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.micro_batch_size < 1:
@@ -74,6 +77,8 @@ class SFTConfig:
             raise ValueError('loss_on must be "assistant", "last" or "all"')
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError('lr_schedule must be "cosine" or "constant"')
+        if self.tracker not in TRACKERS:
+            raise ValueError(f"tracker must be one of {', '.join(TRACKERS)}")
         if self.epochs <= 0 or self.learning_rate <= 0 or self.max_length < 2:
             raise ValueError("epochs and learning_rate must be > 0 and max_length >= 2")
 
@@ -137,8 +142,11 @@ def sft_evaluate(model: Any, data: list[SFTTokens], *, pad_token_id: int, micro_
     return total / max(1, count)
 
 
-def sft_fit(model: Any, tokenizer: Any, examples: Iterable[list[Message]], config: SFTConfig) -> dict[str, Any]:
-    """Fine-tune `model` in place; returns metrics (loss per step, tokens, time)."""
+def sft_fit(
+    model: Any, tokenizer: Any, examples: Iterable[list[Message]], config: SFTConfig, *, run: RunTracker | None = None
+) -> dict[str, Any]:
+    """Fine-tune `model` in place; returns metrics (loss per step, tokens, time). `run` gets each step's
+    loss, lr and tokens/s."""
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     data, dropped = sft_encode(tokenizer, examples, config)
@@ -179,6 +187,7 @@ def sft_fit(model: Any, tokenizer: Any, examples: Iterable[list[Message]], confi
                     schedule=config.lr_schedule, floor=config.min_lr_ratio,
                 )
             step_loss = 0.0
+            step_began, step_tokens = time.perf_counter(), 0
             for micro in group:
                 batch = {k: v.to(device) for k, v in sft_collate(micro, pad).items()}
                 with autocast:
@@ -186,7 +195,8 @@ def sft_fit(model: Any, tokenizer: Any, examples: Iterable[list[Message]], confi
                 loss = token_losses(logits, batch["labels"]) / n_trained  # mean over the whole step's tokens
                 loss.backward()
                 step_loss += loss.item()
-                seen_tokens += int(batch["attention_mask"].sum())
+                step_tokens += int(batch["attention_mask"].sum())
+            seen_tokens += step_tokens
             if config.max_grad_norm > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
@@ -194,6 +204,9 @@ def sft_fit(model: Any, tokenizer: Any, examples: Iterable[list[Message]], confi
             trained_tokens += n_trained
             losses.append(step_loss)
             step += 1
+            if run is not None:
+                run.log({"loss": step_loss, "lr": optimizer.param_groups[0]["lr"], "trained_tokens": n_trained,
+                         "tokens_per_second": step_tokens / max(time.perf_counter() - step_began, 1e-9)}, step=step)
             bar.update(1)
             bar.set_postfix(loss=f"{step_loss:.3f}")
     bar.close()
@@ -219,18 +232,26 @@ def sft_train(
     output_dir: str | Path,
     *,
     save_dtype: torch.dtype | None = None,
+    run: RunTracker | None = None,
 ) -> dict[str, Any]:
     """Fine-tune the causal LM in base_model_dir on `examples`; write it to output_dir atomically.
 
     output_dir gets the model and tokenizer (Hugging Face format), sft_config.json (this config
     and the base model) and sft_metrics.json; the metrics are also returned. `save_dtype` (e.g.
-    torch.bfloat16) casts the saved weights.
+    torch.bfloat16) casts the saved weights. Step metrics go to config.tracker (metrics["tracking"] says
+    where), or to `run`, a tracker the caller started and finishes (rejection sampling logs to it too).
     """
     device = device_pick(config.device)
     tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir), local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(str(base_model_dir), dtype=torch.float32, local_files_only=True)
     model.to(device)
-    metrics = sft_fit(model, tokenizer, examples, config)
+    own_run = run is None
+    if own_run:
+        run = RunTracker(config.tracker, output_dir=output_dir, config=config_dict(config), tracking_dir=config.tracking_dir)
+        run.start()
+    metrics = sft_fit(model, tokenizer, examples, config, run=run)
+    if own_run:
+        metrics["tracking"] = run.finish()
 
     def write(tmp: Path) -> None:
         if save_dtype is not None:

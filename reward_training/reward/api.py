@@ -10,6 +10,7 @@ from typing import Any
 from reward_training.data.mixtures import mixture_build
 from reward_training.data.preferences import PreferencePair, preferences_read
 from reward_training.evaluation.reward_accuracy import accuracy_report, report_write
+from reward_training.evaluation.rewardbench import benchmark_evaluate
 from reward_training.reward.reward_config import RewardConfig
 from reward_training.reward.reward_trainer import reward_train
 from reward_training.reward.scorer import RewardScorer
@@ -79,3 +80,15 @@ def evaluate_reward_model(
         stem = "eval-" + Path(data_file).name.split(".")[0]
         report["files"] = report_write(report, model_dir, stem=stem)
     return report
+
+
+def evaluate_reward_benchmark(model_dir: str, data_file: str, bench_format: str) -> dict[str, Any]:
+    """A reward model on a RewardBench ("rewardbench") or RewardBench 2 ("rewardbench2") file: accuracy by
+    subset and section, the benchmark's score, and the chat template the model read the dialogues with."""
+    scorer = RewardScorer(model_dir)
+
+    def score(prompts, responses):
+        return scorer.score(prompts, responses).tolist()
+
+    report = benchmark_evaluate(data_file, bench_format, score)
+    return {**report, "model": str(model_dir), "chat_template": scorer.chat_template_used()}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from reward_training.data.mixtures import RECIPES
 from reward_training.data.pair_encoding import CHAT_FORMATS
 from reward_training.reward.losses import MARGIN_TABLES
+from reward_training.tracking import TRACKERS
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DEFAULT_MICRO_BATCH = 8  # pairs per forward pass unless the batch is smaller
@@ -58,6 +59,8 @@ class RewardConfig:
     save_every_steps: int = _f(50, "write a checkpoint every this many optimizer steps (0: only at the end)")
     resume: bool = _f(True, "continue from the newest checkpoint in output_dir when there is one")
     eval_batch_size: int = _f(16, "pairs per forward pass when evaluating")
+    tracker: str = _f("tensorboard", "where step metrics go: tensorboard (offline default), mlflow, wandb, trackio or none")
+    tracking_dir: str | None = _f(None, "the tracker's folder (default <output_dir's parent>/runs; see reward_training/tracking.py)")
 
     def __post_init__(self) -> None:
         problems = []
@@ -71,6 +74,8 @@ class RewardConfig:
             problems.append(f"margin must be one of {', '.join(MARGIN_TABLES)}")
         if self.chat_format not in CHAT_FORMATS:
             problems.append(f"chat_format must be one of {', '.join(CHAT_FORMATS)}")
+        if self.tracker not in TRACKERS:
+            problems.append(f"tracker must be one of {', '.join(TRACKERS)}")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.micro_batch_size < 1 or self.batch_size < self.micro_batch_size:

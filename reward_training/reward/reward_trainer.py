@@ -34,6 +34,7 @@ from reward_training.reward.model import RewardModel, dropout_disable, reward_mo
 from reward_training.reward.reward_config import RewardConfig
 from reward_training.reward.schedule import lr_factor, warmup_steps
 from reward_training.reward.scorer import CARD_NAME, RewardScorer, pairs_score
+from reward_training.tracking import RunTracker
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,9 @@ def reward_train(
     pairs_per_second, output_dir, n_train_pairs, dropped_identical, steps, train_loss, ...
     `on_step(step, total_steps)` is called after each optimizer step (and its checkpoint), on every process.
     """
-    accelerator = Accelerator(mixed_precision=_mixed_precision(config), cpu=not torch.cuda.is_available())
+    run = RunTracker(config.tracker, output_dir=config.output_dir, config=config_dict(config), tracking_dir=config.tracking_dir)
+    accelerator = Accelerator(mixed_precision=_mixed_precision(config), cpu=not torch.cuda.is_available(),
+                              log_with=run.trackers or None)
     main = accelerator.is_main_process
     if accelerator.distributed_type == DistributedType.DEEPSPEED:  # its engine steps per micro-batch, not per batch
         raise ValueError("DeepSpeed is not supported by the reward-model trainer: launch with DDP or FSDP")
@@ -149,6 +152,7 @@ def reward_train(
         start_step = state["step"]
     accelerator.wait_for_everyone()
 
+    run.start(accelerator)
     bar = tqdm(total=total, initial=start_step, disable=not (progress and main), file=sys.stderr, desc="reward model", unit="step")
     wrapped.train()
     train_seconds = cpu_seconds = 0.0  # wall-clock and process CPU time of the optimizer steps
@@ -190,7 +194,8 @@ def reward_train(
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         totals = accelerator.reduce(totals, reduction="sum")
-        train_seconds += time.perf_counter() - began
+        seconds = time.perf_counter() - began
+        train_seconds += seconds
         cpu_seconds += time.process_time() - began_cpu
         pairs_done += n_step
         record = {
@@ -201,6 +206,8 @@ def reward_train(
             "grad_norm": float(grad_norm),
         }
         state["history"].append(record)
+        run.log({**record, "pairs_per_second": n_step / seconds, "tokens_per_second": sum(lengths[i] for i in ids) / seconds},
+                step=step + 1)
         bar.update(1)
         bar.set_postfix(loss=f"{record['loss']:.4f}", acc=f"{record['accuracy']:.3f}")
         last = step + 1 == total
@@ -213,6 +220,7 @@ def reward_train(
         if on_step is not None:
             on_step(step + 1, total)
     bar.close()
+    tracking = run.finish()
 
     history = state["history"]
     result: dict[str, Any] = {
@@ -232,6 +240,7 @@ def reward_train(
         "train_cpu_seconds": cpu_seconds,
         "accuracy": None,
         "accuracy_by_strength": None,
+        "tracking": tracking,
     }
     full_state = accelerator.get_state_dict(wrapped)  # on every process: FSDP / DeepSpeed gather shards here
     if main:

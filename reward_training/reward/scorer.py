@@ -11,6 +11,7 @@ A reply that did not finish (cut off at max_new_tokens) is scored as written, wi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from reward_training.data.chat import Message
-from reward_training.data.pair_encoding import pairs_tokenize, responses_tokenize
+from reward_training.data.pair_encoding import chat_format_resolve, pairs_tokenize, responses_tokenize
 from reward_training.data.preferences import PreferencePair
 from reward_training.data.truncation import TokenizedPair
 from reward_training.reward.batching import collate_plain
@@ -104,6 +105,19 @@ class RewardScorer:
             chat_format=self.chat_format, finished=finished,
         )
         return sequences_score(self.model, sequences, self.tokenizer.pad_token_id, batch_size=self.batch_size, device=self.device)
+
+    def chat_template_used(self) -> dict[str, Any]:
+        """How this scorer renders dialogues: the resolved format and, for a tokenizer template, its
+        hash and source (RewardBench scores move by tens of points with the template)."""
+        fmt = chat_format_resolve(self.chat_format, self.tokenizer, encoder=self.model.encoder)
+        used: dict[str, Any] = {"chat_format": fmt, "configured": self.chat_format}
+        if fmt == "template":
+            template = self.tokenizer.chat_template
+            used["template_sha256"] = hashlib.sha256(template.encode("utf-8")).hexdigest()[:16]
+            used["template_from"] = getattr(self.tokenizer, "name_or_path", "") or "tokenizer"
+        else:
+            used["description"] = {"llama2": "Llama 2 [INST] format (built in)", "hh": "HH text, Human:/Assistant: (built in)"}[fmt]
+        return used
 
     def score_pairs(self, pairs: Sequence[PreferencePair], *, progress: bool = False) -> tuple[list[float], list[float], list[int]]:
         """(chosen rewards, rejected rewards, indices of pairs dropped as identical after truncation)."""

@@ -46,6 +46,9 @@ PROMOTION_HELDOUT_LIMIT = int(_float("PROMOTION_HELDOUT_LIMIT", 200.0))  # held-
 # text (a message or a reply), in characters.
 IMPORT_MAX_LINE_BYTES = int(_float("IMPORT_MAX_LINE_BYTES", 1024 * 1024))
 IMPORT_MAX_FIELD_CHARS = int(_float("IMPORT_MAX_FIELD_CHARS", 100_000))
+# Where dashboard jobs' training runs log their step metrics: tensorboard (offline default), mlflow, wandb,
+# trackio or none (reward_training/tracking.py).
+TRACKER = os.environ.get("TRACKER") or "tensorboard"
 # Dashboard jobs' training settings as JSON (keys of annotation.services.training.TrainingSettings, e.g.
 # {"rm_batch_size": 64, "k": 16}); anything unset keeps the paper's default.
 try:

@@ -47,3 +47,4 @@ IMPORT_MAX_FIELD_CHARS = env.IMPORT_MAX_FIELD_CHARS
 JOB_HEARTBEAT_S = max(1.0, JOB_STALE_S / 4)
 # Training settings of the dashboard's jobs (see TrainingSettings); empty = the paper's defaults.
 JOB_TRAINING = env.JOB_TRAINING
+TRACKER = env.TRACKER  # the dashboard jobs' experiment tracker (reward_training/tracking.py)

@@ -13,6 +13,7 @@ from reward_training.policy.rejection_sampling import RejectionSamplingConfig, r
 from reward_training.policy.sample_pool import STAGED
 from reward_training.policy.sample_pool import pool_dir as sample_pool_dir
 from reward_training.policy.sft import SFTConfig
+from reward_training.tracking import TRACKERS
 
 
 class Command(JsonCommand):
@@ -36,20 +37,22 @@ class Command(JsonCommand):
                                            "of --policy's parent chain>, or <the folder's name> for a path)")
         parser.add_argument("--config", help="JSON file of RejectionSamplingConfig fields")
         parser.add_argument("--register", metavar="NAME", help="register the refreshed policy (not made current)")
+        parser.add_argument("--tracker", choices=TRACKERS, help="where step metrics go (default tensorboard, beside "
+                            "--output in runs/; see reward_training/tracking.py)")
 
     def database_first(self, options):
         """Hours of training must not end in a registry that was never there."""
         return bool(options["register"])
 
     def run(self, *, policy, helpfulness_rm, safety_rm, prompts, k, temperature, output, max_new_tokens, seed,
-            sft_epochs, sft_lr, pool, config, register, **_):
+            sft_epochs, sft_lr, pool, config, register, tracker, **_):
         policy_path, policy_version = model_path_resolve(policy, field="policy")
         helpfulness_path, _ = model_path_resolve(helpfulness_rm, field="helpfulness_rm")
         safety_path, _ = model_path_resolve(safety_rm, field="safety_rm")
         try:
             items = prompts_read(prompts)
             sft = SFTConfig(**{**vars(RejectionSamplingConfig().sft),
-                               **{k_: v for k_, v in {"epochs": sft_epochs, "learning_rate": sft_lr}.items() if v}})
+                               **{k_: v for k_, v in {"epochs": sft_epochs, "learning_rate": sft_lr, "tracker": tracker}.items() if v}})
             settings_ = config_build(RejectionSamplingConfig, file=config, k=k, temperature=temperature,
                                      max_new_tokens=max_new_tokens, seed=seed, sft=sft)
         except (ValueError, OSError) as error:
@@ -71,7 +74,8 @@ class Command(JsonCommand):
                 lineage={"method": "rejection_sampling", "parent": policy, "helpfulness_rm": helpfulness_rm,
                          "safety_rm": safety_rm, "prompts": str(Path(prompts).resolve()), "k": k,
                          "temperature": temperature, "pool": str(pool_dir), "pool_iterations": result["pool_iterations"]},
-                metrics={"mean_best_reward": result["mean_best_reward"], "mean_median_reward": result["mean_median_reward"]},
+                metrics={"mean_best_reward": result["mean_best_reward"], "mean_median_reward": result["mean_median_reward"],
+                         "tracking": result["tracking"]},
             )
             result["registered"] = model_describe_or_none(version)
         result.pop("config", None)

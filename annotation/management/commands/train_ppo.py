@@ -8,6 +8,7 @@ from annotation.services.model_versions import model_version_register
 from reward_training.config import config_build
 from reward_training.data.prompts import prompts_read
 from reward_training.policy.ppo import PPOConfig, ppo_train
+from reward_training.tracking import TRACKERS
 
 
 class Command(JsonCommand):
@@ -30,20 +31,22 @@ class Command(JsonCommand):
         parser.add_argument("--seed", type=int)
         parser.add_argument("--config", help="JSON file of PPOConfig fields")
         parser.add_argument("--register", metavar="NAME")
+        parser.add_argument("--tracker", choices=TRACKERS, help="where step metrics go (default tensorboard, beside "
+                            "--output in runs/; see reward_training/tracking.py)")
 
     def database_first(self, options):
         """Hours of training must not end in a registry that was never there."""
         return bool(options["register"])
 
     def run(self, *, policy, helpfulness_rm, safety_rm, prompts, iterations, beta, output, heldout, lr, batch_size,
-            minibatch_size, max_new_tokens, critic, seed, config, register, **_):
+            minibatch_size, max_new_tokens, critic, seed, config, register, tracker, **_):
         policy_path, policy_version = model_path_resolve(policy, field="policy")
         helpfulness_path, _ = model_path_resolve(helpfulness_rm, field="helpfulness_rm")
         safety_path, _ = model_path_resolve(safety_rm, field="safety_rm")
         try:
             settings = config_build(PPOConfig, file=config, iterations=iterations, beta=beta, learning_rate=lr,
                                     batch_size=batch_size, minibatch_size=minibatch_size,
-                                    max_new_tokens=max_new_tokens, critic=critic, seed=seed)
+                                    max_new_tokens=max_new_tokens, critic=critic, seed=seed, tracker=tracker)
             items = prompts_read(prompts)
             heldout_items = prompts_read(heldout) if heldout else None
         except (ValueError, OSError) as error:
@@ -56,7 +59,8 @@ class Command(JsonCommand):
                 lineage={"method": "ppo", "parent": policy, "helpfulness_rm": helpfulness_rm, "safety_rm": safety_rm,
                          "prompts": str(Path(prompts).resolve()), "beta": settings.beta,
                          "iterations_run": result["iterations_run"]},
-                metrics={"heldout_rewards": result.get("heldout_rewards"), "final": result.get("final")},
+                metrics={"heldout_rewards": result.get("heldout_rewards"), "final": result.get("final"),
+                         "tracking": result.get("tracking")},
             )
             result["registered"] = model_describe_or_none(version)
         result.pop("history", None)

@@ -9,6 +9,7 @@ from annotation.services.model_versions import model_version_register
 from reward_training.config import config_build, config_file_read
 from reward_training.reward.api import train_reward_model
 from reward_training.reward.reward_config import RewardConfig
+from reward_training.tracking import TRACKERS
 
 
 class Command(JsonCommand):
@@ -37,13 +38,15 @@ class Command(JsonCommand):
         parser.add_argument("--config", help="a JSON file of RewardConfig fields (flags override it)")
         parser.add_argument("--eval", help="a held-out file in the same format")
         parser.add_argument("--register", metavar="NAME", help="add the result to the model registry")
+        parser.add_argument("--tracker", choices=TRACKERS, help="where step metrics go (default tensorboard, beside "
+                            "--output in runs/; see reward_training/tracking.py)")
 
     def database_first(self, options):
         """Hours of training must not end in a registry that was never there."""
         return bool(options["register"])
 
     def run(self, *, kind, base, data, output, format, margin, mixture, source, track, epochs, lr, batch_size,
-            micro_batch_size, max_length, safety_aux_loss, seed, config, eval, register, **_):
+            micro_batch_size, max_length, safety_aux_loss, seed, config, eval, register, tracker, **_):
         base_path, base_version = model_path_resolve(base, field="base")
         missing = [f for f in [*data, *([eval] if eval else [])] if not Path(f).is_file()]
         if missing:
@@ -55,6 +58,7 @@ class Command(JsonCommand):
                 RewardConfig, file=config, base_model=base_path, output_dir=output, kind=kind,
                 mixture=mixture, margin=margin, epochs=epochs, learning_rate=lr, batch_size=batch_size,
                 micro_batch_size=micro_batch_size, max_length=max_length, safety_aux_loss=safety_aux_loss, seed=seed,
+                tracker=tracker,
             )
             result = train_reward_model(settings, data, format, eval_file=eval, source=source,
                                         track=track or (kind if format == "hh-rlhf" else None))
@@ -65,7 +69,7 @@ class Command(JsonCommand):
                 name=register, kind="reward", track=kind, path=result["output_dir"],
                 lineage={"base": base, **(data_lineage(data) if format == "trl" else {"data_files": data}),
                          "data_manifest": str(Path(result["output_dir"]) / "data_manifest.json")},
-                metrics={k: result.get(k) for k in ("accuracy", "accuracy_by_strength", "pairs_per_second")},
+                metrics={k: result.get(k) for k in ("accuracy", "accuracy_by_strength", "pairs_per_second", "tracking")},
             )
             result["registered"] = model_describe_or_none(version)
         return result

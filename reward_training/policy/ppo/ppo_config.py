@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reward_training.policy.rewards import SAFETY_THRESHOLD
+from reward_training.tracking import TRACKERS
 
 CRITICS = ("value_head", "reward_model")
 PRECISIONS = ("fp32", "bf16")
@@ -53,8 +54,12 @@ class PPOConfig:
     seed: int = 0
     device: str | None = None  # "cpu" forces the CPU; otherwise CUDA when available (one device per process)
     progress: bool = True  # a tqdm bar on stderr (main process)
+    tracker: str = "tensorboard"  # where per-iteration metrics go: tensorboard, mlflow, wandb, trackio or none (tracking.py)
+    tracking_dir: str | None = None  # the tracker's folder (default <output_dir's parent>/runs)
 
     def __post_init__(self) -> None:
+        if self.tracker not in TRACKERS:
+            raise ValueError(f"tracker must be one of {', '.join(TRACKERS)}")
         if min(self.iterations, self.batch_size, self.minibatch_size, self.micro_batch_size, self.ppo_epochs) < 1:
             raise ValueError("iterations, batch_size, minibatch_size, micro_batch_size and ppo_epochs must be >= 1")
         if self.batch_size % self.minibatch_size:

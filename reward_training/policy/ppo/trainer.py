@@ -49,6 +49,7 @@ from reward_training.policy.ppo.update import (
 from reward_training.io import directory_write_atomic
 from reward_training.reward.model import RewardModel, dropout_disable, reward_model_load
 from reward_training.reward.scorer import RewardScorer
+from reward_training.tracking import RunTracker
 
 CONFIG_FILE = "ppo_config.json"
 SUMMARY_FILE = "ppo_summary.json"
@@ -171,7 +172,9 @@ def ppo_train(
     if config.critic == "reward_model" and helpfulness_rm_dir is None:
         raise ValueError('critic="reward_model" starts from the helpfulness reward model: give helpfulness_rm_dir')
     use_cpu = config.device == "cpu" or not torch.cuda.is_available()
-    accelerator = Accelerator(mixed_precision="bf16" if config.precision == "bf16" else "no", cpu=use_cpu)
+    run = RunTracker(config.tracker, output_dir=output_dir, config=config_dict(config), tracking_dir=config.tracking_dir)
+    accelerator = Accelerator(mixed_precision="bf16" if config.precision == "bf16" else "no", cpu=use_cpu,
+                              log_with=run.trackers or None)
     world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
     per_process_minibatch = config.minibatch_size // world
     if config.batch_size % world or config.minibatch_size % world or per_process_minibatch % config.micro_batch_size:
@@ -236,6 +239,7 @@ def ppo_train(
         policy.eval()
         reward = _heldout_reward(loaded, heldout, reward_fn, config, gather, rank, world)
         heldout_history.append(reward)
+        run.log({"heldout_reward": reward}, step=iteration)
         if history:
             history[-1]["heldout_reward"] = reward
         if reward > max(heldout_history[:-1], default=float("-inf")):
@@ -245,6 +249,7 @@ def ppo_train(
                 _save(accelerator, wrapped_policy, policy, tokenizer, config, output_dir, history, summary)
                 saved_iteration = iteration
 
+    run.start(accelerator)
     if heldout:
         evaluate_and_keep(0)
         summary["initial_heldout_reward"] = heldout_history[0]
@@ -278,6 +283,8 @@ def ppo_train(
             "seconds": time.perf_counter() - began,
         }
         history.append(record)
+        generated = record["response_length"] * config.batch_size  # tokens sampled this iteration, all processes
+        run.log({**record, "tokens_per_second": generated / record["seconds"]}, step=iteration)
         bar.update(1)
         bar.set_postfix(reward=f"{record['reward']:.3f}", kl=f"{record['kl']:.3f}")
         last = iteration == config.iterations
@@ -289,6 +296,7 @@ def ppo_train(
     bar.close()
 
     summary.update(
+        tracking=run.finish(),
         iterations_run=len(history), stopped_early=stopped_early, seconds=time.perf_counter() - started,
         final=history[-1] if history else None,
         # the share of rollouts cut off at max_new_tokens, at the first and the last iteration run

@@ -49,6 +49,15 @@ def test_an_iteration_stages_its_samples_and_leaves_the_pool_to_the_promotion(mo
     curve = json.loads((tmp_path / "v1" / "reward_vs_k.json").read_text())
     assert curve["k"] == [1, 2, 3] and curve["max"][-1] >= curve["max"][0] >= curve["median"][-1] - 1e-9
     assert first["mean_best_reward"] == pytest.approx(curve["max"][-1])
+    # the SFT steps and the iteration's reward statistics are in its TensorBoard run, beside the policy
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(first["tracking"]["log_dir"])
+    events.Reload()
+    assert first["tracking"]["log_dir"] == str(tmp_path / "runs" / "v1")
+    assert {"loss", "rejection_sampling/mean_best_reward", "rejection_sampling/finished_rate/sampled"} <= set(
+        events.Tags()["scalars"])
+    assert events.Scalars("rejection_sampling/mean_best_reward")[0].value == pytest.approx(first["mean_best_reward"])
     # the kept samples wait beside the candidate; the pool is untouched until a promotion merges them
     staged = [json.loads(line) for line in (tmp_path / "v1" / STAGED).read_text().splitlines()]
     assert [row["safety"] for row in staged] == [True, False, False] and pool_read(pool) == []
@@ -79,9 +88,9 @@ def test_the_pool_is_rescored_and_a_pooled_sample_can_beat_the_new_ones(models, 
     captured = {}
     real_sft = rejection_sampling.sft_train
 
-    def sft(config, examples, policy_dir, output_dir):
+    def sft(config, examples, policy_dir, output_dir, **options):
         captured["examples"] = examples
-        return real_sft(config, examples, policy_dir, output_dir)
+        return real_sft(config, examples, policy_dir, output_dir, **options)
 
     monkeypatch.setattr(rejection_sampling, "sft_train", sft)
     # when rejection sampling runs
