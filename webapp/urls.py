@@ -14,5 +14,7 @@ urlpatterns = [
     path("", include("annotation.web_urls")),
 ]
 
+# A path that matches no URL is a JSON 404 under /api/, as a view's own 404 is.
+handler404 = "annotation.views.errors.not_found"
 # A database outage is a 503 with Retry-After (JSON under /api/, a plain page elsewhere), not Django's 500 page.
 handler500 = "annotation.views.errors.server_error"

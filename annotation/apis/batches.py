@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from annotation.apis.fields import StrictCharField, StrictChoiceField, StrictFloatField, StrictIntegerField
 from annotation.apis.permissions import IsAdmin
+from annotation.apis.schema import conflict
 from annotation.models import Batch, ModelVersion, Track
 from annotation.selectors.exports import preference_export_rows
 from annotation.selectors.stats import batch_stats
@@ -85,7 +86,8 @@ class BatchListCreateApi(APIView):
 class BatchActivateApi(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=None, responses=BatchOutputSerializer)
+    @extend_schema(request=None, responses={200: BatchOutputSerializer, **conflict(
+        "The batch is closed, or another batch is active in its track.")})
     def post(self, request, batch_id: int):
         batch = batch_activate(batch=get_object_or_404(Batch, pk=batch_id))
         return Response(BatchOutputSerializer(batch).data)

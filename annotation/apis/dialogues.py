@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 
 from annotation.apis.fields import StrictBooleanField, StrictCharField, StrictChoiceField, StrictIntegerField
 from annotation.apis.permissions import IsAnnotator
+from annotation.apis.schema import conflict
 from annotation.models import Sample, Strength, Track, Turn
 from annotation.selectors.dialogues import dialogue_get, dialogue_list, turn_get
 from annotation.services.comparisons import TIME_SPENT_MAX_MS, comparison_create
@@ -77,7 +78,8 @@ class DialogueListCreateApi(APIView):
         dialogues = dialogue_list(annotator=request.user)
         return Response(DialogueOutputSerializer(dialogues, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: DialogueOutputSerializer})
+    @extend_schema(request=InputSerializer, responses={
+        201: DialogueOutputSerializer, **conflict("The track has no active batch.")})
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -101,7 +103,8 @@ class TurnCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         prompt = StrictCharField(trim_whitespace=True, max_length=PROMPT_MAX_CHARS)
 
-    @extend_schema(request=InputSerializer, responses={202: TurnOutputSerializer})
+    @extend_schema(request=InputSerializer, responses={202: TurnOutputSerializer, **conflict(
+        "The dialogue's batch is no longer active, or its previous turn has no comparison yet.")})
     def post(self, request, dialogue_id: int):
         dialogue = dialogue_get(annotator=request.user, dialogue_id=dialogue_id)
         serializer = self.InputSerializer(data=request.data)
@@ -125,7 +128,8 @@ class TurnDetailApi(APIView):
 class TurnRetryApi(APIView):
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=None, responses={202: TurnOutputSerializer})
+    @extend_schema(request=None, responses={
+        202: TurnOutputSerializer, **conflict("Only a failed turn can be retried.")})
     def post(self, request, turn_id: int):
         turn = turn_retry(turn=turn_get(annotator=request.user, turn_id=turn_id))
         turn = turn_get(annotator=request.user, turn_id=turn.pk)
@@ -156,7 +160,8 @@ class ComparisonCreateApi(APIView):
         time_spent_ms = serializers.IntegerField()
         review_status = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, **conflict(
+        "The turn already has a comparison, is not ready yet, or was skipped or reported.")})
     def post(self, request, turn_id: int):
         turn = turn_get(annotator=request.user, turn_id=turn_id)
         serializer = self.InputSerializer(data=request.data)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from annotation.apis.dialogues import TurnOutputSerializer
 from annotation.apis.fields import StrictBooleanField, StrictCharField, StrictChoiceField, StrictIntegerField
 from annotation.apis.permissions import IsAdmin, IsAnnotator
+from annotation.apis.schema import conflict
 from annotation.errors import Conflict
 from annotation.models import Batch, Comparison, OverlapItem, Sample, Track
 from annotation.selectors.dialogues import turn_get
@@ -43,7 +44,8 @@ class OverlapNextApi(APIView):
     class InputSerializer(serializers.Serializer):
         track = StrictChoiceField(choices=Track.values)
 
-    @extend_schema(request=InputSerializer, responses={201: OverlapTurnOutputSerializer, 204: None})
+    @extend_schema(request=InputSerializer, responses={201: OverlapTurnOutputSerializer, 204: None,
+                                                       **conflict("The track has no active batch.")})
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -60,7 +62,7 @@ class OverlapDueApi(APIView):
     permission_classes = [IsAnnotator]
 
     @extend_schema(parameters=[OpenApiParameter("track", str, enum=Track.values, required=True)],
-                   responses=OpenApiTypes.OBJECT)
+                   responses={200: OpenApiTypes.OBJECT, **conflict("The track has no active batch.")})
     def get(self, request):
         track = request.query_params.get("track")
         if track not in Track.values:
@@ -101,7 +103,8 @@ class OverlapItemListCreateApi(APIView):
             "source_turn__samples")
         return Response(OverlapItemOutputSerializer(items, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: OverlapItemOutputSerializer(many=True)})
+    @extend_schema(request=InputSerializer, responses={201: OverlapItemOutputSerializer(many=True),
+                                                       **conflict("The batch is closed.")})
     def post(self, request, batch_id: int):
         batch = get_object_or_404(Batch, pk=batch_id)
         serializer = self.InputSerializer(data=request.data)
@@ -119,7 +122,8 @@ class OverlapItemGoldApi(APIView):
     class InputSerializer(serializers.Serializer):
         gold_label = StrictChoiceField(choices=Sample.Label.values, allow_null=True)
 
-    @extend_schema(request=InputSerializer, responses=OverlapItemOutputSerializer)
+    @extend_schema(request=InputSerializer, responses={
+        200: OverlapItemOutputSerializer, **conflict("The item's pair is not sampled yet.")})
     def post(self, request, item_id: int):
         item = get_object_or_404(OverlapItem.objects.select_related("source_turn"), pk=item_id)
         serializer = self.InputSerializer(data=request.data)

@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 
 from annotation.apis.fields import StrictCharField, StrictChoiceField
 from annotation.apis.permissions import IsAnnotator
+from annotation.apis.schema import conflict
 from annotation.models import TurnReport
 from annotation.selectors.dialogues import turn_get
 from annotation.services.reports import REPORT_NOTE_MAX_CHARS, turn_report_create
@@ -28,7 +29,8 @@ class TurnReportCreateApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=TurnReportInputSerializer, responses={201: TurnReportOutputSerializer})
+    @extend_schema(request=TurnReportInputSerializer, responses={201: TurnReportOutputSerializer, **conflict(
+        "The turn already has a comparison, or was already skipped or reported.")})
     def post(self, request, turn_id: int):
         turn = turn_get(annotator=request.user, turn_id=turn_id)
         serializer = TurnReportInputSerializer(data=request.data)

@@ -271,3 +271,34 @@ def test_another_server_error_under_api_is_a_json_500(monkeypatch):
     answer = page.get("/api/dialogues/")
     assert answer.status_code == 500 and answer.json() == {"detail": "Server error; it has been logged.",
                                                            "errors": {}}
+
+
+# --- what the fuzzer checks (tests/e2e/test_fuzz.py): each answer as the schema documents it ------------
+
+
+def test_a_path_under_api_that_matches_no_url_is_a_json_404():
+    annotator = client_for(UserFactory())
+    for path in ("/api/turns/null,null/", "/api/batches/abc/stats/", "/api/no-such-thing/"):
+        answer = annotator.get(path)
+        assert answer.status_code == 404 and answer.json() == {"detail": "Not found.", "errors": {}}, path
+    page = Client().get("/dialogues/abc/")
+    assert page.status_code == 404 and not page["Content-Type"].startswith("application/json")
+
+
+def test_the_schema_documents_each_operations_error_answers_in_the_error_shape():
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    def codes(path: str, method: str) -> set[str]:
+        return set(schema["paths"][path][method]["responses"])
+
+    assert codes("/api/turns/{turn_id}/comparison/", "post") == {"201", "400", "401", "403", "404", "409", "413",
+                                                                  "415", "503"}
+    assert codes("/api/dialogues/", "get") == {"200", "401", "403", "503"}  # no body, no query, no row named
+    assert codes("/api/batches/{batch_id}/export/", "get") >= {"400", "404"}  # ?format= can be refused
+    assert {"401", "403"}.isdisjoint(codes("/api/auth/token/", "post"))  # anyone may ask for a token
+    error = schema["paths"]["/api/turns/{turn_id}/comparison/"]["post"]["responses"]["409"]
+    assert error["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
+    assert "already has a comparison" in error["description"]
+    assert set(schema["components"]["schemas"]["Error"]["required"]) == {"detail", "errors"}
+    every_operation = [operation for item in schema["paths"].values() for operation in item.values()]
+    assert all("503" in operation["responses"] for operation in every_operation)

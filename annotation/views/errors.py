@@ -1,7 +1,8 @@
-"""The server-error page (handler500): a database that does not answer is a 503 to retry, not a 500.
+"""The error pages Django answers itself (handler404, handler500), in the API's JSON shape under /api/.
 
-The API's own errors are answered by annotation.apis.errors; this catches what escapes a view, such as
-a session the middleware cannot load or save while PostgreSQL restarts.
+The API's own errors are answered by annotation.apis.errors; these catch what never reaches a view: a
+path that matches no URL (`/api/turns/abc/`), or a session the middleware cannot load or save while
+PostgreSQL restarts (a database that does not answer is a 503 to retry, not a 500).
 """
 
 import sys
@@ -11,6 +12,12 @@ from django.template import loader
 from django.views import defaults
 
 from annotation.apis.errors import DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_ERRORS, error_body
+
+
+def not_found(request, exception):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("Not found."), status=404)
+    return defaults.page_not_found(request, exception)
 
 
 def server_error(request):

@@ -10,7 +10,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's JSON parser, refusing bodies nested deeper than 32 levels (400) instead of recursing into a 500.
     "DEFAULT_PARSER_CLASSES": ["annotation.apis.parsers.DepthLimitedJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "annotation.apis.schema.ApiAutoSchema",  # with the error answers of each operation
     "EXCEPTION_HANDLER": "annotation.apis.errors.api_exception_handler",
     # The export takes ?format=trl as its own parameter, not as a renderer override.
     "URL_FORMAT_OVERRIDE": None,
