@@ -33,13 +33,20 @@ def error_body(detail: str, errors: dict | None = None) -> dict:
     return {"detail": detail, "errors": errors or {}}
 
 
+def _messages(detail, prefix: str = "") -> list[str]:
+    """A field's messages as plain strings; a list's items are named by position ("item 0: must be a string")."""
+    if isinstance(detail, dict):
+        return [message for key, nested in detail.items()
+                for message in _messages(nested, f"{prefix}{'item ' if isinstance(key, int) else ''}{key}: ")]
+    if isinstance(detail, list):
+        return [message for nested in detail for message in _messages(nested, prefix)]
+    return [f"{prefix}{detail}"]
+
+
 def _field_errors(detail) -> dict:
     if isinstance(detail, dict):
-        return {field: [str(m) for m in (messages if isinstance(messages, list) else [messages])]
-                for field, messages in detail.items()}
-    if isinstance(detail, list):
-        return {"non_field_errors": [str(m) for m in detail]}
-    return {"non_field_errors": [str(detail)]}
+        return {field: _messages(messages) for field, messages in detail.items()}
+    return {"non_field_errors": _messages(detail)}
 
 
 def api_exception_handler(exc, context):

@@ -302,3 +302,11 @@ def test_the_schema_documents_each_operations_error_answers_in_the_error_shape()
     assert set(schema["components"]["schemas"]["Error"]["required"]) == {"detail", "errors"}
     every_operation = [operation for item in schema["paths"].values() for operation in item.values()]
     assert all("503" in operation["responses"] for operation in every_operation)
+
+
+def test_a_bad_item_in_a_list_is_named_by_its_position_in_plain_words():
+    admin = client_for(AdminFactory())
+    answer = admin.post("/api/batches/", _batch_body(policy_versions=["ok", 7, "a\x00b"]), format="json")
+    assert answer.status_code == 400
+    assert _field_errors(answer)["policy_versions"] == ["item 1: must be a string",
+                                                        "item 2: Null characters are not allowed."]
