@@ -54,20 +54,20 @@ cases_run = dict.fromkeys(ROLES, 0)
 @pytest.fixture(scope="module")
 def fuzz_world(request, stack, tmp_path_factory):
     """Rows for the fuzzer's small ids to land on: two policies, an active batch per track, a sampled turn."""
-    stack.manage("create_user", "--username", "fuzz-admin", "--password", "fuzz-admin-pw!", "--role", "admin")
-    stack.manage("create_user", "--username", "fuzz-annotator", "--password", "fuzz-annotator-pw!",
+    stack.manage("create_user", "--username", "fuzz-admin", "--password", "quiet-harbour-lantern", "--role", "admin")
+    stack.manage("create_user", "--username", "fuzz-annotator", "--password", "amber-orchard-violin",
                  "--role", "annotator")
     models = tmp_path_factory.mktemp("fuzz-models")
     for seed, name in ((1, "fuzz-v1"), (2, "fuzz-v2")):
         stack.manage("register_model", "--kind", "policy", "--name", name, "--path",
                      str(foreign_model_dir(models / name, seed=seed)), "--current")
-    admin = stack.client("fuzz-admin", "fuzz-admin-pw!")
+    admin = stack.client("fuzz-admin", "quiet-harbour-lantern")
     for track in ("helpfulness", "safety"):
         batch = admin.post("/api/batches/", {"name": f"fuzz-{track}", "track": track, "policy_versions": [
             "fuzz-v1", "fuzz-v2"], "temperature_min": 0.7, "temperature_max": 1.2, "target_comparisons": 50,
             "max_new_tokens": 8})
         assert admin.post(f"/api/batches/{batch.json()['id']}/activate/").status_code == 200
-    annotator = stack.client("fuzz-annotator", "fuzz-annotator-pw!")
+    annotator = stack.client("fuzz-annotator", "amber-orchard-violin")
     dialogue = annotator.post("/api/dialogues/", {"track": "helpfulness"}).json()
     turn = annotator.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "Hello there."}).json()
     assert annotator.turn_wait(turn["id"])["status"] == "ready"
