@@ -1,5 +1,5 @@
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.permissions import AllowAny
@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.apis.fields import StrictCharField
+from annotation.apis.schema import ErrorSerializer
 from annotation.apis.throttling import LoginRateThrottle
 from annotation.services.users import token_for_login, user_tokens_revoke
 
@@ -42,7 +43,8 @@ class TokenApi(APIView):
             raise ValidationError({"password": ["wrong username or password"]})
         return Response({"token": token_for_login(user=user).key})
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, 401: OpenApiResponse(
+        ErrorSerializer, description="No valid token to revoke (none given, expired or already revoked).")})
     def delete(self, request):
         if not request.user.is_authenticated:
             raise NotAuthenticated()
