@@ -24,6 +24,7 @@ from annotation.models import Batch, ModelVersion
 from annotation.selectors.exports import preference_export_rows, preference_export_write
 from annotation.selectors.model_versions import model_version_current
 from annotation.services.batches import batch_activate, batch_close, batch_create
+from annotation.services.data_builders import policy_context_distill, policy_gatt
 from annotation.services.model_versions import model_version_register, model_version_set_current
 from annotation.services.training import (TrainingSettings, policy_pool_merge, policy_refresh,
                                           reward_models_accuracy, reward_models_train)
@@ -76,6 +77,8 @@ class IterationConfig:
     ppo_lr: float = 5e-5  # the paper's 1e-6 is for 7B+ models; the tiny demo model needs more
     ppo_beta: float = 0.01
     ppo_heldout: int = 30  # rejection-sampling prompts kept apart for PPO's early stopping
+    gatt: bool = False  # Ghost Attention on this iteration's annotated dialogues (paper 3.3)
+    context_distillation: bool = False  # targeted safety context distillation on the safety prompts (paper 4.2.4)
 
     def __post_init__(self) -> None:
         if not self.rs_temperatures or any(t <= 0 for t in self.rs_temperatures):
@@ -220,6 +223,17 @@ def iteration_run(config: IterationConfig) -> dict:
         ppo_report.update(_rates(versus_rs, prefix="versus_rejection_sampling_"))
         lap("ppo")
 
+    builders = {}
+    if config.gatt:
+        new, builders["gatt"] = policy_gatt(policy=new, batches=[b.name for b in batches], workdir=workdir,
+                                            max_new_tokens=config.max_new_tokens, seed=config.seed)
+        lap("gatt")
+    if config.context_distillation:
+        new, builders["context_distillation"] = policy_context_distill(
+            policy=new, safety_rm=rms["safety"], prompts_file=config.rs_prompts, workdir=workdir,
+            max_new_tokens=config.max_new_tokens, seed=config.seed)
+        lap("context_distillation")
+
     evaluation = policy_compare(new_path=new.path, old_path=policy.path, helpfulness_rm=rms["helpfulness"].path,
                                 safety_rm=rms["safety"].path, prompts_file=config.heldout_prompts,
                                 limit=config.heldout_limit, max_new_tokens=config.max_new_tokens, seed=config.seed)
@@ -254,6 +268,8 @@ def iteration_run(config: IterationConfig) -> dict:
         "truncated": {"rejection_sampling": rs["truncated"], "ppo": ppo_report and ppo_report["truncated"],
                       "heldout": evaluation["truncated"]},
         "ppo": ppo_report,
+        "gatt": builders.get("gatt"),
+        "context_distillation": builders.get("context_distillation"),
         "heldout_replies": str(replies),
         "heldout_examples": evaluation["replies"][:HELDOUT_EXAMPLES],
         "seconds": timings,

@@ -35,6 +35,10 @@ class Command(JsonCommand):
                                  "policy alone, at two temperatures")
         parser.add_argument("--ppo", action="store_true", help="PPO on top of the rejection-sampling checkpoint")
         parser.add_argument("--ppo-iterations", type=int, default=20)
+        parser.add_argument("--gatt", action="store_true",
+                            help="Ghost Attention on the iteration's annotated dialogues (build_gatt_data)")
+        parser.add_argument("--context-distillation", action="store_true",
+                            help="targeted safety context distillation on the safety prompts (distill_safety_context)")
         parser.add_argument("--url", help="server to drive (default: one started inside this command)")
         parser.add_argument("--users", type=int, default=4)
         parser.add_argument("--comparisons", type=int, default=25, help="per simulated annotator and track")
@@ -53,7 +57,7 @@ class Command(JsonCommand):
 
     def run(self, *, k, temperature, rs_temperatures, sample_parent, ppo, url, users, comparisons, profile, max_new_tokens, rs_prompts,
             heldout_prompts, heldout_limit, rm_base, promotion_threshold, seed, ppo_iterations, rm_epochs, rm_lr, sft_epochs,
-            sft_lr, **_):
+            sft_lr, gatt, context_distillation, **_):
         options = {k_: v for k_, v in dict(rs_prompts=rs_prompts, heldout_prompts=heldout_prompts).items() if v}
         try:
             config = IterationConfig(url=url or "", users=users, comparisons=comparisons, profile=profile, k=k,
@@ -62,7 +66,8 @@ class Command(JsonCommand):
                                      heldout_limit=heldout_limit, rm_base=rm_base, rm_epochs=rm_epochs,
                                      rm_lr=rm_lr, sft_epochs=sft_epochs, sft_lr=sft_lr,
                                      promotion_threshold=promotion_threshold, seed=seed, ppo=ppo,
-                                     ppo_iterations=ppo_iterations, **options)
+                                     ppo_iterations=ppo_iterations, gatt=gatt,
+                                     context_distillation=context_distillation, **options)
         except ValueError as error:  # before a server starts
             raise ValidationError({"iteration": [str(error)]}) from error
         with (nullcontext(url) if url else live_server()) as base_url:
