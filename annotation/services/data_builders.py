@@ -24,7 +24,8 @@ from reward_training.policy.sft import SFTConfig
 
 
 def policy_gatt(*, policy: ModelVersion, batches: list[str], workdir: Path, max_new_tokens: int = 64,
-                sft_epochs: float = 1.0, sft_lr: float = GATT_SFT.learning_rate, seed: int = 0) -> tuple[ModelVersion, dict]:
+                sft_epochs: float = 1.0, sft_lr: float = GATT_SFT.learning_rate, seed: int = 0
+                ) -> tuple[ModelVersion, dict]:
     """GAtt on the chosen paths of the batches' annotated dialogues; the fine-tuned policy, registered."""
     paths = dialogue_chosen_paths(batches=batches)
     if not paths:

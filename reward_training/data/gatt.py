@@ -89,7 +89,7 @@ def instructions_load(path: str | Path = DEFAULT_INSTRUCTIONS) -> InstructionSet
             raise ValueError(f"{path}: attribute {kind!r} must list its options")
         parsed = []
         for i, option in enumerate(options):
-            if not isinstance(option, dict) or not str(option.get("full", "")).strip() or not str(option.get("short", "")).strip():
+            if not isinstance(option, dict) or not all(str(option.get(f) or "").strip() for f in ("full", "short")):
                 raise ValueError(f"{path}: option {i} of {kind!r} needs a non-empty \"full\" and \"short\" form")
             try:
                 check = check_validate(option["check"]) if option.get("check") is not None else None
@@ -202,7 +202,8 @@ def first_turn_messages(dialogue: Dialogue, instruction: str, replies: Sequence[
 
 
 def replies_turn_by_turn(prompts_for: Callable[[int, list[str]], list[Message]], dialogues: Sequence[Dialogue],
-                         replier: Replier, *, on_turn: Callable[[int], None] | None = None) -> list[list[tuple[str, bool]]]:
+                         replier: Replier, *, on_turn: Callable[[int], None] | None = None
+                         ) -> list[list[tuple[str, bool]]]:
     """Sample every dialogue's replies in turn order, batching the dialogues that reach each turn.
 
     prompts_for(i, replies_so_far) is the prompt for dialogue i's next reply. Returns (text, finished) per turn."""

@@ -125,7 +125,8 @@ def adherence_by_turn(
     }
 
 
-def adherence_plot(reports: dict[str, dict[str, Any]], path: str | Path, *, title: str = "Instruction adherence") -> Path:
+def adherence_plot(reports: dict[str, dict[str, Any]], path: str | Path, *,
+                   title: str = "Instruction adherence") -> Path:
     """Adherence against turn index, one line per report (e.g. "before GAtt", "after GAtt") and one panel
     per check kind plus "all" (like the paper's Fig. 10 / Fig. 28). Writes a PNG and returns its path."""
     import matplotlib

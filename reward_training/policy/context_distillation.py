@@ -238,7 +238,8 @@ def context_distill(
         "mean_safety_without": sum(plain_scores) / len(prompts),
         "preprompts_version": preprompts.version,
         "seconds": time.perf_counter() - started,
-        "sft": {k: sft_metrics[k] for k in ("steps", "examples", "trained_tokens", "loss_first", "loss_last", "seconds")},
+        "sft": {k: sft_metrics[k]
+                for k in ("steps", "examples", "trained_tokens", "loss_first", "loss_last", "seconds")},
         "config": config_dict(config),
     }
     output_dir = Path(output_dir)
@@ -260,9 +261,11 @@ def distillation_measure(
     config = config or ContextDistillationConfig(progress=False)
 
     def judged(rm_dir: str | Path, prompts: Sequence[list[Message]]) -> dict[str, Any]:
-        replies = {label: _sample(policy, prompts, config) for label, policy in (("before", before_dir), ("after", after_dir))}
+        replies = {label: _sample(policy, prompts, config)
+                   for label, policy in (("before", before_dir), ("after", after_dir))}
         scorer = RewardScorer(rm_dir, device=config.device, batch_size=config.score_batch_size)
-        scores = {label: scorer.score(list(prompts), texts, finished=done).tolist() for label, (texts, done) in replies.items()}
+        scores = {label: scorer.score(list(prompts), texts, finished=done).tolist()
+                  for label, (texts, done) in replies.items()}
         return {"n": len(prompts), "mean_before": sum(scores["before"]) / len(prompts),
                 "mean_after": sum(scores["after"]) / len(prompts),
                 "win_rate_after_over_before": paired_win_rate(scores["after"], scores["before"]).as_dict()}

@@ -45,7 +45,8 @@ class Command(JsonCommand):
         parser.add_argument("--sft-lr", type=float)
         parser.add_argument("--register", metavar="NAME", help="with --train: register the result (not made current)")
         parser.add_argument("--eval-dialogues", help="held-out dialogues (JSONL) to measure adherence by turn on")
-        parser.add_argument("--plot", help="with --eval-dialogues: the PNG of adherence by turn (default: beside --output)")
+        parser.add_argument("--plot",
+                            help="with --eval-dialogues: the PNG of adherence by turn (default: beside --output)")
 
     def database_first(self, options):
         return bool(options["register"] or options["from_platform"])

@@ -63,7 +63,8 @@ class Command(JsonCommand):
         parser.add_argument("--config", help="JSON file of ContextDistillationConfig fields")
         parser.add_argument("--eval-prompts", help="held-out safety prompts: safety RM score and win rate before/after")
         parser.add_argument("--helpfulness-rm", help="with --helpfulness-prompts: the helpfulness reward model")
-        parser.add_argument("--helpfulness-prompts", help="held-out helpfulness prompts: helpfulness RM score before/after")
+        parser.add_argument("--helpfulness-prompts",
+                            help="held-out helpfulness prompts: helpfulness RM score before/after")
 
     def database_first(self, options):
         return bool(options["register"])
@@ -85,7 +86,8 @@ class Command(JsonCommand):
         heldout = _read("eval_prompts", safety_prompts_read, eval_prompts) if eval_prompts else None
         helpful = _read("helpfulness_prompts", prompts_read, helpfulness_prompts) if helpfulness_prompts else []
         if helpful and not heldout:
-            raise ValidationError({"helpfulness_prompts": ["measured only with --eval-prompts (held-out safety prompts)"]})
+            raise ValidationError({"helpfulness_prompts": ["measured only with --eval-prompts "
+                                                           "(held-out safety prompts)"]})
         try:
             base = config_build(ContextDistillationConfig, file=config, max_new_tokens=max_new_tokens,
                                 temperature=temperature, seed=seed)
