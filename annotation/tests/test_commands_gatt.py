@@ -84,3 +84,14 @@ def test_bad_input_exits_with_one_line_and_writes_nothing(tiny_policy_dir, tmp_p
     with pytest.raises(CommandError, match="^dialogues: no annotated dialogue matches$"):
         run("build_gatt_data", "--policy", str(tiny_policy_dir), "--from-platform", "--output", str(out))
     assert not out.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_a_dialogue_too_long_for_the_model_exits_with_one_line(tmp_path):
+    from reward_training.testing import tiny_chat_model_save
+
+    short_context = tiny_chat_model_save(tmp_path / "short", max_position_embeddings=64)
+    data = write_dialogues(tmp_path / "d.jsonl", [dialogue("a long question " * 20)])
+    with pytest.raises(CommandError, match=r"^dialogues: the prompt needs \d+ tokens but the model's context of 64"):
+        run("build_gatt_data", "--policy", str(short_context), "--dialogues", str(data), "--output",
+            str(tmp_path / "g.jsonl"), *FAST)
+    assert not (tmp_path / "g.jsonl").exists()

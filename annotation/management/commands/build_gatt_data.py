@@ -89,24 +89,27 @@ class Command(JsonCommand):
         except ValueError as error:
             raise ValidationError({"sft": [str(error)]}) from error
 
-        with progress(total=sum(len(d.users) for d in items), desc="GAtt sampling", unit="reply") as bar:
-            result = gatt_data_build(settings_, policy_dir=policy_path, dialogues=items, instructions=instruction_set,
-                                     output=output, on_replies=bar.update)
-        if train:
-            metrics = gatt_train(sft, output, policy_path, train)
-            result["sft"] = {k: metrics[k] for k in ("steps", "examples", "trained_tokens", "loss_first", "loss_last",
-                                                     "seconds")}
-            result["output_dir"] = str(Path(train).resolve())
-        if heldout is not None:
-            reports = {"before GAtt": adherence_measure(settings_, policy_dir=policy_path, dialogues=heldout,
-                                                        instructions=instruction_set, seed=settings_.seed + 1)}
+        try:
+            with progress(total=sum(len(d.users) for d in items), desc="GAtt sampling", unit="reply") as bar:
+                result = gatt_data_build(settings_, policy_dir=policy_path, dialogues=items,
+                                         instructions=instruction_set, output=output, on_replies=bar.update)
             if train:
-                reports["after GAtt"] = adherence_measure(settings_, policy_dir=train, dialogues=heldout,
-                                                          instructions=instruction_set, seed=settings_.seed + 1)
-            png = Path(plot) if plot else Path(output).with_suffix(".adherence.png")
-            adherence_plot(reports, png, title=f"GAtt adherence by turn ({Path(policy_path).name})")
-            result["adherence"] = {label: {"all": r["all"], "by_kind": r["by_kind"]} for label, r in reports.items()}
-            result["plot"] = str(png.resolve())
+                metrics = gatt_train(sft, output, policy_path, train)
+                result["sft"] = {k: metrics[k] for k in ("steps", "examples", "trained_tokens", "loss_first",
+                                                         "loss_last", "seconds")}
+                result["output_dir"] = str(Path(train).resolve())
+            if heldout is not None:
+                measure = dict(dialogues=heldout, instructions=instruction_set, seed=settings_.seed + 1)
+                reports = {"before GAtt": adherence_measure(settings_, policy_dir=policy_path, **measure)}
+                if train:
+                    reports["after GAtt"] = adherence_measure(settings_, policy_dir=train, **measure)
+                png = Path(plot) if plot else Path(output).with_suffix(".adherence.png")
+                adherence_plot(reports, png, title=f"GAtt adherence by turn ({Path(policy_path).name})")
+                result["adherence"] = {label: {"all": r["all"], "by_kind": r["by_kind"]}
+                                       for label, r in reports.items()}
+                result["plot"] = str(png.resolve())
+        except ValueError as error:  # a prompt too long for the model, no row left to train on
+            raise ValidationError({"dialogues": [str(error)]}) from error
         if register:
             version = model_version_register(
                 name=register, kind="policy", path=train, parent=policy_version,
