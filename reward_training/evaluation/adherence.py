@@ -133,6 +133,7 @@ def adherence_plot(reports: dict[str, dict[str, Any]], path: str | Path, *,
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     kinds = sorted({kind for report in reports.values() for kind in report["by_kind"]}) + ["all"]
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.2 * len(kinds), 3.2), sharey=True, squeeze=False)
@@ -145,6 +146,7 @@ def adherence_plot(reports: dict[str, dict[str, Any]], path: str | Path, *,
             ax.plot([t for t, _ in points], [v for _, v in points], marker="o", label=label)
         ax.set_title(kind)
         ax.set_xlabel("turn")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("share of replies that adhere")
