@@ -38,7 +38,7 @@ class TrainingSettings:
 
     rm_batch_size: int | None = None
     rm_max_length: int | None = None
-    rm_lr: float | None = None
+    rm_lr: float | None = None  # None: from the base model's size (RewardConfig.learning_rate_choose)
     rm_epochs: int | None = None
     rm_save_every_steps: int | None = None
     k: int | None = None  # rejection sampling: samples per prompt
@@ -97,7 +97,7 @@ def reward_models_train(
             lineage={"base": base, "data_files": [str(data)], "batches": batches,
                      "data_manifest": str(Path(result["output_dir"]) / "data_manifest.json")},
             metrics={k: result.get(k) for k in ("n_train_pairs", "pairs_per_second", "dropped_identical",
-                                                "resumed_from", "tracking")},
+                                                "resumed_from", "tracking", "learning_rate")},
             current=current,
         )
     on_progress(1.0, "reward models registered")

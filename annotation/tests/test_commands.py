@@ -72,6 +72,7 @@ def test_train_evaluate_and_register_a_reward_model(tiny_policy_dir, preference_
     version = ModelVersion.objects.get(name="rm-h1")
     assert version.kind == "reward" and version.track == "helpfulness"
     assert version.lineage["batches"] == ["week-1"] and version.lineage["base"] == "base"
+    assert version.metrics["learning_rate"]["value"] == 1e-3  # --lr wins over the size-derived default
     evaluated = run("evaluate_reward_model", "--model", "rm-h1", "--data", str(preference_file))
     assert evaluated["n"] == 24 and evaluated["accuracy"] == pytest.approx(result["accuracy"])
     with pytest.raises(CommandError, match="neither a registered model version nor a model directory"):
@@ -91,6 +92,7 @@ def test_train_and_evaluate_on_an_hh_file_as_the_contract_writes_it(tiny_policy_
     result = run("train_reward_model", "--kind", "safety", "--base", str(tiny_policy_dir), "--data", str(hh),
                  "--format", "hh-rlhf", "--output", str(tmp_path / "rm"), "--batch-size", "4", "--max-length", "64")
     assert result["mixture"] == "none" and result["n_train_pairs"] + result["dropped_identical"] == 12
+    assert result["learning_rate"]["value"] == 1e-5  # no --lr: the paper's value for a model under 60B
     manifest = json.loads((tmp_path / "rm" / "data_manifest.json").read_text())
     assert manifest["by_track"] == {"safety": 12}
     assert set(manifest["by_source"]) == {"hh-rlhf"}
