@@ -182,3 +182,25 @@ def test_rejection_sample_stages_its_samples_for_the_pool_of_the_policys_lineage
     assert [row["safety"] for row in staged] == [True, False]
     assert result["pool_size"] == 0 and not (tmp_path / "models" / "rejection_pool" / "base").exists()
     assert ModelVersion.objects.get(name="base-rs1").lineage["pool"] == result["pool"]
+
+
+def test_rejection_sample_sweeps_temperatures_and_registers_the_chosen_one(
+        tiny_policy_dir, tiny_reward_models, tmp_path, settings):
+    settings.MODEL_DIR = tmp_path / "models"
+    prompts = tmp_path / "rs.txt"
+    prompts.write_text("Name a tree.\nSay hello.\nCount to two.\n")
+    common = ["--policy", str(tiny_policy_dir), "--helpfulness-rm", str(tiny_reward_models["helpfulness"]),
+              "--safety-rm", str(tiny_reward_models["safety"]), "--prompts", str(prompts), "--k", "2",
+              "--max-new-tokens", "6", "--sft-epochs", "1"]
+    with pytest.raises(CommandError, match="--temperature or --temperature-sweep"):
+        run("rejection_sample", *common, "--output", str(tmp_path / "none"))
+    with pytest.raises(CommandError, match="temperatures separated by commas"):
+        run("rejection_sample", *common, "--temperature-sweep", "0.7,hot", "--output", str(tmp_path / "bad"))
+    result = run("rejection_sample", *common, "--temperature-sweep", "0.7,1.3", "--sweep-prompts", "2",
+                 "--output", str(tmp_path / "rs"), "--register", "swept")
+    sweep = result["temperature_sweep"]
+    assert sweep["prompts"] == 2 and [r["temperature"] for r in sweep["by_temperature"]] == [0.7, 1.3]
+    assert result["temperature"] == sweep["chosen"] == max(sweep["by_temperature"], key=lambda r: r["score"])["temperature"]
+    assert (tmp_path / "rs" / "reward_vs_k_by_temperature.png").is_file()
+    lineage = ModelVersion.objects.get(name="swept").lineage
+    assert lineage["temperature"] == sweep["chosen"] and lineage["temperature_sweep"] == [0.7, 1.3]
