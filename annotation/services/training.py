@@ -38,11 +38,15 @@ class TrainingSettings:
 
     rm_batch_size: int | None = None
     rm_max_length: int | None = None
-    rm_lr: float | None = None
+    rm_lr: float | None = None  # None: from the base model's size (RewardConfig.learning_rate_choose)
     rm_epochs: int | None = None
     rm_save_every_steps: int | None = None
     k: int | None = None  # rejection sampling: samples per prompt
     temperature: float | None = None  # rejection sampling temperature
+    # rejection sampling: temperatures to sweep on a subset of prompts first (paper Fig. 8); the best one
+    # replaces `temperature`, and so any per-iteration schedule (run_iteration --rs-temperatures) behind it
+    temperature_sweep: tuple[float, ...] | None = None
+    sweep_prompts: int | None = None  # prompts the sweep samples (default 32)
     max_new_tokens: int | None = None
     sft_epochs: float | None = None
     sft_lr: float | None = None
@@ -97,7 +101,7 @@ def reward_models_train(
             lineage={"base": base, "data_files": [str(data)], "batches": batches,
                      "data_manifest": str(Path(result["output_dir"]) / "data_manifest.json")},
             metrics={k: result.get(k) for k in ("n_train_pairs", "pairs_per_second", "dropped_identical",
-                                                "resumed_from", "tracking")},
+                                                "resumed_from", "tracking", "learning_rate")},
             current=current,
         )
     on_progress(1.0, "reward models registered")
@@ -145,9 +149,10 @@ def policy_refresh(
     """Best-of-K under the RMs' combined reward on `prompts`, SFT on the best per prompt of these samples and
     the lineage's re-scored pool, and the result registered as policy `name` (a child of `policy`, not
     current: the promotion gate decides, and `policy_pool_merge` adds its samples to the pool on promotion)."""
-    stages = {"sampling": 0.05, "scoring": 0.45, "fine-tuning": 0.55}
+    stages = {"sweeping": 0.02, "sampling": 0.05, "scoring": 0.45, "fine-tuning": 0.55}
     config = RejectionSamplingConfig(seed=training.seed, **_given(
-        k=training.k, temperature=training.temperature, max_new_tokens=training.max_new_tokens))
+        k=training.k, temperature=training.temperature, max_new_tokens=training.max_new_tokens,
+        temperature_sweep=training.temperature_sweep, sweep_prompts=training.sweep_prompts))
     config.sft = replace(config.sft, **_given(epochs=training.sft_epochs, learning_rate=training.sft_lr,
                                               tracker=training.tracker))
     pool = policy_pool_dir(policy)
@@ -160,7 +165,8 @@ def policy_refresh(
         name=name, kind="policy", path=str(workdir / "policy"), parent=policy,
         lineage={"method": "rejection_sampling", "parent": policy.name,
                  "helpfulness_rm": rms["helpfulness"].name, "safety_rm": rms["safety"].name,
-                 "k": config.k, "temperature": config.temperature, "pool": str(pool),
+                 "k": config.k, "temperature": rs["temperature"], "temperature_sweep": config.temperature_sweep or None,
+                 "pool": str(pool),
                  "pool_iterations": rs["pool_iterations"], **lineage},
         metrics={"mean_best_reward": rs["mean_best_reward"], "mean_median_reward": rs["mean_median_reward"],
                  "tracking": rs["tracking"]},

@@ -72,6 +72,7 @@ def test_train_evaluate_and_register_a_reward_model(tiny_policy_dir, preference_
     version = ModelVersion.objects.get(name="rm-h1")
     assert version.kind == "reward" and version.track == "helpfulness"
     assert version.lineage["batches"] == ["week-1"] and version.lineage["base"] == "base"
+    assert version.metrics["learning_rate"]["value"] == 1e-3  # --lr wins over the size-derived default
     evaluated = run("evaluate_reward_model", "--model", "rm-h1", "--data", str(preference_file))
     assert evaluated["n"] == 24 and evaluated["accuracy"] == pytest.approx(result["accuracy"])
     with pytest.raises(CommandError, match="neither a registered model version nor a model directory"):
@@ -91,6 +92,7 @@ def test_train_and_evaluate_on_an_hh_file_as_the_contract_writes_it(tiny_policy_
     result = run("train_reward_model", "--kind", "safety", "--base", str(tiny_policy_dir), "--data", str(hh),
                  "--format", "hh-rlhf", "--output", str(tmp_path / "rm"), "--batch-size", "4", "--max-length", "64")
     assert result["mixture"] == "none" and result["n_train_pairs"] + result["dropped_identical"] == 12
+    assert result["learning_rate"]["value"] == 1e-5  # no --lr: the paper's value for a model under 60B
     manifest = json.loads((tmp_path / "rm" / "data_manifest.json").read_text())
     assert manifest["by_track"] == {"safety": 12}
     assert set(manifest["by_source"]) == {"hh-rlhf"}
@@ -180,3 +182,25 @@ def test_rejection_sample_stages_its_samples_for_the_pool_of_the_policys_lineage
     assert [row["safety"] for row in staged] == [True, False]
     assert result["pool_size"] == 0 and not (tmp_path / "models" / "rejection_pool" / "base").exists()
     assert ModelVersion.objects.get(name="base-rs1").lineage["pool"] == result["pool"]
+
+
+def test_rejection_sample_sweeps_temperatures_and_registers_the_chosen_one(
+        tiny_policy_dir, tiny_reward_models, tmp_path, settings):
+    settings.MODEL_DIR = tmp_path / "models"
+    prompts = tmp_path / "rs.txt"
+    prompts.write_text("Name a tree.\nSay hello.\nCount to two.\n")
+    common = ["--policy", str(tiny_policy_dir), "--helpfulness-rm", str(tiny_reward_models["helpfulness"]),
+              "--safety-rm", str(tiny_reward_models["safety"]), "--prompts", str(prompts), "--k", "2",
+              "--max-new-tokens", "6", "--sft-epochs", "1"]
+    with pytest.raises(CommandError, match="--temperature or --temperature-sweep"):
+        run("rejection_sample", *common, "--output", str(tmp_path / "none"))
+    with pytest.raises(CommandError, match="temperatures separated by commas"):
+        run("rejection_sample", *common, "--temperature-sweep", "0.7,hot", "--output", str(tmp_path / "bad"))
+    result = run("rejection_sample", *common, "--temperature-sweep", "0.7,1.3", "--sweep-prompts", "2",
+                 "--output", str(tmp_path / "rs"), "--register", "swept")
+    sweep = result["temperature_sweep"]
+    assert sweep["prompts"] == 2 and [r["temperature"] for r in sweep["by_temperature"]] == [0.7, 1.3]
+    assert result["temperature"] == sweep["chosen"] == max(sweep["by_temperature"], key=lambda r: r["score"])["temperature"]
+    assert (tmp_path / "rs" / "reward_vs_k_by_temperature.png").is_file()
+    lineage = ModelVersion.objects.get(name="swept").lineage
+    assert lineage["temperature"] == sweep["chosen"] and lineage["temperature_sweep"] == [0.7, 1.3]

@@ -13,6 +13,12 @@ its prompt's K samples finished, and is then trained on without an end-of-turn. 
 selected reply alone (SFT loss_on="last"): earlier assistant turns of a prompt's history came from
 older models, and no reward model selected them. The share of truncated replies is reported among
 the samples, the kept ones and the fine-tuning set (the best of the pool and the new samples).
+
+With `temperature_sweep` set, the iteration first samples K responses at each temperature of the
+grid on a seeded subset of `sweep_prompts` prompts (the same seeds at every temperature), records
+the max and median reward against K for each (paper Fig. 8) as JSON and a PNG beside the Fig. 7
+curve, and runs in full at the temperature whose mean best-of-K reward is highest. The sweep's
+choice replaces `temperature` (and any per-iteration schedule a caller derived it from).
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ from reward_training.tracking import RunTracker
 
 CURVE_JSON = "reward_vs_k.json"
 CURVE_PNG = "reward_vs_k.png"
+SWEEP_JSON = "reward_vs_k_by_temperature.json"
+SWEEP_PNG = "reward_vs_k_by_temperature.png"
+SWEEP_METRIC = "mean over the sweep's prompts of the max Rc among K samples (what best-of-K keeps)"
 
 
 @dataclass
@@ -58,6 +67,11 @@ class RejectionSamplingConfig:
     score_batch_size: int = 32
     device: str | None = None  # None: CUDA when available
     progress: bool = True
+    # Temperatures to sweep before the full run (paper Fig. 8); empty: off, sample at `temperature`. When on,
+    # the grid's best temperature by SWEEP_METRIC replaces `temperature`. Costs len(grid) x sweep_prompts x K
+    # samples more, with the policy and both reward models loaded together during the sweep.
+    temperature_sweep: tuple[float, ...] = ()
+    sweep_prompts: int = 32  # prompts the sweep samples (a seeded subset; all of them when there are fewer)
     # loss_on="last": the loss on the selected reply only, not on the history's earlier assistant turns
     sft: SFTConfig = field(default_factory=lambda: SFTConfig(epochs=1.0, learning_rate=1e-5, batch_size=16,
                                                              micro_batch_size=8, max_length=512, loss_on="last"))
@@ -69,6 +83,11 @@ class RejectionSamplingConfig:
             raise ValueError("k must be >= 1")
         if self.temperature <= 0:
             raise ValueError("temperature must be > 0 for sampling")
+        self.temperature_sweep = tuple(float(t) for t in self.temperature_sweep or ())
+        if any(t <= 0 for t in self.temperature_sweep):
+            raise ValueError("temperature_sweep: every temperature must be > 0")
+        if self.sweep_prompts < 1:
+            raise ValueError("sweep_prompts must be >= 1")
 
 
 def _sigmoid_scores(
@@ -109,6 +128,69 @@ def curve_plot(curve: dict[str, list[float]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def sweep_plot(sweep: dict[str, Any], path: Path) -> None:
+    """Fig. 8: the max (solid) and median (dashed) reward against K, one colour per temperature."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, row in enumerate(sweep["by_temperature"]):
+        colour = f"C{i}"
+        chosen = " (chosen)" if row["temperature"] == sweep["chosen"] else ""
+        ax.plot(sweep["k"], row["max"], color=colour, marker="o", label=f"max, T={row['temperature']:g}{chosen}")
+        ax.plot(sweep["k"], row["median"], color=colour, linestyle="--", label=f"median, T={row['temperature']:g}")
+    ax.set_xlabel("samples per prompt (K)")
+    ax.set_ylabel("combined reward Rc")
+    ax.set_title(f"reward against K by temperature ({sweep['prompts']} prompts)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _sample(loaded: Any, prompts: list[PromptItem], config: RejectionSamplingConfig, temperature: float) -> dict:
+    """K samples per prompt at `temperature`, flattened prompt-major (row i * K + j is sample j of prompt i)."""
+    samples = best_of_k_generate(
+        loaded, [p.messages for p in prompts], k=config.k, temperature=temperature, top_p=config.top_p,
+        max_new_tokens=config.max_new_tokens, seed=config.seed, batch_size=config.generation_batch_size,
+        progress=config.progress,
+    )
+    return {"prompts": [p for p, row in zip(prompts, samples) for _ in row],
+            "texts": [s.text.strip() for row in samples for s in row],
+            "finished": [s.finished_with_eos for row in samples for s in row]}
+
+
+def _rewards(sampled: dict, helpfulness: RewardScorer, safety: RewardScorer, n: int,
+             config: RejectionSamplingConfig) -> torch.Tensor:  # (n, K) Rc
+    scores = combined_scores(helpfulness, safety, sampled["prompts"], sampled["texts"], config.safety_threshold,
+                             finished=sampled["finished"])
+    return scores["combined"].view(n, config.k)
+
+
+def temperature_sweep(
+    loaded: Any, helpfulness: RewardScorer, safety: RewardScorer, prompts: list[PromptItem],
+    config: RejectionSamplingConfig,
+) -> dict[str, Any]:
+    """Paper Fig. 8: best-of-K at each temperature of config.temperature_sweep on a seeded subset of
+    config.sweep_prompts prompts, with the same seeds at each temperature (common random numbers).
+    Returns {"k", "prompts", "metric", "by_temperature": [{"temperature", "max", "median", "score"}], "chosen"}:
+    "chosen" has the highest "score" (SWEEP_METRIC, the curve's max at K; the lower temperature on a tie)."""
+    order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(config.seed)).tolist()
+    subset = [prompts[i] for i in sorted(order[:config.sweep_prompts])]
+    rows = []
+    for temperature in config.temperature_sweep:
+        curve = reward_vs_k(_rewards(_sample(loaded, subset, config, temperature), helpfulness, safety, len(subset),
+                                     config))
+        rows.append({"temperature": temperature, "max": curve["max"], "median": curve["median"],
+                     "score": curve["max"][-1]})
+    best = max(rows, key=lambda row: (row["score"], -row["temperature"]))
+    return {"k": list(range(1, config.k + 1)), "prompts": len(subset), "metric": SWEEP_METRIC,
+            "by_temperature": rows, "chosen": best["temperature"]}
+
+
 def rejection_sample(
     config: RejectionSamplingConfig,
     *,
@@ -125,27 +207,32 @@ def rejection_sample(
     Writes the fine-tuned policy to output_dir (atomically), with reward_vs_k.json / .png,
     rejection_sampling.json and the staged samples (sample_pool.STAGED) beside it; returns the metrics.
     The pool itself is left unchanged: `sample_pool.pool_merge` adds the staged samples on promotion.
-    `on_stage(name)` is told when "sampling", "scoring" and "fine-tuning" begin.
+    With config.temperature_sweep, reward_vs_k_by_temperature.json / .png are written too and the full run
+    samples at the sweep's best temperature (metrics "temperature"; "temperature_sweep" holds the curves).
+    `on_stage(name)` is told when "sweeping" (with a sweep), "sampling", "scoring" and "fine-tuning" begin.
     """
     stage = on_stage or (lambda name: None)
     output_dir = Path(output_dir)
-    stage("sampling")
     loaded = model_load(policy_dir, device=config.device)
-    samples = best_of_k_generate(
-        loaded, [p.messages for p in prompts], k=config.k, temperature=config.temperature, top_p=config.top_p,
-        max_new_tokens=config.max_new_tokens, seed=config.seed, batch_size=config.generation_batch_size,
-        progress=config.progress,
-    )
+
+    def scorers() -> tuple[RewardScorer, RewardScorer]:
+        return (RewardScorer(helpfulness_rm_dir, device=config.device, batch_size=config.score_batch_size),
+                RewardScorer(safety_rm_dir, device=config.device, batch_size=config.score_batch_size))
+
+    sweep, temperature, helpfulness = None, config.temperature, None
+    if config.temperature_sweep:
+        stage("sweeping")
+        helpfulness, safety = scorers()
+        sweep = temperature_sweep(loaded, helpfulness, safety, prompts, config)
+        temperature = sweep["chosen"]
+    stage("sampling")
+    sampled = _sample(loaded, prompts, config, temperature)
     del loaded
-    flat_prompts = [p for p, row in zip(prompts, samples) for _ in row]
-    flat_texts = [s.text.strip() for row in samples for s in row]
-    flat_finished = [s.finished_with_eos for row in samples for s in row]
+    flat_texts, flat_finished = sampled["texts"], sampled["finished"]
     stage("scoring")
-    helpfulness = RewardScorer(helpfulness_rm_dir, device=config.device, batch_size=config.score_batch_size)
-    safety = RewardScorer(safety_rm_dir, device=config.device, batch_size=config.score_batch_size)
-    scores = combined_scores(helpfulness, safety, flat_prompts, flat_texts, config.safety_threshold,
-                             finished=flat_finished)
-    rewards = scores["combined"].view(len(prompts), config.k)  # (N, K)
+    if helpfulness is None:  # without a sweep the policy is gone before the reward models load
+        helpfulness, safety = scorers()
+    rewards = _rewards(sampled, helpfulness, safety, len(prompts), config)  # (N, K)
     finished = torch.tensor(flat_finished, dtype=torch.bool).view(len(prompts), config.k)  # (N, K)
     best = best_of_k_select(rewards, finished)  # (N,)
     kept = [
@@ -168,7 +255,8 @@ def rejection_sample(
         "iteration": max(pool_iterations(pool_dir), default=0) + 1,  # the pool iteration it becomes if promoted
         "prompts": len(prompts),
         "k": config.k,
-        "temperature": config.temperature,
+        "temperature": temperature,  # the sweep's choice when it ran, else config.temperature
+        "temperature_sweep": sweep,
         "kept_this_iteration": len(kept),
         "pool_size": len(pool),  # promoted samples of earlier iterations, all re-scored
         "training_examples": len(training),  # the best per prompt: SFT's examples
@@ -192,7 +280,10 @@ def rejection_sample(
             step=metrics["iteration"])
     metrics["tracking"] = run.finish()
     (output_dir / CURVE_JSON).write_text(json.dumps(curve, indent=1))
-    curve_plot(curve, output_dir / CURVE_PNG, f"best-of-K, T={config.temperature}")
+    curve_plot(curve, output_dir / CURVE_PNG, f"best-of-K, T={temperature:g}")
+    if sweep is not None:
+        (output_dir / SWEEP_JSON).write_text(json.dumps(sweep, indent=1))
+        sweep_plot(sweep, output_dir / SWEEP_PNG)
     (output_dir / "rejection_sampling.json").write_text(json.dumps(metrics, indent=1, default=str))
     return metrics
 

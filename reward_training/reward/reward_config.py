@@ -11,11 +11,15 @@ from dataclasses import dataclass, field
 
 from reward_training.data.mixtures import RECIPES
 from reward_training.data.pair_encoding import CHAT_FORMATS
+from reward_training.model_size import by_size, explicit
 from reward_training.reward.losses import MARGIN_TABLES
 from reward_training.tracking import TRACKERS
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DEFAULT_MICRO_BATCH = 8  # pairs per forward pass unless the batch is smaller
+# Peak learning rate by model size (paper 3.2.2): 1e-5, and 5e-6 for the largest (70B) model.
+LARGE_MODEL_PARAMETERS = 60e9
+LEARNING_RATE, LARGE_MODEL_LEARNING_RATE = 1e-5, 5e-6
 
 
 def _f(default, help: str):  # noqa: A002 - "help" reads like argparse
@@ -31,7 +35,10 @@ class RewardConfig:
     helpfulness_extra_ratio: float = _f(1.0, "helpfulness recipe: pairs drawn from safety + open-source data per helpfulness pair")
     safety_helpfulness_fraction: float = _f(0.1, "safety recipe: share of helpfulness data in the mixture (90/10)")
     epochs: int = _f(1, "passes over the data; the paper trains one epoch, longer overfits")
-    learning_rate: float = _f(1e-5, "peak learning rate (paper: 1e-5; 5e-6 for the largest model)")
+    learning_rate: float | None = _f(
+        None, "peak learning rate; None derives it from the base model's parameter count: 5e-6 from 60B on, else "
+              "1e-5 (paper 3.2.2: 1e-5, 5e-6 for the largest model)"
+    )
     min_lr_ratio: float = _f(0.1, "cosine decay ends at this fraction of the peak learning rate")
     warmup_ratio: float = _f(0.03, "warm-up length as a fraction of all optimizer steps")
     warmup_min_steps: int = _f(5, "warm-up lasts at least this many steps ...")
@@ -92,5 +99,15 @@ class RewardConfig:
             problems.append("safety_aux_loss is an option of the safety reward model (kind safety)")
         if not self.base_model or not self.output_dir:
             problems.append("base_model and output_dir are required")
+        if self.learning_rate is not None and self.learning_rate <= 0:
+            problems.append("learning_rate must be > 0 (or None: derived from the model size)")
         if problems:
             raise ValueError("RewardConfig: " + "; ".join(problems))
+
+    def learning_rate_choose(self, n_params: int) -> dict:
+        """The peak learning rate to train with, {"value", "parameters", "reason"}: learning_rate when set,
+        else derived from the base model's parameter count (5e-6 from 60B parameters on, else 1e-5)."""
+        if self.learning_rate is not None:
+            return explicit(self.learning_rate, "learning rate")
+        return by_size(n_params, threshold=LARGE_MODEL_PARAMETERS, large=LARGE_MODEL_LEARNING_RATE,
+                       small=LEARNING_RATE, what="learning rate")

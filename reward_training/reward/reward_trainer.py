@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -31,6 +32,7 @@ from reward_training.reward.batching import collate, step_micro_batches, steps_p
 from reward_training.reward.checkpoint import checkpoint_latest, checkpoint_load, checkpoint_save, checkpoint_state
 from reward_training.reward.losses import margin_of, ranking_loss, safety_auxiliary_loss
 from reward_training.reward.model import RewardModel, dropout_disable, reward_model_load
+from reward_training.model_size import parameter_count
 from reward_training.reward.reward_config import RewardConfig
 from reward_training.reward.schedule import lr_factor, warmup_steps
 from reward_training.reward.scorer import CARD_NAME, RewardScorer, pairs_score
@@ -86,6 +88,10 @@ def reward_train(
     output_dir = Path(config.output_dir)
 
     model, tokenizer = reward_model_load(config.base_model, seed=config.seed, own_pad=True)
+    learning_rate = config.learning_rate_choose(parameter_count(model))  # None: by the model size
+    config = replace(config, learning_rate=learning_rate["value"])
+    if main:
+        logger.info("reward model: %s", learning_rate["reason"])
     if config.disable_dropout:
         dropout_disable(model)
     packed = config.prefix_sharing and model.supports_prefix_sharing
@@ -231,6 +237,7 @@ def reward_train(
         "steps": total,
         "warmup_steps": warmup,
         "resumed_from": state.get("resumed_from", []),
+        "learning_rate": learning_rate,  # the peak learning rate and why (set, or derived from the model size)
         "prefix_sharing": packed,
         "length_grouping": config.length_grouping,
         "processes": world,

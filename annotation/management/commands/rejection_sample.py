@@ -1,3 +1,4 @@
+import argparse
 from pathlib import Path
 
 from django.conf import settings
@@ -7,13 +8,20 @@ from annotation.management.base import JsonCommand
 from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
 from annotation.services.model_versions import model_version_register
 from annotation.services.training import policy_pool_dir, policy_pool_merge
-from reward_training.config import config_build
+from reward_training.config import config_build, config_file_read
 from reward_training.data.prompts import prompts_read
 from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
 from reward_training.policy.sample_pool import STAGED
 from reward_training.policy.sample_pool import pool_dir as sample_pool_dir
 from reward_training.policy.sft import SFTConfig
 from reward_training.tracking import TRACKERS
+
+
+def _temperatures(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give temperatures separated by commas, such as 0.8,1.0,1.2 (got {text!r})")
 
 
 class Command(JsonCommand):
@@ -27,7 +35,12 @@ class Command(JsonCommand):
         parser.add_argument("--safety-rm", required=True)
         parser.add_argument("--prompts", required=True, help="text (one prompt a line) or JSONL with a safety flag")
         parser.add_argument("--k", type=int, required=True)
-        parser.add_argument("--temperature", type=float, required=True)
+        parser.add_argument("--temperature", type=float, help="sampling temperature (required without --temperature-sweep)")
+        parser.add_argument("--temperature-sweep", type=_temperatures,
+                            help="comma-separated temperatures to sweep on --sweep-prompts prompts first (paper Fig. 8): "
+                                 "the one with the highest mean best-of-K reward replaces --temperature; the curves "
+                                 "go to reward_vs_k_by_temperature.json / .png in --output")
+        parser.add_argument("--sweep-prompts", type=int, help="prompts the sweep samples (default 32)")
         parser.add_argument("--output", required=True)
         parser.add_argument("--max-new-tokens", type=int)
         parser.add_argument("--seed", type=int)
@@ -44,8 +57,10 @@ class Command(JsonCommand):
         """Hours of training must not end in a registry that was never there."""
         return bool(options["register"])
 
-    def run(self, *, policy, helpfulness_rm, safety_rm, prompts, k, temperature, output, max_new_tokens, seed,
-            sft_epochs, sft_lr, pool, config, register, tracker, **_):
+    def run(self, *, policy, helpfulness_rm, safety_rm, prompts, k, temperature, temperature_sweep, sweep_prompts,
+            output, max_new_tokens, seed, sft_epochs, sft_lr, pool, config, register, tracker, **_):
+        if temperature is None and not temperature_sweep and "temperature" not in (config_file_read(config) if config else {}):
+            raise ValidationError({"temperature": ["give --temperature or --temperature-sweep"]})
         policy_path, policy_version = model_path_resolve(policy, field="policy")
         helpfulness_path, _ = model_path_resolve(helpfulness_rm, field="helpfulness_rm")
         safety_path, _ = model_path_resolve(safety_rm, field="safety_rm")
@@ -54,6 +69,7 @@ class Command(JsonCommand):
             sft = SFTConfig(**{**vars(RejectionSamplingConfig().sft),
                                **{k_: v for k_, v in {"epochs": sft_epochs, "learning_rate": sft_lr, "tracker": tracker}.items() if v}})
             settings_ = config_build(RejectionSamplingConfig, file=config, k=k, temperature=temperature,
+                                     temperature_sweep=temperature_sweep, sweep_prompts=sweep_prompts,
                                      max_new_tokens=max_new_tokens, seed=seed, sft=sft)
         except (ValueError, OSError) as error:
             raise ValidationError({"prompts": [str(error)]}) from error
@@ -73,7 +89,8 @@ class Command(JsonCommand):
                 name=register, kind="policy", path=output, parent=policy_version,
                 lineage={"method": "rejection_sampling", "parent": policy, "helpfulness_rm": helpfulness_rm,
                          "safety_rm": safety_rm, "prompts": str(Path(prompts).resolve()), "k": k,
-                         "temperature": temperature, "pool": str(pool_dir), "pool_iterations": result["pool_iterations"]},
+                         "temperature": result["temperature"], "temperature_sweep": temperature_sweep,
+                         "pool": str(pool_dir), "pool_iterations": result["pool_iterations"]},
                 metrics={"mean_best_reward": result["mean_best_reward"], "mean_median_reward": result["mean_median_reward"],
                          "tracking": result["tracking"]},
             )

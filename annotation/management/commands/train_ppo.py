@@ -20,7 +20,9 @@ class Command(JsonCommand):
         parser.add_argument("--safety-rm", required=True)
         parser.add_argument("--prompts", required=True)
         parser.add_argument("--iterations", type=int, required=True)
-        parser.add_argument("--beta", type=float, help="KL penalty (paper: 0.01 for 7B/13B, 0.005 for 34B/70B)")
+        parser.add_argument("--beta", type=float,
+                            help="KL penalty (default: from the policy's parameter count, 0.005 from 30B on, else "
+                                 "0.01, paper 3.2.3; the result's beta says which and why)")
         parser.add_argument("--output", required=True)
         parser.add_argument("--heldout", help="prompts for early stopping")
         parser.add_argument("--lr", type=float)
@@ -57,7 +59,7 @@ class Command(JsonCommand):
             version = model_version_register(
                 name=register, kind="policy", path=output, parent=policy_version,
                 lineage={"method": "ppo", "parent": policy, "helpfulness_rm": helpfulness_rm, "safety_rm": safety_rm,
-                         "prompts": str(Path(prompts).resolve()), "beta": settings.beta,
+                         "prompts": str(Path(prompts).resolve()), "beta": result["beta"]["value"],
                          "iterations_run": result["iterations_run"]},
                 metrics={"heldout_rewards": result.get("heldout_rewards"), "final": result.get("final"),
                          "tracking": result.get("tracking")},

@@ -29,7 +29,9 @@ class Command(JsonCommand):
         parser.add_argument("--track", choices=["helpfulness", "safety"],
                             help="track of pairs whose file does not say (default for hh-rlhf files: --kind)")
         parser.add_argument("--epochs", type=int)
-        parser.add_argument("--lr", type=float)
+        parser.add_argument("--lr", type=float,
+                            help="peak learning rate (default: from the base model's parameter count, 5e-6 from 60B "
+                                 "on, else 1e-5, paper 3.2.2; the result's learning_rate says which and why)")
         parser.add_argument("--batch-size", type=int, help="pairs per optimizer step (paper: 512)")
         parser.add_argument("--micro-batch-size", type=int)
         parser.add_argument("--max-length", type=int)
@@ -69,7 +71,8 @@ class Command(JsonCommand):
                 name=register, kind="reward", track=kind, path=result["output_dir"],
                 lineage={"base": base, **(data_lineage(data) if format == "trl" else {"data_files": data}),
                          "data_manifest": str(Path(result["output_dir"]) / "data_manifest.json")},
-                metrics={k: result.get(k) for k in ("accuracy", "accuracy_by_strength", "pairs_per_second", "tracking")},
+                metrics={k: result.get(k) for k in ("accuracy", "accuracy_by_strength", "pairs_per_second", "tracking",
+                                                    "learning_rate")},
             )
             result["registered"] = model_describe_or_none(version)
         return result

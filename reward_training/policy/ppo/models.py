@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,15 @@ from torch import nn
 
 from reward_training.policy.ppo.losses import entropy_from_logits
 from reward_training.reward.model import RewardModel
+
+
+def precision_autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The autocast PPO runs every forward pass under, rollout and update alike: bf16 autocast for
+    precision "bf16", none for "fp32". The same context on both sides is what lets the log-prob check
+    and the KL against π0 compare like with like."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 class PolicyModel(nn.Module):

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reward_training.model_size import by_size, explicit
 from reward_training.policy.rewards import SAFETY_THRESHOLD
 from reward_training.tracking import TRACKERS
 
 CRITICS = ("value_head", "reward_model")
 PRECISIONS = ("fp32", "bf16")
+# KL penalty by model size (paper 3.2.3): 0.01 for 7B/13B, 0.005 for 34B/70B.
+LARGE_MODEL_PARAMETERS = 30e9
+BETA, LARGE_MODEL_BETA = 0.01, 0.005
+# The log-prob check's tolerance by precision. In fp32 the rollout's left-padded and the trainer's
+# right-padded passes agree to float rounding (~1e-6). bf16 keeps 8 significant bits (unit roundoff
+# 2^-8 ≈ 0.004) and under autocast the logits leave the LM head in bf16: a logit of size 10 is rounded
+# by up to 0.04, and the two layouts need not round alike, so the same weights can differ by a few
+# hundredths on some token. 0.1 leaves room for that; a sampler on other weights, a shifted position or
+# a wrong pad moves some token's log-prob by far more. (A policy one step stale at the paper's 1e-6 moves
+# it by less: only the fp32 check sees that.)
+LOGPROB_TOLERANCE = {"fp32": 1e-4, "bf16": 0.1}
 
 
 @dataclass
@@ -30,7 +42,9 @@ class PPOConfig:
     clip_range: float = 0.2  # PPO ratio clip ε (paper: 0.2)
     value_clip_range: float | None = 0.2  # value clipping around the rollout's values; None: no clipping
     value_loss_coef: float = 0.1  # weight of the value loss in the summed loss
-    beta: float = 0.01  # KL penalty (paper: 0.01 for 7B/13B, 0.005 for 34B/70B)
+    # KL penalty (paper: 0.01 for 7B/13B, 0.005 for 34B/70B); None derives it from the policy's parameter
+    # count: 0.005 from 30B on, else 0.01 (ppo_train records the value and why in its summary)
+    beta: float | None = None
     kl_estimator: str = "k1"  # per-token KL estimate: "k1" = log π - log π0, "k3" = r - 1 - log r
     gamma: float = 1.0  # GAE discount
     lam: float = 0.95  # GAE λ
@@ -48,8 +62,12 @@ class PPOConfig:
     early_stopping_patience: int = 3  # stop after this many evaluations without a better held-out reward; 0: never
     generation_batch_size: int = 16  # prompts per batched generation call and per rollout-side (no-grad) forward pass
     score_batch_size: int = 32  # responses per reward-model forward pass
-    precision: str = "fp32"  # "fp32" (the log-prob check's 1e-4 holds) or "bf16" autocast (loosen logprob_tolerance)
-    logprob_tolerance: float = 1e-4  # max |rollout log-prob - trainer log-prob| before the first update
+    # "fp32", or "bf16" autocast: the rollout (sampling, log-probs of π and π0, values) and the update then
+    # run under the same autocast, so the log-prob check and the KL compare like with like
+    precision: str = "fp32"
+    # max |rollout log-prob - trainer log-prob| before the first update; None: 1e-4 in fp32, 0.1 in bf16
+    # (LOGPROB_TOLERANCE says why)
+    logprob_tolerance: float | None = None
     gradient_checkpointing: bool = False  # trade compute for memory on large policies
     seed: int = 0
     device: str | None = None  # "cpu" forces the CPU; otherwise CUDA when available (one device per process)
@@ -60,6 +78,8 @@ class PPOConfig:
     def __post_init__(self) -> None:
         if self.tracker not in TRACKERS:
             raise ValueError(f"tracker must be one of {', '.join(TRACKERS)}")
+        if self.precision in PRECISIONS and self.logprob_tolerance is None:
+            self.logprob_tolerance = LOGPROB_TOLERANCE[self.precision]
         if min(self.iterations, self.batch_size, self.minibatch_size, self.micro_batch_size, self.ppo_epochs) < 1:
             raise ValueError("iterations, batch_size, minibatch_size, micro_batch_size and ppo_epochs must be >= 1")
         if self.batch_size % self.minibatch_size:
@@ -79,7 +99,7 @@ class PPOConfig:
             raise ValueError('kl_estimator must be "k1" or "k3"')
         if self.temperature <= 0:
             raise ValueError("temperature must be > 0 (PPO samples from the policy)")
-        if self.learning_rate <= 0 or self.clip_range <= 0 or self.beta < 0:
+        if self.learning_rate <= 0 or self.clip_range <= 0 or (self.beta is not None and self.beta < 0):
             raise ValueError("learning_rate and clip_range must be > 0 and beta >= 0")
         if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
             raise ValueError("gamma and lam must lie in [0, 1]")
@@ -87,6 +107,14 @@ class PPOConfig:
             raise ValueError("missing_eos_penalty must be >= 0 (0 turns it off)")
         if self.eval_every < 1 or self.max_new_tokens < 1:
             raise ValueError("eval_every and max_new_tokens must be >= 1")
+
+    def beta_choose(self, n_params: int) -> dict:
+        """The KL penalty to train with, {"value", "parameters", "reason"}: beta when set, else derived from
+        the policy's parameter count (0.005 from 30B parameters on, else 0.01)."""
+        if self.beta is not None:
+            return explicit(self.beta, "KL penalty beta")
+        return by_size(n_params, threshold=LARGE_MODEL_PARAMETERS, large=LARGE_MODEL_BETA, small=BETA,
+                       what="KL penalty beta")
 
     @property
     def steps_per_iteration(self) -> int:

@@ -2,7 +2,7 @@
 
 Each iteration, every process:
 1. takes its share of `batch_size` prompts and samples one response each from the current policy;
-2. records, in a no-grad fp32 forward pass, the log-probs of the sampled tokens under π and π0 and
+2. records, in a no-grad forward pass, the log-probs of the sampled tokens under π and π0 and
    the critic's values (rollout.py);
 3. scores the responses: Rc from the reward models (or `reward_fn`), then WHITEN(LOGIT(Rc)) over
    the whole batch, less `missing_eos_penalty` for a response cut off at max_new_tokens, placed on
@@ -10,6 +10,8 @@ Each iteration, every process:
 4. computes GAE advantages, then takes one gradient step per minibatch of the clipped policy loss
    plus the clipped value loss. Before the first step the trainer's log-probs of the first
    minibatch must equal the rollout's within `logprob_tolerance`, else LogprobMismatch is raised.
+   With precision "bf16" the rollout (sampling included) and the update run under the same bf16 autocast.
+β, when not set, comes from the policy's parameter count (PPOConfig.beta_choose); the summary says why.
 Every `eval_every` iterations the mean Rc on held-out prompts is measured; the best policy so far
 is written to output_dir, and training stops after `early_stopping_patience` evaluations without
 improvement. The same code runs single-process or under `accelerate launch`.
@@ -18,6 +20,7 @@ improvement. The same code runs single-process or under `accelerate launch`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import sys
 import time
@@ -34,7 +37,8 @@ from reward_training.config import config_dict
 from reward_training.data.prompts import PromptItem
 from reward_training.generation.loading import LoadedModel, context_length, eos_ids
 from reward_training.policy.ppo.losses import early_stop, kl_per_token
-from reward_training.policy.ppo.models import PolicyModel
+from reward_training.model_size import parameter_count
+from reward_training.policy.ppo.models import PolicyModel, precision_autocast
 from reward_training.policy.ppo.ppo_config import PPOConfig
 from reward_training.policy.ppo.report import CURVES_FILE, curves_plot, metrics_write
 from reward_training.policy.ppo.rollout import RewardFn, Rollout, responses_sample, rm_reward_fn, rollout_evaluate
@@ -75,14 +79,15 @@ def _rollout(
     prompts: list[PromptItem], reward_fn: RewardFn, config: PPOConfig, seed: int,
 ) -> Rollout:
     policy.eval()
-    prompt_ids, response_ids, texts, finished = responses_sample(
-        loaded, prompts, temperature=config.temperature, max_new_tokens=config.max_new_tokens, seed=seed,
-        batch_size=config.generation_batch_size,
-    )
-    logprobs, ref_logprobs, values, entropy, mask = rollout_evaluate(
-        policy, reference, critic, prompt_ids, response_ids, pad_id=loaded.pad_token_id,
-        temperature=config.temperature, batch_size=config.generation_batch_size, device=loaded.device,
-    )
+    with precision_autocast(config.precision, loaded.device):  # the update's precision: like with like
+        prompt_ids, response_ids, texts, finished = responses_sample(
+            loaded, prompts, temperature=config.temperature, max_new_tokens=config.max_new_tokens, seed=seed,
+            batch_size=config.generation_batch_size,
+        )
+        logprobs, ref_logprobs, values, entropy, mask = rollout_evaluate(
+            policy, reference, critic, prompt_ids, response_ids, pad_id=loaded.pad_token_id,
+            temperature=config.temperature, batch_size=config.generation_batch_size, device=loaded.device,
+        )
     rc = reward_fn(prompts, texts, response_ids).detach().float().cpu().reshape(-1)
     if rc.shape[0] != len(prompts):
         raise ValueError(f"the reward function returned {rc.shape[0]} values for {len(prompts)} responses")
@@ -104,10 +109,11 @@ def _heldout_reward(
     mine = list(prompts[part])
     total = 0.0
     if mine:
-        _, ids, texts, _ = responses_sample(
-            loaded, mine, temperature=config.temperature, max_new_tokens=config.max_new_tokens,
-            seed=(config.seed + 1) * 1_000_000_007 + part.start, batch_size=config.generation_batch_size,
-        )
+        with precision_autocast(config.precision, loaded.device):
+            _, ids, texts, _ = responses_sample(
+                loaded, mine, temperature=config.temperature, max_new_tokens=config.max_new_tokens,
+                seed=(config.seed + 1) * 1_000_000_007 + part.start, batch_size=config.generation_batch_size,
+            )
         total = float(reward_fn(mine, texts, ids).float().sum())
     return gather.mean(total, len(mine))
 
@@ -190,6 +196,8 @@ def ppo_train(
     tokenizer = AutoTokenizer.from_pretrained(str(policy_dir), local_files_only=True)
     lm = AutoModelForCausalLM.from_pretrained(str(policy_dir), dtype=torch.float32, local_files_only=True)
     dropout_disable(lm)
+    beta = config.beta_choose(parameter_count(lm))  # None: by the policy's size (paper: 0.01, 0.005 from 30B)
+    config = dataclasses.replace(config, beta=beta["value"])
     reference = PolicyModel(copy.deepcopy(lm), value_head=False).to(device).eval()  # π0, frozen
     reference.requires_grad_(False)
     if config.gradient_checkpointing:
@@ -229,7 +237,8 @@ def ppo_train(
     gather = Gather(accelerator)
     heldout = list(heldout_prompts or [])
 
-    summary: dict[str, Any] = {"output_dir": str(output_dir), "processes": world, "config": config_dict(config)}
+    summary: dict[str, Any] = {"output_dir": str(output_dir), "processes": world, "config": config_dict(config),
+                               "beta": beta}  # the KL penalty used and why
     history: list[dict[str, Any]] = []
     heldout_history: list[float] = []
     best_iteration, stopped_early, saved_iteration = None, False, None

@@ -20,7 +20,7 @@ from reward_training.policy.ppo.losses import (
     token_rewards,
     value_loss_clipped,
 )
-from reward_training.policy.ppo.models import critic_values, policy_evaluate, sequences_pack
+from reward_training.policy.ppo.models import critic_values, policy_evaluate, precision_autocast, sequences_pack
 from reward_training.policy.ppo.ppo_config import PPOConfig
 from reward_training.policy.ppo.rollout import Rollout
 from reward_training.policy.rewards import logit, whiten
@@ -130,8 +130,9 @@ def ppo_update(
                     for m in models:
                         sync.enter_context(accelerator.no_sync(m))
                 with sync:
-                    evaluated = policy_evaluate(policy, packed, config.temperature)
-                    values = evaluated.values if critic is None else critic_values(critic, packed)
+                    with precision_autocast(config.precision, accelerator.device):  # the rollout's precision
+                        evaluated = policy_evaluate(policy, packed, config.temperature)
+                        values = evaluated.values if critic is None else critic_values(critic, packed)
                     if steps == 0:  # before the first update: the weights must be the rollout's
                         diff = ((evaluated.logprobs.detach() - old_logprobs).abs() * mask).max().item()
                         max_diff = max(max_diff, diff)

@@ -152,3 +152,58 @@ def test_a_reward_outside_0_1_is_refused(tiny_policy_dir, tmp_path):
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         ppo_train(tiny_config(iterations=1, batch_size=4), policy_dir=tiny_policy_dir, prompts=PROMPTS,
                   output_dir=tmp_path / "out", reward_fn=lambda p, t, ids: torch.full((len(p),), 3.0))
+
+
+@pytest.fixture
+def bf16_process():
+    """Accelerate keeps one mixed-precision setting per process: start the bf16 runs afresh, and leave the
+    later (fp32) tests a fresh state too."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def test_bf16_ppo_runs_the_rollout_and_the_update_under_one_precision(tiny_policy_dir, tmp_path, bf16_process):
+    # given bf16 autocast (on the CPU here), when PPO runs, then the log-prob check passes at bf16's tolerance ...
+    summary = ppo_train(tiny_config(iterations=2, batch_size=4, precision="bf16"), policy_dir=tiny_policy_dir,
+                        prompts=PROMPTS, output_dir=tmp_path / "out", reward_fn=target_fraction_reward)
+    history = summary["history"]
+    assert summary["config"]["logprob_tolerance"] == 0.1
+    assert all(0.0 < h["logprob_max_diff"] <= 0.1 for h in history)  # bf16 rounding shows, within the tolerance
+    # ... and π and π0 were evaluated alike: before the first update the KL is exactly zero, as in fp32
+    assert history[0]["kl"] == 0.0
+
+
+def test_bf16_still_catches_a_sampler_on_other_weights(tiny_policy_dir, tmp_path, monkeypatch, bf16_process):
+    real = ppo_trainer.rollout_evaluate
+
+    def rollout_on_other_weights(policy, *args, **kwargs):  # as if the sampler held the weights of a few steps ago
+        saved = {k: v.clone() for k, v in policy.state_dict().items()}
+        with torch.no_grad():
+            for p in policy.parameters():
+                p.add_(torch.randn_like(p) * 0.05)
+        try:
+            return real(policy, *args, **kwargs)
+        finally:
+            policy.load_state_dict(saved)
+
+    monkeypatch.setattr(ppo_trainer, "rollout_evaluate", rollout_on_other_weights)
+    with pytest.raises(LogprobMismatch, match=r"tolerance 0\.1\b"):
+        ppo_train(tiny_config(iterations=1, batch_size=4, precision="bf16"), policy_dir=tiny_policy_dir,
+                  prompts=PROMPTS, output_dir=tmp_path / "out", reward_fn=target_fraction_reward)
+
+
+def test_beta_comes_from_the_policy_size_unless_set(tiny_policy_dir, tmp_path, monkeypatch):
+    small = ppo_train(tiny_config(iterations=1, batch_size=4), policy_dir=tiny_policy_dir, prompts=PROMPTS,
+                      output_dir=tmp_path / "small", reward_fn=target_fraction_reward)
+    assert small["beta"]["value"] == 0.01 and "under 30B" in small["beta"]["reason"]
+    monkeypatch.setattr(ppo_trainer, "parameter_count", lambda model: 34_000_000_000)
+    large = ppo_train(tiny_config(iterations=1, batch_size=4), policy_dir=tiny_policy_dir, prompts=PROMPTS,
+                      output_dir=tmp_path / "large", reward_fn=target_fraction_reward)
+    assert large["beta"]["value"] == 0.005
+    assert json.loads((tmp_path / "large" / "ppo_config.json").read_text())["beta"] == 0.005
+    explicit = ppo_train(tiny_config(iterations=1, batch_size=4, beta=0.02), policy_dir=tiny_policy_dir,
+                         prompts=PROMPTS, output_dir=tmp_path / "explicit", reward_fn=target_fraction_reward)
+    assert explicit["beta"]["value"] == 0.02 and "set explicitly" in explicit["beta"]["reason"]

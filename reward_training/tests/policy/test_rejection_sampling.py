@@ -144,3 +144,53 @@ def generate_texts(models, prompts, config):
                               top_p=config.top_p, max_new_tokens=config.max_new_tokens, seed=config.seed,
                               batch_size=config.generation_batch_size)
     return [[s.text.strip() for s in row] for row in rows]
+
+
+def test_a_temperature_sweep_picks_the_grids_best_and_runs_in_full_at_it(models, tmp_path, monkeypatch):
+    # given a grid of three temperatures swept on two of four prompts
+    calls = []
+
+    def generate(loaded, messages, **kwargs):
+        calls.append((kwargs["temperature"], len(messages)))
+        return best_of_k_generate(loaded, messages, **kwargs)
+
+    monkeypatch.setattr(rejection_sampling, "best_of_k_generate", generate)
+    prompts = [PromptItem([{"role": "user", "content": text}]) for text in ["Hello", "Tell me a story.", "Why?", "Hi"]]
+    config = RejectionSamplingConfig(k=3, temperature=1.0, max_new_tokens=8, progress=False,
+                                     temperature_sweep=[0.5, 1.0, 2.0], sweep_prompts=2,
+                                     sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64,
+                                                   progress=False))
+    stages = []
+    # when rejection sampling runs
+    metrics = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
+                               safety_rm_dir=models["safety"], prompts=prompts, pool_dir=tmp_path / "pool",
+                               output_dir=tmp_path / "v1", on_stage=stages.append)
+    # then the Fig. 8 curves are written beside the Fig. 7 one, one per temperature ...
+    sweep = json.loads((tmp_path / "v1" / rejection_sampling.SWEEP_JSON).read_text())
+    assert (tmp_path / "v1" / rejection_sampling.SWEEP_PNG).stat().st_size > 10_000
+    assert (tmp_path / "v1" / rejection_sampling.CURVE_PNG).is_file()
+    assert [row["temperature"] for row in sweep["by_temperature"]] == [0.5, 1.0, 2.0]
+    assert sweep["k"] == [1, 2, 3] and sweep["prompts"] == 2
+    for row in sweep["by_temperature"]:
+        assert row["score"] == row["max"][-1] and row["max"][-1] >= row["median"][-1]
+    # ... the chosen temperature is the grid's best by the recorded metric ...
+    best = max(sweep["by_temperature"], key=lambda row: row["score"])
+    assert sweep["chosen"] == best["temperature"] and metrics["temperature"] == best["temperature"]
+    assert metrics["temperature_sweep"] == sweep
+    # ... and the full run sampled every prompt at it, after a sweep on the subset
+    assert calls == [(0.5, 2), (1.0, 2), (2.0, 2), (best["temperature"], 4)]
+    assert stages == ["sweeping", "sampling", "scoring", "fine-tuning"]
+
+
+def test_without_a_sweep_the_configured_temperature_is_used(models, tmp_path):
+    config = RejectionSamplingConfig(k=2, temperature=0.8, max_new_tokens=8, progress=False,
+                                     sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64,
+                                                   progress=False))
+    assert config.temperature_sweep == ()  # off by default
+    metrics = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
+                               safety_rm_dir=models["safety"], prompts=[PromptItem([{"role": "user", "content": "Hi"}])],
+                               pool_dir=tmp_path / "pool", output_dir=tmp_path / "v1")
+    assert metrics["temperature"] == 0.8 and metrics["temperature_sweep"] is None
+    assert not (tmp_path / "v1" / rejection_sampling.SWEEP_JSON).exists()
+    with pytest.raises(ValueError, match="temperature_sweep"):
+        RejectionSamplingConfig(temperature_sweep=[1.0, 0.0])

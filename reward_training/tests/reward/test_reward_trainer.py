@@ -149,3 +149,23 @@ def test_two_processes_under_accelerate_launch_match_one_process(tiny_llama_dir,
     assert result["processes"] == 2 and result["steps"] == single["steps"] == 3
     assert result["train_loss"] == pytest.approx(single["train_loss"], rel=1e-4)
     _assert_same_weights(tmp_path / "ddp", single["output_dir"], atol=1e-4, rtol=1e-3)
+
+
+def test_an_unset_learning_rate_is_derived_from_the_model_size(tiny_llama_dir, tmp_path, synthetic, monkeypatch):
+    from reward_training.reward import reward_trainer
+
+    train = synthetic(tmp_path / "train.jsonl", 16, seed=1)
+    # given no learning rate, when the tiny model trains, then the paper's 1e-5 for models under 60B is used
+    small = train_reward_model(_config(tiny_llama_dir, tmp_path / "small", learning_rate=None), [str(train)], "trl",
+                               progress=False)
+    assert small["learning_rate"]["value"] == 1e-5 and "under 60B" in small["learning_rate"]["reason"]
+    saved = json.loads((tmp_path / "small" / "train_result.json").read_text())
+    assert saved["learning_rate"] == small["learning_rate"]
+    # and a model counted at 70B parameters trains at 5e-6
+    monkeypatch.setattr(reward_trainer, "parameter_count", lambda model: 70_000_000_000)
+    large = train_reward_model(_config(tiny_llama_dir, tmp_path / "large", learning_rate=None), [str(train)], "trl",
+                               progress=False)
+    assert large["learning_rate"]["value"] == 5e-6
+    state = json.loads((tmp_path / "large" / "trainer_state.json").read_text())
+    assert state["config"]["learning_rate"] == 5e-6
+    assert max(h["lr"] for h in state["history"]) <= 5e-6
