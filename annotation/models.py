@@ -1,4 +1,4 @@
-"""The data of the Llama 2 preference protocol (docs/rlhf-protocol.md, section 1).
+"""The data of the Llama 2 preference protocol (Llama 2 paper, section 3.2.1).
 
 Models hold fields and database constraints; the logic lives in services.py and selectors.py.
 """

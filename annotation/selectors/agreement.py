@@ -6,7 +6,7 @@ canonical labels (the item's first sample is "x", its second "y", or any hashabl
 
 References: Fleiss (1971) "Measuring nominal scale agreement among many raters"; Cohen (1960)
 "A coefficient of agreement for nominal scales"; Cohen (1968) weighted kappa. Published human
-agreement on preference data like ours is about 63–77% (docs/rlhf-protocol.md, section 1).
+agreement on preference data like ours is about 63–77% (Llama 2 paper, appendix A.5).
 
 Every function returns None where the figure is undefined (too few ratings, or chance agreement
 of exactly 1, where kappa is 0/0).

@@ -1,4 +1,4 @@
-"""One RLHF iteration end to end (docs/rlhf-protocol.md section 3), with simulated annotators:
+"""One RLHF iteration end to end (Llama 2 paper, section 3.2.3; docs/architecture.md), with simulated annotators:
 
     batch sampling the current policy and its parent → simulated annotation over the real API → export →
     the current RMs' accuracy on the new batches → helpfulness and safety RMs on the paper's mixtures

@@ -1,8 +1,8 @@
 """Turning a list of chat messages into model text.
 
 A message is a dict {"role": "system"|"user"|"assistant", "content": str}, the same shape as the
-export format (docs/contract.md). The tokenizer's own chat template is used where it has one;
-otherwise the Llama 2 chat format (paper, section 4 of docs/rlhf-protocol.md):
+export format (docs/architecture.md). The tokenizer's own chat template is used where it has one;
+otherwise the chat format of Meta's Llama 2 chat models:
 
     <s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {assistant} </s><s>[INST] {user} [/INST]
 """

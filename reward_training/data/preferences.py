@@ -1,6 +1,6 @@
 """Preference pairs: one typed record for every source the reward models train on.
 
-Two file formats are read (docs/contract.md):
+Two file formats are read (docs/architecture.md, "The export format"):
 - "trl": the platform's export, one JSON object a line with conversational `prompt`, `chosen`,
   `rejected` and metadata (strength, margin, track, safety_bin, source, ...);
 - "hh-rlhf": Anthropic HH-RLHF, {"chosen": dialogue text, "rejected": dialogue text}, gzip or not.

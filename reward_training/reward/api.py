@@ -1,4 +1,4 @@
-"""The public entry points that the management commands wrap (docs/contract.md):
+"""The public entry points that the management commands wrap (docs/architecture.md):
 `train_reward_model` and `evaluate_reward_model`. Both return JSON-ready dicts."""
 
 from __future__ import annotations

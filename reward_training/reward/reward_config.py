@@ -1,6 +1,6 @@
 """RewardConfig: the settings of reward-model training, paired with reward_trainer.py.
 
-Defaults are the Llama 2 paper's (section 3.2.2; docs/rlhf-protocol.md section 2). Build one with
+Defaults are the Llama 2 paper's (section 3.2.2 and Table 27). Build one with
 reward_training.config.config_build(RewardConfig, file=..., **overrides): defaults < JSON file <
 overrides, and an unknown key is an error.
 """

@@ -1,4 +1,5 @@
-"""The black-box run of docs/contract.md against a live server, a real Celery worker, Postgres and Redis."""
+"""The black-box run of the API and the commands (docs/architecture.md) against a live server, a real Celery
+worker, Postgres and Redis."""
 
 import json
 import multiprocessing
