@@ -60,9 +60,3 @@ def backend_get(variant):
             _servers[key] = backend_for(backend=variant.backend, endpoint_url=variant.endpoint_url,
                                         served_name=variant.served_name, timeout_s=openai_timeout_s())
         return _servers[key]
-
-
-def model_cache_clear() -> None:
-    with _lock:
-        _models.clear()
-        _servers.clear()

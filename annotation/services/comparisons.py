@@ -72,12 +72,3 @@ def comparison_create(
     except IntegrityError as error:  # the unique constraint caught a concurrent second submission
         raise Conflict("this turn already has a comparison") from error
     return comparison
-
-
-@transaction.atomic
-def comparison_review(*, comparison: Comparison, status: str) -> Comparison:
-    if status not in Comparison.Review.values:
-        raise ValidationError({"review_status": [f"must be one of {', '.join(Comparison.Review.values)}"]})
-    comparison.review_status = status
-    comparison.save(update_fields=["review_status"])
-    return comparison

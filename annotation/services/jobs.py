@@ -316,7 +316,7 @@ def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersio
     name = f"policy-{job.batch.name}-job{job.pk}"
     new = ModelVersion.objects.filter(name=name).first()  # a rerun after the policy was registered
     if new is None:
-        new, rs = policy_refresh(
+        new, _ = policy_refresh(
             policy=policy, rms=rms, prompts=prompts, workdir=_workdir(job), name=name,
             lineage={"batches": [job.batch.name], "job": job.pk}, training=training,
             on_progress=lambda fraction, stage: report(0.8 * fraction, stage))

@@ -42,7 +42,6 @@ class PreferencePair:
     chosen: str
     rejected: str
     strength: str | None = None  # one of STRENGTHS; None when unrated (imported data)
-    margin: float = 0.0  # the export's Table 27 "small" margin; the trainer recomputes it from its table
     track: str | None = None  # "helpfulness" | "safety" | None (unknown)
     safety_bin: str | None = None  # a key of SAFETY_BINS, or None
     source: str = "platform"
@@ -138,7 +137,6 @@ def trl_row_parse(row: Any, *, source: str | None = None, track: str | None = No
         chosen=chosen,
         rejected=rejected,
         strength=strength,
-        margin=float(margin or 0.0),
         track=row_track,
         safety_bin=safety_bin,
         source=str(row.get("source") or source or "platform"),

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from reward_training.data.preferences import SAFETY_BINS, STRENGTHS, PreferencePair
 
 UNRATED = "unrated"
 GAP_EDGES = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, math.inf)
-METRICS_NAME = "eval_metrics.json"
 PLOT_NAME = "accuracy_by_strength.png"
 NO_SAFETY_BIN = "none"  # a pair with no safety labels (the helpfulness track, imported data)
 # What a dashboard job or an iteration records of an evaluation: overall, by strength, by safety bin
@@ -137,11 +136,3 @@ def report_write(report: dict[str, Any], directory: str | Path, *, stem: str = "
     metrics.write_text(json.dumps(report, indent=1))
     accuracy_plot(report, plot)
     return {"metrics": str(metrics), "plot": str(plot)}
-
-
-def evaluate_scores(score_pairs: Callable[[Sequence[PreferencePair]], tuple[list[float], list[float], list[int]]], pairs: Sequence[PreferencePair]) -> dict[str, Any]:
-    """Run a pair scorer ((chosen scores, rejected scores, indices dropped)) and build the report."""
-    chosen, rejected, dropped = score_pairs(pairs)
-    dropped_set = set(dropped)
-    kept = [p for i, p in enumerate(pairs) if i not in dropped_set]
-    return accuracy_report(chosen, rejected, kept, dropped_identical=len(dropped))

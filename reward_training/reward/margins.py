@@ -10,7 +10,6 @@ MARGIN_TABLES: dict[str, dict[str, float]] = {
     "small": {"significantly_better": 1.0, "better": 2 / 3, "slightly_better": 1 / 3, "negligibly_better": 0.0},
     "large": {"significantly_better": 3.0, "better": 2.0, "slightly_better": 1.0, "negligibly_better": 0.0},
 }
-STRENGTHS = ("significantly_better", "better", "slightly_better", "negligibly_better")
 
 
 def margin_of(strength: str | None, table: str = "small") -> float:
@@ -33,4 +32,4 @@ def strength_of_margin(margin: float, table: str = "small") -> str:
     if margin < 0:
         raise ValueError(f"margin {margin} is negative (it must say how much better the chosen reply is)")
     margins = MARGIN_TABLES[table]
-    return min(STRENGTHS, key=lambda strength: (abs(margins[strength] - margin), STRENGTHS.index(strength)))
+    return min(margins, key=lambda strength: abs(margins[strength] - margin))  # a table lists the strongest first

@@ -6,7 +6,7 @@ from annotation.models import Turn
 from annotation.services.model_versions import model_version_register
 from annotation.tests.factories import BatchFactory, DialogueFactory, TurnFactory
 from tests.serving import TransformersServe, free_port, served_model_save
-from worker.model_cache import model_cache_clear
+from worker import model_cache
 from worker.tasks import turn_sample
 
 pytestmark = pytest.mark.django_db
@@ -23,10 +23,10 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_clients():
-    model_cache_clear()
-    yield
-    model_cache_clear()
+def _fresh_clients(monkeypatch):
+    """Each test starts with empty model and client caches (the worker process keeps them for its life)."""
+    monkeypatch.setattr(model_cache, "_models", {})
+    monkeypatch.setattr(model_cache, "_servers", {})
 
 
 def test_a_turn_is_sampled_by_the_model_server(served):

@@ -49,7 +49,7 @@ class Command(JsonCommand):
 
     def run(self, *, kind, base, data, output, format, margin, mixture, source, track, epochs, lr, batch_size,
             micro_batch_size, max_length, safety_aux_loss, seed, config, eval, register, tracker, **_):
-        base_path, base_version = model_path_resolve(base, field="base")
+        base_path, _ = model_path_resolve(base, field="base")
         missing = [f for f in [*data, *([eval] if eval else [])] if not Path(f).is_file()]
         if missing:
             raise ValidationError({"data": [f"no such file: {', '.join(missing)}"]})

@@ -27,7 +27,6 @@ def test_trl_standard_explicit_prompt_maps_its_margin_to_the_nearest_strength():
     (n1, sky), (_, sun), (_, sum_) = pairs
     assert n1 == 1 and sky.prompt == user("The sky is") and (sky.chosen, sky.rejected) == (" blue.", " green.")
     assert [p.strength for p in (sky, sun, sum_)] == ["significantly_better", "slightly_better", "negligibly_better"]
-    assert sky.margin == 1.0
 
 
 def test_trl_implicit_prompt_is_the_shared_start_of_texts_or_conversations():

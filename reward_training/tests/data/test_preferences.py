@@ -36,7 +36,6 @@ def test_export_row_becomes_a_typed_pair_with_safe_labels():
     assert pair.prompt[-1] == {"role": "user", "content": "Hi?"}
     assert (pair.chosen, pair.rejected) == ("Hello!", "Go away.")
     assert (pair.strength, pair.track, pair.source, pair.pair_id) == ("better", "safety", "platform", "platform:17")
-    assert pair.margin == pytest.approx(2 / 3)
     assert (pair.chosen_safe, pair.rejected_safe) == (True, False)
     assert trl_row_parse(_row(safety_bin="both_unsafe")).chosen_safe is False
     assert trl_row_parse(_row(safety_bin=None, track="helpfulness")).chosen_safe is None
@@ -44,7 +43,7 @@ def test_export_row_becomes_a_typed_pair_with_safe_labels():
 
 def test_unrated_row_has_no_strength_and_a_content_hash_id():
     pair = trl_row_parse(_row(strength=None, margin=0, comparison_id=None))
-    assert pair.strength is None and pair.margin == 0
+    assert pair.strength is None
     assert pair.pair_id == f"sha:{pair.content_hash}"
     assert trl_row_parse(_row(comparison_id=None)).content_hash == pair.content_hash
 
@@ -72,7 +71,7 @@ def test_trl_file_gzipped_or_not_reads_the_same(tmp_path):
 def test_all_hh_harmless_rows_import_as_unrated():
     pairs = preferences_read(HH_DEV, "hh-rlhf", track="safety")
     assert len(pairs) == 1800
-    assert all(isinstance(p, PreferencePair) and p.strength is None and p.margin == 0 for p in pairs)
+    assert all(isinstance(p, PreferencePair) and p.strength is None for p in pairs)
     assert {p.source for p in pairs} == {"hh-rlhf"} and {p.track for p in pairs} == {"safety"}
     assert sum(1 for p in pairs if p.chosen == "") == 3
     assert all(p.prompt[-1]["role"] == "user" for p in pairs)
