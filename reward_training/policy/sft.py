@@ -34,6 +34,7 @@ from reward_training.policy.sft_data import (
     sft_truncate,
     token_losses,
 )
+from reward_training.reward.schedule import SCHEDULES, lr_factor
 from reward_training.runtime import device_pick
 from reward_training.tracking import TRACKERS, RunTracker
 
@@ -52,8 +53,8 @@ class SFTConfig:
     micro_batch_size: int = 8  # examples per forward pass; batch_size / micro_batch_size = gradient accumulation
     max_length: int = 4096  # tokens per example (paper: 4096); longer examples are cut at the end
     loss_on: str = "assistant"  # "assistant": all assistant turns; "last": only the last (Ghost Attention); "all": every token
-    lr_schedule: str = "cosine"  # "cosine" (to min_lr_ratio of the peak) or "constant"
-    warmup_steps: int = 0  # linear warm-up, in optimizer steps
+    lr_schedule: str = "cosine"  # "cosine" (to min_lr_ratio of the peak) or "constant" (reward/schedule.py)
+    warmup_steps: int = 0  # linear warm-up, in optimizer steps (paper: none for SFT; step 0 then runs at lr 0)
     min_lr_ratio: float = 0.0  # where the cosine ends, as a fraction of the peak
     adam_beta1: float = 0.9
     adam_beta2: float = 0.95
@@ -75,7 +76,7 @@ class SFTConfig:
             )
         if self.loss_on not in ("assistant", "last", "all"):
             raise ValueError('loss_on must be "assistant", "last" or "all"')
-        if self.lr_schedule not in ("cosine", "constant"):
+        if self.lr_schedule not in SCHEDULES:
             raise ValueError('lr_schedule must be "cosine" or "constant"')
         if self.tracker not in TRACKERS:
             raise ValueError(f"tracker must be one of {', '.join(TRACKERS)}")
@@ -85,17 +86,6 @@ class SFTConfig:
     @property
     def accumulation_steps(self) -> int:
         return self.batch_size // self.micro_batch_size
-
-
-def lr_factor(step: int, *, total: int, warmup: int, schedule: str, floor: float) -> float:
-    """Multiplier of the peak learning rate at optimizer step `step` (0-based): linear warm-up,
-    then constant or cosine decay to `floor` (Llama 2, 3.1: cosine)."""
-    if step < warmup:
-        return (step + 1) / warmup
-    if schedule == "constant":
-        return 1.0
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def sft_encode(tokenizer: Any, examples: Iterable[list[Message]], config: SFTConfig) -> tuple[list[SFTTokens], int]:

@@ -5,7 +5,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from reward_training.config import config_build
-from reward_training.policy.sft import SFTConfig, sft_encode, sft_evaluate, sft_train
+from reward_training.policy.sft import SFTConfig, sft_encode, sft_evaluate, sft_fit, sft_train
 from reward_training.policy.sft_data import sft_example
 from reward_training.testing import tiny_chat_model_save
 
@@ -63,3 +63,25 @@ def test_max_steps_and_overwrite(tmp_path):
     sft_train(config, EXAMPLES, base, tmp_path / "out")
     metrics = sft_train(config, EXAMPLES, base, tmp_path / "out")  # an existing output is replaced
     assert metrics["steps"] == 1 and (tmp_path / "out" / "model.safetensors").is_file()
+
+
+class _StepLog:
+    """A tracker that keeps what sft_fit logs each step."""
+
+    def __init__(self):
+        self.steps: list[dict] = []
+
+    def log(self, metrics, step):
+        self.steps.append(metrics)
+
+
+def test_sft_warms_up_and_decays_on_the_reward_models_schedule(tmp_path):
+    # given 4 optimizer steps, 2 of them warm-up, and a cosine to a tenth of the peak
+    base = tiny_chat_model_save(tmp_path / "base")
+    config = SFTConfig(epochs=1, learning_rate=1e-3, batch_size=1, micro_batch_size=1, max_length=64,
+                       warmup_steps=2, min_lr_ratio=0.1, device="cpu", progress=False)
+    run = _StepLog()
+    # when fine-tuned
+    sft_fit(AutoModelForCausalLM.from_pretrained(base), AutoTokenizer.from_pretrained(base), EXAMPLES, config, run=run)
+    # then step 0 runs at lr 0 (transformers' convention), the peak comes after the warm-up, then the cosine
+    assert [m["lr"] for m in run.steps] == pytest.approx([0.0, 5e-4, 1e-3, 5.5e-4])
