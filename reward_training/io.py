@@ -1,15 +1,18 @@
-"""Atomic writes: a directory (a model, a checkpoint) appears whole or not at all, and survives a crash.
+"""Atomic writes: a directory (a model, a checkpoint) or a file (JSONL, Parquet) appears whole or not at
+all under its name, and survives a crash (fsynced before the rename).
 
-    from reward_training.io import directory_write_atomic, fsync_tree
+    from reward_training.io import directory_write_atomic, jsonl_write_atomic
     directory_write_atomic("models/sft", lambda tmp: model.save_pretrained(tmp))
+    jsonl_write_atomic("export.jsonl", rows)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 
 def fsync_tree(path: str | Path) -> None:
@@ -52,3 +55,40 @@ def directory_write_atomic(output_dir: str | Path, write: Callable[[Path], None]
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return output_dir
+
+
+def file_write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call write(tmp_file), fsync it, then rename it to `path`, replacing an earlier file.
+
+    A kill at any moment leaves the earlier file (or none) or the new one, never a partial one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        fsync_tree(tmp)
+        os.replace(tmp, path)
+        fsync_tree(path.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def jsonl_write_atomic(path: str | Path, rows: Iterable[dict]) -> int:
+    """Write one JSON object a line (UTF-8, unescaped) with file_write_atomic; returns the number of rows.
+
+    `rows` may be a generator: it is consumed once, as the file is written.
+    """
+    count = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal count
+        with tmp.open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+
+    file_write_atomic(path, write)
+    return count

@@ -1,11 +1,10 @@
-"""The export stream: platform comparisons and imported pairs, one dict per pair, in the contract's format.
+"""The export stream: platform comparisons and imported pairs, one dict per pair (the export format of
+docs/architecture.md).
 
 Rows are produced lazily from database iterators, so exporting a million comparisons never holds
 them all in memory.
 """
 
-import json
-import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -13,6 +12,7 @@ from django.db.models import Prefetch
 
 from annotation.models import Batch, Comparison, ImportedPair, Sample, Turn
 from reward_training.data.tables import dataset_save, parquet_write, rows_table
+from reward_training.io import jsonl_write_atomic
 from reward_training.reward.margins import margin_of
 
 PLATFORM = "platform"
@@ -140,9 +140,5 @@ def preference_export_write(path: Path, rows: Iterable[dict], *, format: str = "
     elif format == "hf-dataset":
         dataset_save(rows_table(counted(rows)), path)
     else:
-        partial = path.with_name(path.name + ".partial")
-        with partial.open("w", encoding="utf-8") as out:
-            for row in counted(rows):
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(partial, path)
+        jsonl_write_atomic(path, counted(rows))
     return counts

@@ -11,14 +11,13 @@ there. Nested values keep their shape (message lists, sampling settings). Both w
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from reward_training.io import directory_write_atomic
+from reward_training.io import directory_write_atomic, file_write_atomic
 
 CHUNK = 5000  # rows turned into Arrow at a time: the Python dicts of one chunk at most sit in memory
 _MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -62,11 +61,7 @@ def _with_columns(table: pa.Table, columns: list[str]) -> pa.Table:
 
 def parquet_write(table: pa.Table, path: str | Path) -> Path:
     """Write the table as one Parquet file, atomically (a partial file never has the final name)."""
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    pq.write_table(table, partial)
-    os.replace(partial, path)
-    return path
+    return file_write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def dataset_save(table: pa.Table, directory: str | Path) -> Path:

@@ -22,13 +22,13 @@ reply cut off at max_new_tokens (a row written before the field existed counts a
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
 from reward_training.data.chat import Message
+from reward_training.io import jsonl_write_atomic
 
 STAGED = "pool_samples.jsonl"  # a candidate's kept samples, waiting for its promotion
 _NAME = re.compile(r"iteration_(\d+)\.jsonl$")
@@ -45,25 +45,15 @@ def pool_iterations(pool_dir: str | Path) -> list[int]:
     return sorted(int(m.group(1)) for f in pool.glob("iteration_*.jsonl") if (m := _NAME.search(f.name))) if pool.is_dir() else []
 
 
-def _rows_write(path: Path, rows: Iterable[dict]) -> Path:
-    """Write JSONL atomically (replacing a partial earlier attempt)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    with partial.open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(partial, path)
-    return path
-
-
 def _rows_read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def pool_write(pool_dir: str | Path, iteration: int, rows: list[dict]) -> Path:
     """Write one iteration's samples into the pool (replacing that iteration's file)."""
-    return _rows_write(Path(pool_dir) / f"iteration_{iteration:03d}.jsonl",
-                       ({**row, "iteration": iteration} for row in rows))
+    path = Path(pool_dir) / f"iteration_{iteration:03d}.jsonl"
+    jsonl_write_atomic(path, ({**row, "iteration": iteration} for row in rows))
+    return path
 
 
 def pool_read(pool_dir: str | Path, *, up_to: int | None = None) -> list[dict]:
@@ -78,7 +68,9 @@ def pool_read(pool_dir: str | Path, *, up_to: int | None = None) -> list[dict]:
 def staged_write(candidate_dir: str | Path, rows: list[dict]) -> Path:
     """Stage a candidate's kept samples in its directory, under a fresh id; `pool_merge` adds them on promotion."""
     staged_id = uuid.uuid4().hex
-    return _rows_write(Path(candidate_dir) / STAGED, ({**row, "staged_id": staged_id} for row in rows))
+    path = Path(candidate_dir) / STAGED
+    jsonl_write_atomic(path, ({**row, "staged_id": staged_id} for row in rows))
+    return path
 
 
 def pool_merge(pool_dir: str | Path, candidate_dir: str | Path) -> int | None:

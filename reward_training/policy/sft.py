@@ -27,6 +27,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from reward_training.config import config_dict
 from reward_training.data.chat import Message
 from reward_training.io import directory_write_atomic
+from reward_training.optim import param_groups
 from reward_training.policy.sft_data import (
     SFTTokens,
     sft_collate,
@@ -54,7 +55,7 @@ class SFTConfig:
     max_length: int = 4096  # tokens per example (paper: 4096); longer examples are cut at the end
     loss_on: str = "assistant"  # "assistant": all assistant turns; "last": only the last (Ghost Attention); "all": every token
     lr_schedule: str = "cosine"  # "cosine" (to min_lr_ratio of the peak) or "constant" (reward/schedule.py)
-    warmup_steps: int = 0  # linear warm-up, in optimizer steps (paper: none for SFT; step 0 then runs at lr 0)
+    warmup_steps: int = 0  # linear warm-up in optimizer steps, from lr 0 at step 0 (paper: none for SFT)
     min_lr_ratio: float = 0.0  # where the cosine ends, as a fraction of the peak
     adam_beta1: float = 0.9
     adam_beta2: float = 0.95
@@ -149,10 +150,8 @@ def sft_fit(
 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        param_groups(model, config.weight_decay),
         lr=config.learning_rate,
         betas=(config.adam_beta1, config.adam_beta2),
         eps=config.adam_eps,

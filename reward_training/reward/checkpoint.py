@@ -1,11 +1,11 @@
 """Atomic training checkpoints: weights (Hugging Face format), optimizer, scheduler, RNG, config,
-step and metrics, written to a temporary directory and renamed into place, so a kill at any
-moment leaves either the previous checkpoint or the new one, never a half-written one."""
+step and metrics, written by reward_training.io's directory writer (a temporary directory, fsynced,
+renamed into place), so a kill at any moment leaves either the previous checkpoint or the new one,
+never a half-written one."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 from pathlib import Path
@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from reward_training.io import fsync_tree
+from reward_training.io import directory_write_atomic
 
 PREFIX = "checkpoint-"
 STATE_JSON = "trainer_state.json"
@@ -33,29 +33,24 @@ def checkpoint_save(
 ) -> Path:
     """Write checkpoint-<step> atomically and remove older ones. `state` (JSON) holds config, metrics, etc."""
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     final = output_dir / f"{PREFIX}{step:07d}"
-    tmp = output_dir / f".tmp-{PREFIX}{step:07d}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    hf_model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    torch.save(
-        {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "python_rng": random.getstate(),
-        },
-        tmp / STATE_PT,
-    )
-    (tmp / STATE_JSON).write_text(json.dumps({**state, "step": step}, indent=1))
-    fsync_tree(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    fsync_tree(output_dir)
+
+    def write(tmp: Path) -> None:
+        hf_model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "python_rng": random.getstate(),
+            },
+            tmp / STATE_PT,
+        )
+        (tmp / STATE_JSON).write_text(json.dumps({**state, "step": step}, indent=1))
+
+    directory_write_atomic(final, write)
     for old in output_dir.glob(f"{PREFIX}*"):
         if old != final:
             shutil.rmtree(old, ignore_errors=True)

@@ -28,6 +28,7 @@ from reward_training.config import config_dict
 from reward_training.data.pair_encoding import chat_format_resolve, pairs_tokenize
 from reward_training.data.preferences import PreferencePair
 from reward_training.evaluation.reward_accuracy import accuracy_report, report_write
+from reward_training.optim import param_groups
 from reward_training.reward.batching import collate, step_micro_batches, steps_plan
 from reward_training.reward.checkpoint import checkpoint_latest, checkpoint_load, checkpoint_save, checkpoint_state
 from reward_training.reward.losses import margin_of, ranking_loss, safety_auxiliary_loss
@@ -50,16 +51,6 @@ def _mixed_precision(config: RewardConfig) -> str:
     if config.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
         return "bf16"
     return "no"
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on matrices only, not on biases and norm weights (as in HF Trainer / TRL)."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def reward_train(
@@ -126,7 +117,7 @@ def reward_train(
 
     model.to(accelerator.device)
     optimizer = torch.optim.AdamW(
-        _param_groups(model, config.weight_decay),
+        param_groups(model, config.weight_decay),
         lr=config.learning_rate,
         betas=(config.adam_beta1, config.adam_beta2),
         eps=config.adam_epsilon,

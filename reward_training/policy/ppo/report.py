@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
+
+from reward_training.io import jsonl_write_atomic
 
 METRICS_FILE = "ppo_metrics.jsonl"
 CURVES_FILE = "ppo_curves.png"
@@ -26,9 +27,7 @@ PANELS = [
 def metrics_write(directory: str | Path, history: list[dict[str, Any]]) -> Path:
     """Write one JSON object per iteration (replacing the file atomically)."""
     path = Path(directory) / METRICS_FILE
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text("".join(json.dumps(record) + "\n" for record in history))
-    os.replace(tmp, path)
+    jsonl_write_atomic(path, history)
     return path
 
 

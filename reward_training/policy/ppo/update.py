@@ -5,7 +5,6 @@ first step. Rows are split contiguously and equally between processes; whitening
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -23,21 +22,13 @@ from reward_training.policy.ppo.losses import (
 from reward_training.policy.ppo.models import critic_values, policy_evaluate, precision_autocast, sequences_pack
 from reward_training.policy.ppo.ppo_config import PPOConfig
 from reward_training.policy.ppo.rollout import Rollout
+from reward_training.optim import param_groups
 from reward_training.policy.rewards import logit, whiten
 
 
 class LogprobMismatch(RuntimeError):
     """The trainer's log-probs of the sampled tokens differ from the rollout's: the weights (or the
     sequence layout) the rollout used are not the ones being trained."""
-
-
-def param_groups(module: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on matrices only, not on biases and norm weights."""
-    decay, no_decay = [], []
-    for name, param in module.named_parameters():
-        if param.requires_grad:
-            (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def adamw(module: torch.nn.Module, config: PPOConfig, lr: float, device: torch.device) -> torch.optim.AdamW:

@@ -124,7 +124,7 @@ def test_training_resumes_after_a_kill_and_ends_where_an_unbroken_run_ends(tiny_
     state = json.loads((Path(config.output_dir) / checkpoints[0] / "trainer_state.json").read_text())
     assert state["step"] == 3 and state["config"]["learning_rate"] == config.learning_rate and len(state["history"]) == 3
     # A half-written checkpoint (a crash inside a save) is ignored.
-    (Path(config.output_dir) / ".tmp-checkpoint-0000004-1").mkdir()
+    (Path(config.output_dir) / ".checkpoint-0000004.tmp-1").mkdir()
 
     resumed = train_reward_model(config, [str(data)], "trl", progress=False)
     assert resumed["resumed_from"] == [3] and resumed["steps"] == 6
