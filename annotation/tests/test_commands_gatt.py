@@ -83,7 +83,7 @@ def test_bad_input_exits_with_one_line_and_writes_nothing(tiny_policy_dir, tmp_p
             "--register", "x")
     with pytest.raises(CommandError, match="^dialogues: no annotated dialogue matches$"):
         run("build_gatt_data", "--policy", str(tiny_policy_dir), "--from-platform", "--output", str(out))
-    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp-*"))
 
 
 def test_a_dialogue_too_long_for_the_model_exits_with_one_line(tmp_path):

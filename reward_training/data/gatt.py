@@ -19,7 +19,6 @@ A row of the output JSONL: {"messages": [...], "loss_on": "last", "instruction":
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 
 from reward_training.data.chat import Message, messages_check, render_chat
 from reward_training.evaluation.adherence import Check, check_validate
+from reward_training.io import jsonl_write_atomic
 
 DEFAULT_INSTRUCTIONS = Path(__file__).resolve().parents[2] / "assets" / "gatt" / "instructions-v1.json"
 MAX_TURNS = 8  # the paper's Fig. 10 runs to 20 turns; the platform's dialogues average 3.9
@@ -300,12 +300,7 @@ def gatt_rows_build(dialogues: Sequence[Dialogue], instructions: InstructionSet,
 def gatt_rows_write(rows: Sequence[dict], path: str | Path) -> Path:
     """Write the rows as JSONL atomically (a partial file never takes the name)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(partial, path)
+    jsonl_write_atomic(path, rows)
     return path
 
 

@@ -27,6 +27,7 @@ from reward_training.config import config_dict
 from reward_training.data.chat import Message, messages_check
 from reward_training.data.prompts import PromptItem
 from reward_training.evaluation.policy_eval import paired_win_rate, policy_samples
+from reward_training.io import jsonl_write_atomic
 from reward_training.policy.sft import SFTConfig, sft_train
 from reward_training.reward.scorer import RewardScorer
 
@@ -243,9 +244,7 @@ def context_distill(
         "config": config_dict(config),
     }
     output_dir = Path(output_dir)
-    with (output_dir / KEPT_FILE).open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    jsonl_write_atomic(output_dir / KEPT_FILE, rows)
     (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1, default=str))
     return metrics
 
