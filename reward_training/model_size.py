@@ -1,6 +1,6 @@
 """Settings that the Llama 2 paper gives by model size, derived from a parameter count.
 
-The paper gives two such settings (docs/rlhf-protocol.md sections 2 and 3): PPO's KL penalty β
+The paper gives two such settings (sections 3.2.2 and 3.2.3): PPO's KL penalty β
 (0.01 for 7B/13B, 0.005 for 34B/70B) and the reward model's peak learning rate (1e-5, 5e-6 for the
 largest model). A config leaves them None to have them derived here; each trainer counts the model
 it loaded and records the value it chose with the reason.
