@@ -9,6 +9,7 @@ import contextlib
 import torch
 from accelerate import Accelerator
 
+from reward_training.optim import param_groups
 from reward_training.policy.ppo.losses import (
     gae,
     kl_per_token,
@@ -22,7 +23,6 @@ from reward_training.policy.ppo.losses import (
 from reward_training.policy.ppo.models import critic_values, policy_evaluate, precision_autocast, sequences_pack
 from reward_training.policy.ppo.ppo_config import PPOConfig
 from reward_training.policy.ppo.rollout import Rollout
-from reward_training.optim import param_groups
 from reward_training.policy.rewards import logit, whiten
 
 
