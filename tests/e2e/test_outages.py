@@ -26,7 +26,7 @@ from tests.e2e.stack import Stack
 pytestmark = pytest.mark.e2e
 
 OUTAGE_S = 15
-PASSWORD = secrets.token_urlsafe(16)
+PASSWORD = "pw-" + secrets.token_urlsafe(16)  # never a leading "-", which argparse would read as a flag
 PRODUCTION_SWEEP = {"SAMPLING_SWEEP_EVERY_S": "15", "SAMPLING_REQUEUE_AFTER_S": "330"}
 
 
