@@ -46,13 +46,17 @@ def _stack(tmp_path, pg, broker, **worker_env) -> Stack:
     stack = Stack(tmp_path / "stack", pg=pg.url, redis_url=broker.url,
                   worker_env={**PRODUCTION_SWEEP, "LOGIN_RATE": "100000/min", **worker_env})
     (tmp_path / "stack").mkdir()
-    stack.start()
-    stack.worker_start()
-    model = foreign_model_dir(tmp_path / "model", seed=0)
-    stack.manage("create_user", "--username", "ann", "--password", PASSWORD, "--role", "annotator")
-    stack.manage("register_model", "--kind", "policy", "--name", "chat-v1", "--path", str(model), "--current")
-    stack.manage("create_batch", "--name", "faults", "--track", "helpfulness", "--policy", "chat-v1",
-                 "--temperatures", "0.7,1.2", "--target", "100000", "--max-new-tokens", "24", "--activate")
+    try:
+        stack.start()
+        stack.worker_start()
+        model = foreign_model_dir(tmp_path / "model", seed=0)
+        stack.manage("create_user", "--username", "ann", "--password", PASSWORD, "--role", "annotator")
+        stack.manage("register_model", "--kind", "policy", "--name", "chat-v1", "--path", str(model), "--current")
+        stack.manage("create_batch", "--name", "faults", "--track", "helpfulness", "--policy", "chat-v1",
+                     "--temperatures", "0.7,1.2", "--target", "100000", "--max-new-tokens", "24", "--activate")
+    except BaseException:
+        stack.stop()  # nothing of a half-built stack outlives the test
+        raise
     return stack
 
 
