@@ -283,6 +283,7 @@ def section_reward(base: Path, combos: list[dict], args, sizes: Sizes, device, s
 
 def section_ppo(policy_dir: Path, args, sizes: Sizes, device, scratch: Path) -> dict:
     from reward_training.policy.ppo import PPOConfig, ppo_train
+    from reward_training.policy.ppo.ppo_config import LOGPROB_TOLERANCE
 
     def length_rc(prompts, texts, ids):  # Rc in (0, 1) from the response length: any signal will do here
         return torch.tensor([1 / (1 + math.exp(-(len(r) - sizes.ppo_new_tokens / 2) / 16)) for r in ids])
@@ -312,8 +313,10 @@ def section_ppo(policy_dir: Path, args, sizes: Sizes, device, scratch: Path) -> 
         "response_length": first["response_length"],
         "gradient_steps": first["gradient_steps"],
         "logprob_max_diff": first["logprob_max_diff"],
-        "logprob_fp32_tolerance": PPOConfig.logprob_tolerance,
-        "within_fp32_tolerance": first["logprob_max_diff"] <= PPOConfig.logprob_tolerance,
+        "logprob_fp32_tolerance": LOGPROB_TOLERANCE["fp32"],
+        "logprob_bf16_tolerance": LOGPROB_TOLERANCE["bf16"],
+        "within_fp32_tolerance": first["logprob_max_diff"] <= LOGPROB_TOLERANCE["fp32"],
+        "within_bf16_tolerance": first["logprob_max_diff"] <= LOGPROB_TOLERANCE["bf16"],
         "peak_memory_mb": memory,
     }
 
