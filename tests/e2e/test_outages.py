@@ -143,19 +143,25 @@ def _check_recovered(stack: Stack, traffic: Traffic, recovered_at: float) -> Non
           f"recovery; answers {dict(traffic.statuses())}")
 
 
+def _outage(traffic: Traffic, server) -> tuple[float, float, float]:
+    """Traffic for 6 s, `server` down for OUTAGE_S, traffic for 8 s more: (down at, up at, recovered at),
+    the first two in seconds since the traffic started."""
+    time.sleep(6)
+    down_at = time.time() - traffic.started
+    server.stop()
+    time.sleep(OUTAGE_S)
+    server.start()
+    recovered_at = time.time()
+    time.sleep(8)
+    return down_at, recovered_at - traffic.started, recovered_at
+
+
 def test_a_postgres_restart_mid_traffic_gives_503s_and_loses_nothing(servers, tmp_path):
     pg, broker = servers
     stack = _stack(tmp_path, pg, broker)
     try:
         with Traffic(stack) as traffic:
-            time.sleep(6)
-            down_at = time.time() - traffic.started
-            pg.stop()
-            time.sleep(OUTAGE_S)
-            pg.start()
-            recovered_at = time.time()
-            up_at = recovered_at - traffic.started
-            time.sleep(8)
+            down_at, up_at, recovered_at = _outage(traffic, pg)
         during = traffic.statuses("dialogue", since=down_at + 1, until=up_at - 1)
         assert during and set(during) == {503}, during  # every API write during the outage: a JSON 503
         assert traffic.statuses("healthz", since=down_at + 1, until=up_at - 1).keys() == {503}
@@ -170,14 +176,7 @@ def test_a_redis_restart_mid_traffic_loses_no_turn(servers, tmp_path):
     stack = _stack(tmp_path, pg, broker)
     try:
         with Traffic(stack) as traffic:
-            time.sleep(6)
-            down_at = time.time() - traffic.started
-            broker.stop()  # no persistence: every queued and unacknowledged message is gone
-            time.sleep(OUTAGE_S)
-            broker.start()
-            recovered_at = time.time()
-            up_at = recovered_at - traffic.started
-            time.sleep(8)
+            down_at, up_at, recovered_at = _outage(traffic, broker)  # no persistence: every queued and unacknowledged message is gone
         # the API keeps taking turns while the broker is down; only the health check says so
         assert traffic.statuses("turn", since=down_at + 1, until=up_at - 1)[202] > 0
         assert traffic.statuses("healthz", since=down_at + 1, until=up_at - 1).keys() == {503}
