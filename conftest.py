@@ -46,3 +46,16 @@ def smollm2_dir():
     from reward_training.generation.gguf import smollm2_converted
 
     return smollm2_converted(Path(__file__).resolve().parent / "var" / "models")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """`transformers serve` on 127.0.0.1 with a tiny local model, for one test module."""
+    from tests.serving import TransformersServe, served_model_save
+
+    workdir = tmp_path_factory.mktemp("serve")
+    server = TransformersServe(served_model_save(workdir / "chat"), log=workdir / "serve.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()

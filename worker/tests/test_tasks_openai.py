@@ -5,21 +5,12 @@ import pytest
 from annotation.models import Turn
 from annotation.services.model_versions import model_version_register
 from annotation.tests.factories import BatchFactory, DialogueFactory, TurnFactory
-from tests.serving import TransformersServe, free_port, served_model_save
+from tests.serving import free_port
 from worker import model_cache
 from worker.tasks import turn_sample
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("serve")
-    server = TransformersServe(served_model_save(workdir / "chat"), log=workdir / "serve.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(autouse=True)

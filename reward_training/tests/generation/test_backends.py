@@ -17,20 +17,10 @@ from reward_training.generation import (
     samples_generate,
 )
 from reward_training.generation.backends import _token_shares
-from tests.serving import TransformersServe, free_port, served_model_save
+from tests.serving import free_port
 
 PROMPT = [{"role": "user", "content": "Tell me about the sea."}]
 
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """`transformers serve` on 127.0.0.1 with a tiny local model, for this module."""
-    workdir = tmp_path_factory.mktemp("serve")
-    server = TransformersServe(served_model_save(workdir / "chat"), log=workdir / "serve.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_local_backend_is_todays_path(tiny_loaded):
