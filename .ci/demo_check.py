@@ -70,8 +70,13 @@ def main() -> int:
     token = token["token"]
     _, dialogue = call(f"{args.url}/api/dialogues/", "POST", {"track": "helpfulness"}, token)
     started = time.time()
-    status, turn = call(f"{args.url}/api/dialogues/{dialogue['id']}/turns/", "POST", {"prompt": PROMPT}, token,
-                        timeout=args.sampling_timeout)
+    status, turn = call(
+        f"{args.url}/api/dialogues/{dialogue['id']}/turns/",
+        "POST",
+        {"prompt": PROMPT},
+        token,
+        timeout=args.sampling_timeout,
+    )
     assert status == 202, (status, turn)
     first_partial = None
     while time.time() - started < args.sampling_timeout:
@@ -82,9 +87,20 @@ def main() -> int:
             break
         time.sleep(0.3)
     texts = [r["text"] for r in turn.get("responses", [])]
-    print(json.dumps({"status": turn["status"], "seconds": round(time.time() - started, 1),
-                      "first_partial_seconds": first_partial, "prompt": PROMPT, "replies": texts,
-                      "error": turn.get("error")}, ensure_ascii=False, indent=1))
+    print(
+        json.dumps(
+            {
+                "status": turn["status"],
+                "seconds": round(time.time() - started, 1),
+                "first_partial_seconds": first_partial,
+                "prompt": PROMPT,
+                "replies": texts,
+                "error": turn.get("error"),
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
     if turn["status"] != "ready" or len(texts) != 2 or not all(t.strip() for t in texts):
         print("demo check: FAILED, the turn did not get two non-empty replies", file=sys.stderr)
         return 1

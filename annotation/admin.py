@@ -37,8 +37,18 @@ class GuidelineAdmin(admin.ModelAdmin):
 class ModelVersionForm(forms.ModelForm):
     class Meta:
         model = ModelVersion
-        fields = ["name", "kind", "track", "backend", "path", "endpoint_url", "served_name", "parent", "lineage",
-                  "metrics"]
+        fields = [
+            "name",
+            "kind",
+            "track",
+            "backend",
+            "path",
+            "endpoint_url",
+            "served_name",
+            "parent",
+            "lineage",
+            "metrics",
+        ]
 
     def clean(self):
         """The register_model rules: a local version needs a model directory, an openai one a server (a path
@@ -50,8 +60,9 @@ class ModelVersionForm(forms.ModelForm):
         elif backend == "openai" and not endpoint:
             self.add_error("endpoint_url", "the openai backend needs the server's base URL")
         path = cleaned.get("path", "")
-        errors = model_version_backend_errors(kind=cleaned.get("kind", ""), path=path, endpoint_url=endpoint,
-                                              served_name=cleaned.get("served_name", ""))
+        errors = model_version_backend_errors(
+            kind=cleaned.get("kind", ""), path=path, endpoint_url=endpoint, served_name=cleaned.get("served_name", "")
+        )
         if path and "path" not in self.changed_data:
             errors.pop("path", None)
         for field, messages in errors.items():
@@ -67,8 +78,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
     server (backend openai: endpoint URL and served name). Make a version current with `manage.py set_current`."""
 
     form = ModelVersionForm
-    list_display = ["name", "kind", "track", "backend", "endpoint_url", "served_name", "path", "is_current",
-                    "created_at"]
+    list_display = [
+        "name",
+        "kind",
+        "track",
+        "backend",
+        "endpoint_url",
+        "served_name",
+        "path",
+        "is_current",
+        "created_at",
+    ]
     list_filter = ["kind", "track", "backend", "is_current"]
     search_fields = ["name", "path", "endpoint_url", "served_name"]
     raw_id_fields = ["parent"]
@@ -109,8 +129,19 @@ class TurnAdmin(admin.ModelAdmin):
     list_display = ["pk", "dialogue", "index", "status", "error", "sampling_attempts", "created_at"]
     list_filter = ["status", "dialogue__track"]
     search_fields = ["prompt", "error", "error_detail"]
-    fields = ["dialogue", "index", "status", "prompt", "error", "error_detail", "sampling_attempts",
-              "sampling_queued_at", "sampling_plan", "created_at", "ready_at"]
+    fields = [
+        "dialogue",
+        "index",
+        "status",
+        "prompt",
+        "error",
+        "error_detail",
+        "sampling_attempts",
+        "sampling_queued_at",
+        "sampling_plan",
+        "created_at",
+        "ready_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request):

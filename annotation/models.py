@@ -70,10 +70,15 @@ class ModelVersion(models.Model):
     track = models.CharField(max_length=16, choices=Track.choices, blank=True, default="")
     path = models.CharField(max_length=1024, blank=True, default="")
     backend = models.CharField(max_length=16, choices=GenerationBackend.choices, default=GenerationBackend.LOCAL)
-    endpoint_url = models.CharField(max_length=1024, blank=True, default="",
-                                    help_text="openai backend: the server's base URL, e.g. http://vllm:8000/v1")
-    served_name = models.CharField(max_length=256, blank=True, default="",
-                                   help_text="openai backend: the model name the server serves it under")
+    endpoint_url = models.CharField(
+        max_length=1024,
+        blank=True,
+        default="",
+        help_text="openai backend: the server's base URL, e.g. http://vllm:8000/v1",
+    )
+    served_name = models.CharField(
+        max_length=256, blank=True, default="", help_text="openai backend: the model name the server serves it under"
+    )
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     is_current = models.BooleanField(default=False)
     # What it was trained on: batches, imported sources, data manifests, reward models used.
@@ -96,7 +101,7 @@ class ModelVersion(models.Model):
                 | (Q(backend="openai", kind="policy") & ~Q(endpoint_url="") & ~Q(served_name="")),
                 name="model_version_backend_complete",
                 violation_error_message="a local model version needs a path (and no endpoint); an openai one is a "
-                                        "policy with an endpoint URL and a served name",
+                "policy with an endpoint URL and a served name",
             ),
         ]
 
@@ -228,7 +233,12 @@ class Sample(models.Model):
 
     @property
     def sampling(self) -> dict:
-        return {"temperature": self.temperature, "top_p": self.top_p, "max_new_tokens": self.max_new_tokens, "seed": self.seed}
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_new_tokens": self.max_new_tokens,
+            "seed": self.seed,
+        }
 
 
 class Comparison(models.Model):
@@ -293,8 +303,9 @@ class Guideline(models.Model):
     # Empty: the track's standing guidelines. Set: what this batch adds to them.
     batch = models.OneToOneField(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="guideline")
     body = models.TextField(help_text="Markdown. Raw HTML is shown as text, never run.")
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -327,8 +338,10 @@ class TurnReport(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(reason__in=["skip", "offensive", "broken", "identical", "other"]),
-                                   name="turn_report_reason_valid"),
+            models.CheckConstraint(
+                condition=Q(reason__in=["skip", "offensive", "broken", "identical", "other"]),
+                name="turn_report_reason_valid",
+            ),
         ]
 
 
@@ -364,7 +377,9 @@ class OverlapAssignment(models.Model):
     """
 
     item = models.ForeignKey(OverlapItem, on_delete=models.CASCADE, related_name="assignments")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="overlap_assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="overlap_assignments"
+    )
     turn = models.OneToOneField(Turn, on_delete=models.CASCADE, related_name="overlap_assignment")
     slot = models.PositiveIntegerField()
     swapped = models.BooleanField()

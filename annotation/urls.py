@@ -8,6 +8,15 @@ from annotation.apis.batches import (
     BatchListCreateApi,
     BatchStatsApi,
 )
+from annotation.apis.dialogues import (
+    ComparisonCreateApi,
+    DialogueDetailApi,
+    DialogueListCreateApi,
+    TurnCreateApi,
+    TurnDetailApi,
+    TurnRetryApi,
+)
+from annotation.apis.guidelines import GuidelineDetailApi
 from annotation.apis.quality import (
     AnnotatorStatsApi,
     AnnotatorTrustApi,
@@ -18,15 +27,6 @@ from annotation.apis.quality import (
     OverlapNextApi,
     ReviewQueueApi,
 )
-from annotation.apis.dialogues import (
-    ComparisonCreateApi,
-    DialogueDetailApi,
-    DialogueListCreateApi,
-    TurnCreateApi,
-    TurnDetailApi,
-    TurnRetryApi,
-)
-from annotation.apis.guidelines import GuidelineDetailApi
 from annotation.apis.reports import TurnReportCreateApi
 
 api_urlpatterns = [

@@ -39,8 +39,10 @@ def plot(results: list[dict], versus_start: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, rows, title in ((axes[0], results, "new policy vs its predecessor"),
-                            (axes[1], versus_start, "each version vs the starting model")):
+    for ax, rows, title in (
+        (axes[0], results, "new policy vs its predecessor"),
+        (axes[1], versus_start, "each version vs the starting model"),
+    ):
         xs = [r["iteration"] for r in rows]
         for key, label in (("oracle_win_rate", "oracle"), ("rm_win_rate", "reward models")):
             ys = [r[key] for r in rows]
@@ -77,27 +79,42 @@ def start_policy(name: str) -> tuple[str, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2)
-    parser.add_argument("--policy", choices=["demo", "smollm2"], default="demo",
-                        help="the starting policy: the 2.4M demo model or the built-in SmolLM2-135M-Instruct")
+    parser.add_argument(
+        "--policy",
+        choices=["demo", "smollm2"],
+        default="demo",
+        help="the starting policy: the 2.4M demo model or the built-in SmolLM2-135M-Instruct",
+    )
     parser.add_argument("--users", type=int, default=4)
     parser.add_argument("--comparisons", type=int, default=75)
     parser.add_argument("--k", type=int, default=16)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--heldout-limit", type=int, default=200)
-    parser.add_argument("--rm-base", default="minilm",
-                        help="reward-model base: a checkpoint path, 'minilm' (the packaged MiniLM encoder) or 'policy'")
+    parser.add_argument(
+        "--rm-base",
+        default="minilm",
+        help="reward-model base: a checkpoint path, 'minilm' (the packaged MiniLM encoder) or 'policy'",
+    )
     parser.add_argument("--rm-epochs", type=int, default=3)
     parser.add_argument("--rm-lr", type=float, default=5e-5)
     parser.add_argument("--sft-epochs", type=float, default=3.0)
     parser.add_argument("--sft-lr", type=float, default=3e-4)
-    parser.add_argument("--hh-pairs", type=int, default=0,
-                        help="Anthropic HH-harmless pairs to import as open-source safety data (default none: they "
-                             "are off-distribution for the oracle and, at this scale, dilute its signal)")
+    parser.add_argument(
+        "--hh-pairs",
+        type=int,
+        default=0,
+        help="Anthropic HH-harmless pairs to import as open-source safety data (default none: they "
+        "are off-distribution for the oracle and, at this scale, dilute its signal)",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "loop.json"), help="where the full results go")
     parser.add_argument("--plot", default=str(ROOT / "docs" / "loop_win_rates.png"), help="win-rate PNG ('' for none)")
     parser.add_argument("--redis-db", type=int, default=13, help="a Redis database no other stack uses")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="torch threads per stack process (default: all cores; the test stack's 1 halves the speed)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="torch threads per stack process (default: all cores; the test stack's 1 halves the speed)",
+    )
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more run_iteration flags")
     args = parser.parse_args()
     rm_base = {"minilm": _minilm_path(), "policy": None}.get(args.rm_base, args.rm_base)
@@ -105,57 +122,129 @@ def main() -> None:
     started = time.perf_counter()
     results, versus_start = [], []
     with tempfile.TemporaryDirectory() as workdir:
-        stack = Stack(Path(workdir), redis_db=args.redis_db, worker_env={
-            "OMP_NUM_THREADS": str(args.threads),
-            # the production sweep, not the test stack's 15 s: a real model's turn on a busy CPU can take
-            # longer than that, and the sweep would spend its attempts re-queueing turns still being sampled
-            "SAMPLING_REQUEUE_AFTER_S": "330", "SAMPLING_SWEEP_EVERY_S": "15"})
+        stack = Stack(
+            Path(workdir),
+            redis_db=args.redis_db,
+            worker_env={
+                "OMP_NUM_THREADS": str(args.threads),
+                # the production sweep, not the test stack's 15 s: a real model's turn on a busy CPU can take
+                # longer than that, and the sweep would spend its attempts re-queueing turns still being sampled
+                "SAMPLING_REQUEUE_AFTER_S": "330",
+                "SAMPLING_SWEEP_EVERY_S": "15",
+            },
+        )
         try:
             stack.start()
             stack.worker_start()
-            stack.manage("register_model", "--kind", "policy", "--name", start_name, "--path", str(start_path),
-                         "--current")
+            stack.manage(
+                "register_model", "--kind", "policy", "--name", start_name, "--path", str(start_path), "--current"
+            )
             if args.hh_pairs:
                 subset = Path(workdir) / "hh-harmless.jsonl"
                 with gzip.open(HH, "rt", encoding="utf-8") as rows:
                     subset.write_text("".join(itertools.islice(rows, args.hh_pairs)), encoding="utf-8")
-                stack.manage("import_preferences", "--format", "hh-rlhf", "--source", "anthropic-hh-harmless",
-                             "--track", "safety", "--skip-empty", str(subset))
+                stack.manage(
+                    "import_preferences",
+                    "--format",
+                    "hh-rlhf",
+                    "--source",
+                    "anthropic-hh-harmless",
+                    "--track",
+                    "safety",
+                    "--skip-empty",
+                    str(subset),
+                )
             for _ in range(args.iterations):
-                flags = ["--users", str(args.users), "--comparisons", str(args.comparisons), "--k", str(args.k),
-                         "--temperature", str(args.temperature), "--heldout-limit", str(args.heldout_limit),
-                         "--rm-epochs", str(args.rm_epochs), "--rm-lr", str(args.rm_lr),
-                         "--sft-epochs", str(args.sft_epochs), "--sft-lr", str(args.sft_lr),
-                         *(["--rm-base", rm_base] if rm_base else []), *args.extra]
+                flags = [
+                    "--users",
+                    str(args.users),
+                    "--comparisons",
+                    str(args.comparisons),
+                    "--k",
+                    str(args.k),
+                    "--temperature",
+                    str(args.temperature),
+                    "--heldout-limit",
+                    str(args.heldout_limit),
+                    "--rm-epochs",
+                    str(args.rm_epochs),
+                    "--rm-lr",
+                    str(args.rm_lr),
+                    "--sft-epochs",
+                    str(args.sft_epochs),
+                    "--sft-lr",
+                    str(args.sft_lr),
+                    *(["--rm-base", rm_base] if rm_base else []),
+                    *args.extra,
+                ]
                 result = stack.manage("run_iteration", "--simulate", "--url", stack.url, *flags, timeout=4 * 3600)
                 results.append(result)
-                print(json.dumps({k: result[k] for k in ("iteration", "policy", "promoted", "rm_win_rate",
-                                                         "oracle_win_rate", "seconds")}), file=sys.stderr)
+                print(
+                    json.dumps(
+                        {
+                            k: result[k]
+                            for k in ("iteration", "policy", "promoted", "rm_win_rate", "oracle_win_rate", "seconds")
+                        }
+                    ),
+                    file=sys.stderr,
+                )
             for result in results:
                 if result["parent"] == start_name:  # already compared with the starting model
-                    versus_start.append({"iteration": result["iteration"], "policy": result["policy"],
-                                         **{k: v for k, v in result.items() if "win_rate" in k}})
+                    versus_start.append(
+                        {
+                            "iteration": result["iteration"],
+                            "policy": result["policy"],
+                            **{k: v for k, v in result.items() if "win_rate" in k},
+                        }
+                    )
                     continue
-                compared = stack.manage("evaluate_policy", "--policy", result["policy"], "--baseline",
-                                        start_name, "--prompts", str(HELDOUT), "--limit", str(args.heldout_limit),
-                                        timeout=3600)
+                compared = stack.manage(
+                    "evaluate_policy",
+                    "--policy",
+                    result["policy"],
+                    "--baseline",
+                    start_name,
+                    "--prompts",
+                    str(HELDOUT),
+                    "--limit",
+                    str(args.heldout_limit),
+                    timeout=3600,
+                )
                 versus_start.append({"iteration": result["iteration"], **compared})
             lineage = stack.manage("list_models", "--kind", "policy")
         finally:
             stack.stop()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"iterations": results, "versus_start": versus_start, "policies": lineage}, indent=1,
-                              default=str))
+    out.write_text(
+        json.dumps({"iterations": results, "versus_start": versus_start, "policies": lineage}, indent=1, default=str)
+    )
     if args.plot:
         plot(results, versus_start, Path(args.plot))
     summary = {
         "minutes": round((time.perf_counter() - started) / 60, 1),
-        "iterations": [{k: r[k] for k in ("iteration", "policy", "parent", "promoted", "rm_win_rate",
-                                          "rm_win_rate_ci95", "oracle_win_rate", "oracle_win_rate_ci95",
-                                          "heldout_prompts", "seconds")} for r in results],
-        "versus_start": [{k: r[k] for k in ("iteration", "policy", "oracle_win_rate", "oracle_win_rate_ci95",
-                                            "rm_win_rate")} for r in versus_start],
+        "iterations": [
+            {
+                k: r[k]
+                for k in (
+                    "iteration",
+                    "policy",
+                    "parent",
+                    "promoted",
+                    "rm_win_rate",
+                    "rm_win_rate_ci95",
+                    "oracle_win_rate",
+                    "oracle_win_rate_ci95",
+                    "heldout_prompts",
+                    "seconds",
+                )
+            }
+            for r in results
+        ],
+        "versus_start": [
+            {k: r[k] for k in ("iteration", "policy", "oracle_win_rate", "oracle_win_rate_ci95", "rm_win_rate")}
+            for r in versus_start
+        ],
         "lineage": [{k: m[k] for k in ("name", "parent", "current")} for m in lineage],
         "ppo": [r["ppo"] for r in results if r.get("ppo")],
     }

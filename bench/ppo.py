@@ -38,8 +38,15 @@ def oracle_rc(prompts, texts, ids):
 
 def samples(model_dir, prompts, max_new_tokens, seed):
     loaded = model_load(model_dir, device="cpu")
-    rows = best_of_k_generate(loaded, [p.messages for p in prompts], k=1, temperature=1.0,
-                              max_new_tokens=max_new_tokens, seed=seed, batch_size=32)
+    rows = best_of_k_generate(
+        loaded,
+        [p.messages for p in prompts],
+        k=1,
+        temperature=1.0,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        batch_size=32,
+    )
     return [row[0].text for row in rows]
 
 
@@ -60,13 +67,29 @@ def main() -> None:
     policy = ROOT / "assets" / "demo-chat"
     train = prompts_read(ROOT / "assets" / "prompts" / "rejection_sampling.jsonl")
     heldout = [p for p in prompts_read(ROOT / "assets" / "prompts" / "heldout.jsonl") if not p.safety]
-    config = PPOConfig(iterations=args.iterations, batch_size=args.batch_size, minibatch_size=args.minibatch_size,
-                       micro_batch_size=args.minibatch_size, learning_rate=args.lr, beta=args.beta,
-                       max_new_tokens=args.max_new_tokens, eval_every=5, early_stopping_patience=3,
-                       generation_batch_size=32, seed=args.seed, device="cpu")
+    config = PPOConfig(
+        iterations=args.iterations,
+        batch_size=args.batch_size,
+        minibatch_size=args.minibatch_size,
+        micro_batch_size=args.minibatch_size,
+        learning_rate=args.lr,
+        beta=args.beta,
+        max_new_tokens=args.max_new_tokens,
+        eval_every=5,
+        early_stopping_patience=3,
+        generation_batch_size=32,
+        seed=args.seed,
+        device="cpu",
+    )
     started = time.perf_counter()
-    summary = ppo_train(config, policy_dir=policy, prompts=train, heldout_prompts=heldout[:40],
-                        output_dir=args.output, reward_fn=oracle_rc)
+    summary = ppo_train(
+        config,
+        policy_dir=policy,
+        prompts=train,
+        heldout_prompts=heldout[:40],
+        output_dir=args.output,
+        reward_fn=oracle_rc,
+    )
     train_seconds = time.perf_counter() - started
 
     judged = heldout[40:]
@@ -75,23 +98,34 @@ def main() -> None:
     rate = win_rate([outcome(oracle_score(a), oracle_score(b)) for a, b in zip(after, before)])
     history = summary["history"]
     first, last = history[:5], history[-5:]
-    print(json.dumps({
-        "iterations_run": summary["iterations_run"],
-        "best_iteration": summary.get("best_iteration"),
-        "stopped_early": summary["stopped_early"],
-        "train_seconds": round(train_seconds, 1),
-        "seconds_per_iteration": round(sum(h["seconds"] for h in history) / len(history), 2),
-        "reward_first5": sum(h["reward"] for h in first) / len(first),
-        "reward_last5": sum(h["reward"] for h in last) / len(last),
-        "kl_max": max(h["kl"] for h in history),
-        "logprob_max_diff": max(h["logprob_max_diff"] for h in history),
-        "heldout_rewards": summary.get("heldout_rewards"),
-        "oracle_score_before": sum(map(oracle_score, before)) / len(before),
-        "oracle_score_after": sum(map(oracle_score, after)) / len(after),
-        "oracle_win_rate": rate.as_dict(),
-        "config": {"lr": args.lr, "beta": args.beta, "batch_size": args.batch_size,
-                   "minibatch_size": args.minibatch_size, "max_new_tokens": args.max_new_tokens, "seed": args.seed},
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "iterations_run": summary["iterations_run"],
+                "best_iteration": summary.get("best_iteration"),
+                "stopped_early": summary["stopped_early"],
+                "train_seconds": round(train_seconds, 1),
+                "seconds_per_iteration": round(sum(h["seconds"] for h in history) / len(history), 2),
+                "reward_first5": sum(h["reward"] for h in first) / len(first),
+                "reward_last5": sum(h["reward"] for h in last) / len(last),
+                "kl_max": max(h["kl"] for h in history),
+                "logprob_max_diff": max(h["logprob_max_diff"] for h in history),
+                "heldout_rewards": summary.get("heldout_rewards"),
+                "oracle_score_before": sum(map(oracle_score, before)) / len(before),
+                "oracle_score_after": sum(map(oracle_score, after)) / len(after),
+                "oracle_win_rate": rate.as_dict(),
+                "config": {
+                    "lr": args.lr,
+                    "beta": args.beta,
+                    "batch_size": args.batch_size,
+                    "minibatch_size": args.minibatch_size,
+                    "max_new_tokens": args.max_new_tokens,
+                    "seed": args.seed,
+                },
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

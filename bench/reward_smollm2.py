@@ -85,7 +85,9 @@ def run_once(command: list[str], env: dict[str, str], output: Path) -> dict:
     wall = time.perf_counter() - began
     load_after = os.getloadavg()
     if child.returncode != 0:
-        raise RuntimeError(f"run failed ({child.returncode}): {' '.join(command)}\n{child.stderr[-4000:]}\n{child.stdout[-2000:]}")
+        raise RuntimeError(
+            f"run failed ({child.returncode}): {' '.join(command)}\n{child.stderr[-4000:]}\n{child.stdout[-2000:]}"
+        )
     result = json.loads(child.stdout.strip().splitlines()[-1])  # the command prints one JSON line at the end
     config = json.loads((output / "reward_config.json").read_text())
     return {
@@ -110,7 +112,9 @@ def run_once(command: list[str], env: dict[str, str], output: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=24, help="train on the first N pairs of the file")
-    parser.add_argument("--eval-pairs", type=int, default=32, help="held-out: the last M pairs of the file (0: no --eval)")
+    parser.add_argument(
+        "--eval-pairs", type=int, default=32, help="held-out: the last M pairs of the file (0: no --eval)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per setting, alternating")
     parser.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of each run")
     parser.add_argument("--data", type=Path, default=DATA)
@@ -119,9 +123,13 @@ def main() -> None:
     import torch
 
     base = checkpoint_ready()
-    print(f"# reward model on SmolLM2-135M-Instruct: prefix sharing on vs off  ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
-    print(f"# machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPU cores, "
-          f"CUDA: {torch.cuda.is_available()}, torch {torch.__version__}, OMP_NUM_THREADS={args.threads}")
+    print(
+        f"# reward model on SmolLM2-135M-Instruct: prefix sharing on vs off  ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"
+    )
+    print(
+        f"# machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPU cores, "
+        f"CUDA: {torch.cuda.is_available()}, torch {torch.__version__}, OMP_NUM_THREADS={args.threads}"
+    )
     print(f"# command: {' '.join([Path(sys.executable).name, *sys.argv])}", flush=True)
     with tempfile.TemporaryDirectory(prefix="rm-smollm2-") as tmp:
         folder = Path(tmp)
@@ -147,9 +155,12 @@ def main() -> None:
                 scored = evaluate if run == 0 and args.eval_pairs else None
                 command = command_build(base, train, output, configs[name], scored)
                 if run == 0:
-                    print(f"  command ({name}): HF_HUB_OFFLINE=1 OMP_NUM_THREADS={args.threads} "
-                          f"{' '.join(command)}" + (f"  # {configs[name].name}: {configs[name].read_text()}" if configs[name] else ""),
-                          flush=True)
+                    print(
+                        f"  command ({name}): HF_HUB_OFFLINE=1 OMP_NUM_THREADS={args.threads} "
+                        f"{' '.join(command)}"
+                        + (f"  # {configs[name].name}: {configs[name].read_text()}" if configs[name] else ""),
+                        flush=True,
+                    )
                 result = run_once(command, env, output)
                 shutil.rmtree(output, ignore_errors=True)  # 0.5 GB of weights per run
                 results[name].append(result)
@@ -183,7 +194,10 @@ def main() -> None:
         "accuracy_ci95": {n: rs[0]["accuracy_ci95"] for n, rs in results.items()},
         "n_eval": args.eval_pairs,
         "per_run": {
-            n: [{k: r[k] for k in ("pairs_per_second", "pairs_per_cpu_second", "seconds", "load_before", "load_after")} for r in rs]
+            n: [
+                {k: r[k] for k in ("pairs_per_second", "pairs_per_cpu_second", "seconds", "load_before", "load_after")}
+                for r in rs
+            ]
             for n, rs in results.items()
         },
     }

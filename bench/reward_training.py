@@ -140,8 +140,12 @@ def worker_trl(base: str, train, evaluate, output_dir: str) -> dict:
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32)
     model.config.pad_token_id = tokenizer.pad_token_id
     encoder = is_encoder(model.config)
-    tokenized, dropped = pairs_tokenize(train, tokenizer, max_length=MAX_LENGTH, encoder=encoder, chat_format=CHAT_FORMAT)
-    dataset = Dataset.from_dict({"chosen_ids": [p.chosen_ids for p in tokenized], "rejected_ids": [p.rejected_ids for p in tokenized]})
+    tokenized, dropped = pairs_tokenize(
+        train, tokenizer, max_length=MAX_LENGTH, encoder=encoder, chat_format=CHAT_FORMAT
+    )
+    dataset = Dataset.from_dict(
+        {"chosen_ids": [p.chosen_ids for p in tokenized], "rejected_ids": [p.rejected_ids for p in tokenized]}
+    )
     steps = -(-len(tokenized) // BATCH)
     args = TRLRewardConfig(
         output_dir=output_dir,
@@ -182,7 +186,9 @@ def worker_trl(base: str, train, evaluate, output_dir: str) -> dict:
         def on_train_end(self, *a, **k):
             times["end"], times["end_cpu"] = time.perf_counter(), time.process_time()
 
-    trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[Clock()])
+    trainer = RewardTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[Clock()]
+    )
     if len(trainer.train_dataset) != len(tokenized):
         raise RuntimeError("TRL dropped pairs")
     trainer.train()
@@ -197,19 +203,44 @@ def worker_trl(base: str, train, evaluate, output_dir: str) -> dict:
         "config": {k: v for k, v in args.to_dict().items() if k in TRL_SHOWN},
     }
     if evaluate:
-        scored, dropped_eval = pairs_tokenize(evaluate, tokenizer, max_length=MAX_LENGTH, encoder=encoder, chat_format=CHAT_FORMAT)
+        scored, dropped_eval = pairs_tokenize(
+            evaluate, tokenizer, max_length=MAX_LENGTH, encoder=encoder, chat_format=CHAT_FORMAT
+        )
         wrapped = RewardModel(trainer.model, encoder=encoder)
-        chosen, rejected = pairs_score(wrapped, scored, tokenizer.pad_token_id, batch_size=16, device=trainer.model.device)
-        report = accuracy_report(chosen, rejected, [evaluate[p.index] for p in scored], dropped_identical=len(dropped_eval))
+        chosen, rejected = pairs_score(
+            wrapped, scored, tokenizer.pad_token_id, batch_size=16, device=trainer.model.device
+        )
+        report = accuracy_report(
+            chosen, rejected, [evaluate[p.index] for p in scored], dropped_identical=len(dropped_eval)
+        )
         out.update(accuracy=report["accuracy"], accuracy_ci95=report["ci95"], n_eval=report["n"])
     return out
 
 
 TRL_SHOWN = (
-    "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "learning_rate", "lr_scheduler_type",
-    "lr_scheduler_kwargs", "warmup_steps", "optim", "adam_beta1", "adam_beta2", "adam_epsilon", "weight_decay", "max_grad_norm",
-    "bf16", "fp16", "gradient_checkpointing", "max_length", "disable_dropout", "center_rewards_coefficient", "seed", "use_cpu",
-    "group_by_length", "dataloader_num_workers",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_train_epochs",
+    "learning_rate",
+    "lr_scheduler_type",
+    "lr_scheduler_kwargs",
+    "warmup_steps",
+    "optim",
+    "adam_beta1",
+    "adam_beta2",
+    "adam_epsilon",
+    "weight_decay",
+    "max_grad_norm",
+    "bf16",
+    "fp16",
+    "gradient_checkpointing",
+    "max_length",
+    "disable_dropout",
+    "center_rewards_coefficient",
+    "seed",
+    "use_cpu",
+    "group_by_length",
+    "dataloader_num_workers",
 )
 
 
@@ -233,8 +264,23 @@ def run_worker(args) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def spawn(worker: str, base: str, data: str, train: str, evaluate: str | None, threads: int, switches: dict | None = None) -> dict:
-    command = [sys.executable, __file__, "--worker", worker, "--base", base, "--data", data, "--train", train, "--threads", str(threads)]
+def spawn(
+    worker: str, base: str, data: str, train: str, evaluate: str | None, threads: int, switches: dict | None = None
+) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        worker,
+        "--base",
+        base,
+        "--data",
+        data,
+        "--train",
+        train,
+        "--threads",
+        str(threads),
+    ]
     if evaluate:
         command += ["--eval", evaluate]
     if switches:
@@ -252,7 +298,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pairs", type=int, default=256, help="speed: the first N pairs")
     parser.add_argument("--accuracy", action="store_true", help="train on 1-1400, evaluate on 1401-1800 (MiniLM)")
-    parser.add_argument("--ablation", action="store_true", help="speed: also ours with each technique off (one run each)")
+    parser.add_argument(
+        "--ablation", action="store_true", help="speed: also ours with each technique off (one run each)"
+    )
     parser.add_argument("--data", default=DATA)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--worker", choices=("trl", "ours"), help=argparse.SUPPRESS)
@@ -270,7 +318,9 @@ def main() -> None:
     import torch
 
     print(f"# reward-model training: ours vs TRL RewardTrainer  ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
-    print(f"# machine: {platform.machine()}, {os.cpu_count()} CPU cores, CUDA: {torch.cuda.is_available()}, torch {torch.__version__}, {args.threads} threads per run")
+    print(
+        f"# machine: {platform.machine()}, {os.cpu_count()} CPU cores, CUDA: {torch.cuda.is_available()}, torch {torch.__version__}, {args.threads} threads per run"
+    )
     print(f"# command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     cache = Path(tempfile.gettempdir()) / "rm-bench-llama-256x4"
     bases = {"minilm": minilm_dir(), "llama": None}
@@ -298,11 +348,25 @@ def main() -> None:
                     print(f"  config {worker}: {json.dumps(result['config'])}", flush=True)
         medians = {w: statistics.median(r["pairs_per_second"] for r in rs) for w, rs in results.items()}
         per_cpu = {w: statistics.median(r["pairs"] / r["cpu_seconds"] for r in rs) for w, rs in results.items()}
-        summary[name] = {**medians, "ratio": medians["ours"] / medians["trl"], "cpu_ratio": per_cpu["ours"] / per_cpu["trl"]}
-        print(f"{name}: median pairs/s TRL {medians['trl']:.2f}, ours {medians['ours']:.2f}, ratio {summary[name]['ratio']:.2f}x", flush=True)
-        print(f"{name}: median pairs per CPU-second TRL {per_cpu['trl']:.2f}, ours {per_cpu['ours']:.2f}, ratio {summary[name]['cpu_ratio']:.2f}x", flush=True)
+        summary[name] = {
+            **medians,
+            "ratio": medians["ours"] / medians["trl"],
+            "cpu_ratio": per_cpu["ours"] / per_cpu["trl"],
+        }
+        print(
+            f"{name}: median pairs/s TRL {medians['trl']:.2f}, ours {medians['ours']:.2f}, ratio {summary[name]['ratio']:.2f}x",
+            flush=True,
+        )
+        print(
+            f"{name}: median pairs per CPU-second TRL {per_cpu['trl']:.2f}, ours {per_cpu['ours']:.2f}, ratio {summary[name]['cpu_ratio']:.2f}x",
+            flush=True,
+        )
         if args.ablation and not args.accuracy:
-            for switches in ({"prefix_sharing": False}, {"length_grouping": False}, {"prefix_sharing": False, "length_grouping": False}):
+            for switches in (
+                {"prefix_sharing": False},
+                {"length_grouping": False},
+                {"prefix_sharing": False, "length_grouping": False},
+            ):
                 if name == "minilm" and "prefix_sharing" in switches and len(switches) == 1:
                     continue  # an encoder never shares prefixes
                 result = spawn("ours", base, args.data, train, evaluate, args.threads, switches)

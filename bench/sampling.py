@@ -75,15 +75,21 @@ def left_padded(ids: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor
     input_ids = torch.full((len(ids), length), pad_id, dtype=torch.long)  # (B, L)
     mask = torch.zeros((len(ids), length), dtype=torch.long)  # (B, L)
     for i, row in enumerate(ids):
-        input_ids[i, length - len(row):] = torch.tensor(row, dtype=torch.long)
-        mask[i, length - len(row):] = 1
+        input_ids[i, length - len(row) :] = torch.tensor(row, dtype=torch.long)
+        mask[i, length - len(row) :] = 1
     return input_ids.to(device), mask.to(device)
 
 
 def _generate_kwargs(loaded, *, temperature, top_p, max_new_tokens) -> dict:
     return dict(
-        do_sample=True, temperature=temperature, top_p=top_p, top_k=0, max_new_tokens=max_new_tokens,
-        eos_token_id=list(loaded.eos_token_ids), pad_token_id=loaded.pad_token_id, use_cache=True,
+        do_sample=True,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=0,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=list(loaded.eos_token_ids),
+        pad_token_id=loaded.pad_token_id,
+        use_cache=True,
     )
 
 
@@ -98,11 +104,13 @@ def naive_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, b
         for j in range(k):
             torch.manual_seed(seed + i * k + j)
             out = loaded.model.generate(
-                input_ids=ids, attention_mask=torch.ones_like(ids), num_return_sequences=1,
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                num_return_sequences=1,
                 **_generate_kwargs(loaded, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens),
             )
             samples += 1
-            tokens += len(until_eos(out[0, ids.shape[1]:].tolist(), eos))
+            tokens += len(until_eos(out[0, ids.shape[1] :].tolist(), eos))
     return samples, tokens, time.perf_counter() - started
 
 
@@ -113,20 +121,24 @@ def strong_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, 
     samples = tokens = 0
     started = time.perf_counter()
     for start in range(0, len(prompts), batch_size):
-        encoded = [prompt_encode(loaded, m, max_new_tokens) for m in prompts[start:start + batch_size]]
+        encoded = [prompt_encode(loaded, m, max_new_tokens) for m in prompts[start : start + batch_size]]
         input_ids, mask = left_padded(encoded, loaded.pad_token_id, loaded.device)
         torch.manual_seed(seed + start * k)
         out = loaded.model.generate(
-            input_ids=input_ids, attention_mask=mask, num_return_sequences=k,
+            input_ids=input_ids,
+            attention_mask=mask,
+            num_return_sequences=k,
             **_generate_kwargs(loaded, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens),
         )  # (B * K, L + new), row b * K + j is sample j of prompt b
-        for row in out[:, input_ids.shape[1]:].tolist():
+        for row in out[:, input_ids.shape[1] :].tolist():
             samples += 1
             tokens += len(until_eos(row, eos))
     return samples, tokens, time.perf_counter() - started
 
 
-def generate_batch_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, batch_size) -> tuple[int, int, float]:
+def generate_batch_run(
+    loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, batch_size
+) -> tuple[int, int, float]:
     """transformers' continuous batching over all prompts at once (paged KV cache sized to the workload)."""
     from transformers import ContinuousBatchingConfig, GenerationConfig
 
@@ -134,14 +146,16 @@ def generate_batch_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens
     started = time.perf_counter()
     encoded = [prompt_encode(loaded, m, max_new_tokens) for m in prompts]
     generation = GenerationConfig(
-        num_return_sequences=k, **_generate_kwargs(loaded, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens),
+        num_return_sequences=k,
+        **_generate_kwargs(loaded, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens),
     )
     page = 256  # ContinuousBatchingConfig's default page size (tokens per block)
     blocks = sum(math.ceil((len(ids) + max_new_tokens) / page) for ids in encoded) * k
     # Left to itself on a CPU, the manager sizes its cache as for a GPU's free memory: 3x slower here.
     config = ContinuousBatchingConfig(num_blocks=blocks, max_batch_tokens=2048, seed=seed)
-    out = loaded.model.generate_batch(encoded, generation_config=generation, continuous_batching_config=config,
-                                      warmup=loaded.device.type == "cuda")
+    out = loaded.model.generate_batch(
+        encoded, generation_config=generation, continuous_batching_config=config, warmup=loaded.device.type == "cuda"
+    )
     seconds = time.perf_counter() - started
     failed = [key for key, result in out.items() if result.error is not None]
     if failed or len(out) != len(prompts) * k:
@@ -152,8 +166,14 @@ def generate_batch_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens
 def ours_run(loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, batch_size) -> tuple[int, int, float]:
     started = time.perf_counter()
     results = best_of_k_generate(
-        loaded, prompts, k=k, temperature=temperature, top_p=top_p,
-        max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size,
+        loaded,
+        prompts,
+        k=k,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        batch_size=batch_size,
     )
     seconds = time.perf_counter() - started
     return sum(len(r) for r in results), sum(s.completion_tokens for r in results for s in r), seconds
@@ -180,10 +200,17 @@ class OpenAIPath:
         self.server = TransformersServe(self.served_dir, log=log_dir / "serve.log").start()
         self.backend = OpenAIBackend(self.server.url, self.server.served_name, timeout_s=600)
 
-    def __call__(self, loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, batch_size) -> tuple[int, int, float]:
+    def __call__(
+        self, loaded, prompts, *, k, temperature, top_p, max_new_tokens, seed, batch_size
+    ) -> tuple[int, int, float]:
         started = time.perf_counter()
         results = self.backend.best_of_k_generate(
-            prompts, k=k, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
+            prompts,
+            k=k,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
             batch_size=batch_size,
         )
         seconds = time.perf_counter() - started
@@ -214,15 +241,21 @@ def default_model() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="a local Hugging Face chat model (default: SmolLM2-135M-Instruct)")
+    parser.add_argument(
+        "--model", default=None, help="a local Hugging Face chat model (default: SmolLM2-135M-Instruct)"
+    )
     parser.add_argument("--data", default=str(REPO / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz"))
-    parser.add_argument("--first-row", type=int, default=1401, help="first HH row of the prompts (held out from the demo model)")
+    parser.add_argument(
+        "--first-row", type=int, default=1401, help="first HH row of the prompts (held out from the demo model)"
+    )
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-p", type=float, default=0.9)
     parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=8, help="prompts per batch (strong peer and ours), in flight (openai)")
+    parser.add_argument(
+        "--batch-size", type=int, default=8, help="prompts per batch (strong peer and ours), in flight (openai)"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None)
@@ -239,16 +272,25 @@ def main() -> None:
     model_dir = args.model or default_model()
     loaded = model_load(model_dir, device=args.device)
     prompts = bench_prompts(Path(args.data), args.first_row, args.prompts)
-    settings = dict(k=args.k, temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
-                    seed=args.seed, batch_size=args.batch_size)
+    settings = dict(
+        k=args.k,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
     n_params = sum(p.numel() for p in loaded.model.parameters())
     print(
         f"model {model_dir} ({n_params / 1e6:.1f}M parameters, {loaded.dtype}) on {loaded.device}, "
         f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
         file=sys.stderr,
     )
-    print(f"{len(prompts)} prompts x K={args.k}, max_new_tokens={args.max_new_tokens}, T={args.temperature}, "
-          f"top_p={args.top_p}, batch {args.batch_size} prompts", file=sys.stderr)
+    print(
+        f"{len(prompts)} prompts x K={args.k}, max_new_tokens={args.max_new_tokens}, T={args.temperature}, "
+        f"top_p={args.top_p}, batch {args.batch_size} prompts",
+        file=sys.stderr,
+    )
 
     functions = {"naive": naive_run, "strong": strong_run, "generate_batch": generate_batch_run, "ours": ours_run}
     not_measured: dict[str, str] = {}
@@ -272,8 +314,11 @@ def main() -> None:
             for name in order:
                 runs[name].append(functions[name](loaded, prompts, **settings))
                 s, t, sec = runs[name][-1]
-                print(f"run {run + 1} {name:14s} {sec:8.2f} s  {s / sec:8.2f} samples/s  {t / sec:9.1f} tokens/s",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"run {run + 1} {name:14s} {sec:8.2f} s  {s / sec:8.2f} samples/s  {t / sec:9.1f} tokens/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         if served is not None:
             served.close()
@@ -290,7 +335,8 @@ def main() -> None:
         }
     ratios = {
         f"ours_over_{name}": summary["ours"]["samples_per_s"] / summary[name]["samples_per_s"]
-        for name in summary if name != "ours" and "ours" in summary
+        for name in summary
+        if name != "ours" and "ours" in summary
     }
     print(f"\n{'path':14s} {'samples/s':>10s} {'tokens/s':>10s} {'median s':>9s}")
     for name in PATHS:
@@ -302,10 +348,21 @@ def main() -> None:
     for key, ratio in ratios.items():
         goal = f" (goal >= {GOAL_OVER_STRONG}x)" if key == "ours_over_strong" else ""
         print(f"{key.replace('_', ' ')} samples/s: {ratio:.2f}x{goal}")
-    print(json.dumps({
-        **summary, **ratios, "not_measured": not_measured, "runs": args.runs, "device": str(loaded.device),
-        "threads": torch.get_num_threads(), "model": model_dir, **settings, "prompts": len(prompts),
-    }))
+    print(
+        json.dumps(
+            {
+                **summary,
+                **ratios,
+                "not_measured": not_measured,
+                "runs": args.runs,
+                "device": str(loaded.device),
+                "threads": torch.get_num_threads(),
+                "model": model_dir,
+                **settings,
+                "prompts": len(prompts),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -113,8 +113,9 @@ class SoakAnnotator(FastHttpUser):
         self.profile = AnnotatorProfile(noise=0.1)
         self.dialogue_id, self.dialogue_turns = None, 0
         username, password = self.accounts[self.index % len(self.accounts)]
-        answer = self.client.post("/api/auth/token/", json={"username": username, "password": password},
-                                  name=ROUTES["login"])
+        answer = self.client.post(
+            "/api/auth/token/", json={"username": username, "password": password}, name=ROUTES["login"]
+        )
         if answer.status_code != 200:
             self.record.user_errors[f"login refused: {answer.status_code}"] += 1
             raise StopUser()
@@ -150,8 +151,9 @@ class SoakAnnotator(FastHttpUser):
                 return None
             self.dialogue_id, self.dialogue_turns = answer.json()["id"], 0
         prompt = self.prompts[(self.index * 7 + self.dialogue_turns + self.rng.randrange(1000)) % len(self.prompts)]
-        answer = self.client.post(f"/api/dialogues/{self.dialogue_id}/turns/", json={"prompt": prompt},
-                                  name=ROUTES["turn"])
+        answer = self.client.post(
+            f"/api/dialogues/{self.dialogue_id}/turns/", json={"prompt": prompt}, name=ROUTES["turn"]
+        )
         if answer.status_code != 202:
             self.dialogue_id = None
             return None
@@ -188,30 +190,52 @@ def accounts_create(stack: Stack, count: int) -> list[tuple[str, str]]:
     accounts = [(f"soak-{i + 1}", secrets.token_urlsafe(12)) for i in range(count)]  # 16 characters
     path = stack.workdir / "accounts.json"
     path.write_text(json.dumps(accounts))
-    stack.manage("shell", "-c", (
-        "import json\n"
-        "from annotation.models import Role\n"
-        "from annotation.services.users import user_create\n"
-        f"for username, password in json.load(open({str(path)!r})):\n"
-        "    user_create(username=username, password=password, role=Role.ANNOTATOR)\n"
-    ), json_result=False, timeout=600)
+    stack.manage(
+        "shell",
+        "-c",
+        (
+            "import json\n"
+            "from annotation.models import Role\n"
+            "from annotation.services.users import user_create\n"
+            f"for username, password in json.load(open({str(path)!r})):\n"
+            "    user_create(username=username, password=password, role=Role.ANNOTATOR)\n"
+        ),
+        json_result=False,
+        timeout=600,
+    )
     return accounts
 
 
 def stack_prepare(stack: Stack, *, max_new_tokens: int) -> None:
     stack.manage("register_model", "--kind", "policy", "--name", "demo-chat", "--path", str(DEMO_MODEL), "--current")
     for track in TRACKS:
-        stack.manage("create_batch", "--name", f"soak-{track}", "--track", track, "--policy", "demo-chat",
-                     "--temperatures", "0.7,1.2", "--target", "1000000", "--max-new-tokens", str(max_new_tokens),
-                     "--activate")
+        stack.manage(
+            "create_batch",
+            "--name",
+            f"soak-{track}",
+            "--track",
+            track,
+            "--policy",
+            "demo-chat",
+            "--temperatures",
+            "0.7,1.2",
+            "--target",
+            "1000000",
+            "--max-new-tokens",
+            str(max_new_tokens),
+            "--activate",
+        )
 
 
 def integrity_check(stack: Stack, record: Record) -> dict:
     """What the database holds against what the annotators were told (201), read before the stack goes."""
     in_db = {turn for (turn,) in stack.sql("SELECT turn_id FROM annotation_comparison")}
     acknowledged = sorted(record.acknowledged)
-    samples = dict(stack.sql("SELECT turn_id, count(*) FROM annotation_sample WHERE turn_id = ANY(%s) "
-                             "GROUP BY turn_id", acknowledged))
+    samples = dict(
+        stack.sql(
+            "SELECT turn_id, count(*) FROM annotation_sample WHERE turn_id = ANY(%s) GROUP BY turn_id", acknowledged
+        )
+    )
     missing = record.acknowledged - in_db
     unacknowledged = in_db - record.acknowledged
     without_two = [t for t in acknowledged if samples.get(t, 0) != 2]
@@ -240,34 +264,50 @@ def endpoints_report(record: Record) -> list[dict]:
         values = record.latencies_ms.get(route)
         if not values:
             continue
-        rows.append({"endpoint": route, "requests": len(values), **quantiles(values),
-                     "max": round(max(values), 1),
-                     "status": {str(code): n for code, n in sorted(record.statuses[route].items())}})
+        rows.append(
+            {
+                "endpoint": route,
+                "requests": len(values),
+                **quantiles(values),
+                "max": round(max(values), 1),
+                "status": {str(code): n for code, n in sorted(record.statuses[route].items())},
+            }
+        )
     return rows
 
 
 def table_print(report: dict) -> None:
-    print(f"soak: {report['annotators']} annotators, {report['minutes']} min (+ {report['grace_seconds']} s to "
-          f"finish the cycles in flight), {report['model']} with max_new_tokens {report['max_new_tokens']}, "
-          f"{report['worker_processes']} worker(s)")
+    print(
+        f"soak: {report['annotators']} annotators, {report['minutes']} min (+ {report['grace_seconds']} s to "
+        f"finish the cycles in flight), {report['model']} with max_new_tokens {report['max_new_tokens']}, "
+        f"{report['worker_processes']} worker(s)"
+    )
     print(f"{'endpoint':36} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}  status codes")
     for row in report["endpoints"]:
         codes = " ".join(f"{code}:{n}" for code, n in row["status"].items())
-        print(f"{row['endpoint']:36} {row['requests']:>8} {row['p50']:>8} {row['p95']:>8} {row['p99']:>8} "
-              f"{row['max']:>8}  {codes}")
+        print(
+            f"{row['endpoint']:36} {row['requests']:>8} {row['p50']:>8} {row['p95']:>8} {row['p99']:>8} "
+            f"{row['max']:>8}  {codes}"
+        )
     total = report["totals"]
-    print(f"requests {total['requests']} ({total['requests_per_second']}/s), 5xx {total['5xx']}, "
-          f"no answer {total['no_answer']}, status codes {total['status']}")
+    print(
+        f"requests {total['requests']} ({total['requests_per_second']}/s), 5xx {total['5xx']}, "
+        f"no answer {total['no_answer']}, status codes {total['status']}"
+    )
     ready = report["turn_ready_s"]
     if ready:
-        print(f"turn ready (POST turn -> first poll that sees it ready): p50 {ready['p50']} s, p95 {ready['p95']} s; "
-              f"failed turns {report['failed_turns']}, abandoned {report['abandoned_turns']}")
+        print(
+            f"turn ready (POST turn -> first poll that sees it ready): p50 {ready['p50']} s, p95 {ready['p95']} s; "
+            f"failed turns {report['failed_turns']}, abandoned {report['abandoned_turns']}"
+        )
     check = report["integrity"]
-    print(f"integrity {'OK' if check['ok'] else 'FAILED'}: {check['comparisons_in_db']} comparisons in the "
-          f"database, {check['acknowledged_201']} acknowledged (201); {check['acknowledged_missing_from_db']} "
-          f"acknowledged but missing, {check['in_db_not_acknowledged_unexplained']} stored but never acknowledged "
-          f"(unexplained), {check['acknowledged_turns_without_two_samples']} acknowledged turns without exactly two "
-          f"samples")
+    print(
+        f"integrity {'OK' if check['ok'] else 'FAILED'}: {check['comparisons_in_db']} comparisons in the "
+        f"database, {check['acknowledged_201']} acknowledged (201); {check['acknowledged_missing_from_db']} "
+        f"acknowledged but missing, {check['in_db_not_acknowledged_unexplained']} stored but never acknowledged "
+        f"(unexplained), {check['acknowledged_turns_without_two_samples']} acknowledged turns without exactly two "
+        f"samples"
+    )
     if report["annotator_errors"]:
         print(f"annotator errors: {report['annotator_errors']}")
 
@@ -283,8 +323,12 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=16, help="per reply, for the demo model")
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (solo pool each)")
     parser.add_argument("--turn-timeout", type=float, default=120.0, help="seconds an annotator waits for a turn")
-    parser.add_argument("--grace-s", type=float, default=150.0,
-                        help="at the end, how long annotators may take to finish the cycle they are in")
+    parser.add_argument(
+        "--grace-s",
+        type=float,
+        default=150.0,
+        help="at the end, how long annotators may take to finish the cycle they are in",
+    )
     parser.add_argument("--redis-db", type=int, default=7, help="a Redis database no other stack uses")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "soak.json"))
     args = parser.parse_args()
@@ -329,20 +373,33 @@ def main() -> None:
     requests_total = sum(statuses.values())
     report = {
         "started_utc": started_at.isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_before": [round(x, 2) for x in load_before],
-                    "load_average_after": [round(x, 2) for x in load_after]},
-        "annotators": args.annotators, "minutes": args.minutes, "seconds": round(seconds, 1),
-        "grace_seconds": args.grace_s, "spawn_rate": args.spawn_rate, "think_s": args.think_s,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in load_after],
+        },
+        "annotators": args.annotators,
+        "minutes": args.minutes,
+        "seconds": round(seconds, 1),
+        "grace_seconds": args.grace_s,
+        "spawn_rate": args.spawn_rate,
+        "think_s": args.think_s,
         "model": "assets/demo-chat (2.4M parameters; sampling is quick, so the API is what is measured)",
-        "max_new_tokens": args.max_new_tokens, "worker_processes": args.workers,
+        "max_new_tokens": args.max_new_tokens,
+        "worker_processes": args.workers,
         "latency_clock": "client side (locust), loopback, from sending the request to reading the whole answer",
         "endpoints": endpoints_report(record),
-        "totals": {"requests": requests_total, "requests_per_second": round(requests_total / seconds, 1),
-                   "status": {str(code): n for code, n in sorted(statuses.items())},
-                   "5xx": sum(n for code, n in statuses.items() if code >= 500), "no_answer": statuses.get(0, 0)},
+        "totals": {
+            "requests": requests_total,
+            "requests_per_second": round(requests_total / seconds, 1),
+            "status": {str(code): n for code, n in sorted(statuses.items())},
+            "5xx": sum(n for code, n in statuses.items() if code >= 500),
+            "no_answer": statuses.get(0, 0),
+        },
         "turn_ready_s": quantiles(record.ready_s, 2) if record.ready_s else None,
-        "failed_turns": record.failed_turns, "abandoned_turns": record.abandoned_turns,
+        "failed_turns": record.failed_turns,
+        "abandoned_turns": record.abandoned_turns,
         "annotator_errors": dict(record.user_errors),
         "integrity": integrity,
     }

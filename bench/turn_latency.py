@@ -53,9 +53,22 @@ def main() -> None:
             stack.worker_start()
             stack.manage("create_user", "--username", "ann", "--password", "bench-pw-123", "--role", "annotator")
             stack.manage("register_model", "--kind", "policy", "--name", "chat", "--path", str(model), "--current")
-            stack.manage("create_batch", "--name", "bench", "--track", "helpfulness", "--policy", "chat",
-                         "--temperatures", "0.7,1.2", "--target", str(args.turns + 1), "--max-new-tokens",
-                         str(args.max_new_tokens), "--activate")
+            stack.manage(
+                "create_batch",
+                "--name",
+                "bench",
+                "--track",
+                "helpfulness",
+                "--policy",
+                "chat",
+                "--temperatures",
+                "0.7,1.2",
+                "--target",
+                str(args.turns + 1),
+                "--max-new-tokens",
+                str(args.max_new_tokens),
+                "--activate",
+            )
             api = stack.client("ann", "bench-pw-123")
             for i in range(args.turns + 1):  # the first turn loads the model and is reported apart
                 dialogue = api.post("/api/dialogues/", {"track": "helpfulness"}).json()["id"]
@@ -64,8 +77,9 @@ def main() -> None:
                 first = None
                 while True:
                     turn = api.get(f"/api/turns/{turn['id']}/").json()
-                    if first is None and (any(p["text"] for p in turn.get("partial") or [])
-                                          or turn["status"] != "sampling"):
+                    if first is None and (
+                        any(p["text"] for p in turn.get("partial") or []) or turn["status"] != "sampling"
+                    ):
                         first = time.perf_counter() - started
                     if turn["status"] != "sampling":
                         break
@@ -78,17 +92,23 @@ def main() -> None:
         finally:
             stack.stop()
     timed, timed_first = complete[1:], first_token[1:]
-    print(json.dumps({
-        "model": str(model), "turns": args.turns, "max_new_tokens": args.max_new_tokens,
-        "worker_threads": args.worker_threads,
-        "first_turn_s": round(complete[0], 3),
-        "first_token_median_s": round(statistics.median(timed_first), 3),
-        "first_token_p90_s": round(percentile(timed_first, 0.9), 3),
-        "complete_median_s": round(statistics.median(timed), 3),
-        "complete_p90_s": round(percentile(timed, 0.9), 3),
-        "longer_reply_tokens_median": statistics.median(max(t) for t in tokens[1:]),
-        "turns_with_a_reply_at_the_budget": sum(max(t) >= args.max_new_tokens for t in tokens[1:]),
-    }))
+    print(
+        json.dumps(
+            {
+                "model": str(model),
+                "turns": args.turns,
+                "max_new_tokens": args.max_new_tokens,
+                "worker_threads": args.worker_threads,
+                "first_turn_s": round(complete[0], 3),
+                "first_token_median_s": round(statistics.median(timed_first), 3),
+                "first_token_p90_s": round(percentile(timed_first, 0.9), 3),
+                "complete_median_s": round(statistics.median(timed), 3),
+                "complete_p90_s": round(percentile(timed, 0.9), 3),
+                "longer_reply_tokens_median": statistics.median(max(t) for t in tokens[1:]),
+                "turns_with_a_reply_at_the_budget": sum(max(t) >= args.max_new_tokens for t in tokens[1:]),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,8 @@ def by_size(n_params: int, *, threshold: float, large: float, small: float, what
         "value": value,
         "parameters": n_params,
         "reason": f"{what} {value:g} derived from the model size: {parameters_text(n_params)} parameters, {side} "
-                  f"{parameters_text(int(threshold))} (paper: {small:g} under {parameters_text(int(threshold))}, "
-                  f"{large:g} from it on)",
+        f"{parameters_text(int(threshold))} (paper: {small:g} under {parameters_text(int(threshold))}, "
+        f"{large:g} from it on)",
     }
 
 

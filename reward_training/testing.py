@@ -37,9 +37,7 @@ TINY_TEXT = "\n".join(_SENTENCES * 8)
 
 def tiny_tokenizer(*, vocab_size: int = 384, with_chat_template: bool = True) -> PreTrainedTokenizerFast:
     """A tiny chat tokenizer trained on TINY_TEXT (deterministic)."""
-    return chat_tokenizer_train(
-        [TINY_TEXT], vocab_size=vocab_size, with_chat_template=with_chat_template
-    )
+    return chat_tokenizer_train([TINY_TEXT], vocab_size=vocab_size, with_chat_template=with_chat_template)
 
 
 def tiny_llama_config(tokenizer: PreTrainedTokenizerFast, **overrides) -> LlamaConfig:

@@ -34,7 +34,9 @@ def tracker_check(tracker: str) -> None:
         raise ValueError(f"unknown tracker {tracker!r}; expected one of {', '.join(TRACKERS)}")
     package = _PACKAGE.get(tracker)
     if package and importlib.util.find_spec(package) is None:
-        raise ValueError(f"the {tracker} tracker needs the {package} package: pip install {package} (or use tracker none)")
+        raise ValueError(
+            f"the {tracker} tracker needs the {package} package: pip install {package} (or use tracker none)"
+        )
 
 
 def tracking_dir_default(output_dir: str | Path) -> Path:
@@ -58,8 +60,13 @@ class RunTracker:
     """One training run's tracker (or none): start, log step metrics, finish."""
 
     def __init__(
-        self, tracker: str, *, output_dir: str | Path, config: dict[str, Any] | None = None,
-        tracking_dir: str | Path | None = None, run_name: str | None = None,
+        self,
+        tracker: str,
+        *,
+        output_dir: str | Path,
+        config: dict[str, Any] | None = None,
+        tracking_dir: str | Path | None = None,
+        run_name: str | None = None,
     ) -> None:
         tracker_check(tracker)
         self.tracker = tracker
@@ -119,8 +126,11 @@ class RunTracker:
             for tracker in self._accelerator.trackers if self._accelerator is not None else self.trackers:
                 tracker.finish()
             self._started = False
-        return {"tracker": self.tracker, "log_dir": str(self.log_dir) if self.log_dir else None,
-                "run_name": self.run_name}
+        return {
+            "tracker": self.tracker,
+            "log_dir": str(self.log_dir) if self.log_dir else None,
+            "run_name": self.run_name,
+        }
 
 
 def scalars_read(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:

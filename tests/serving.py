@@ -60,9 +60,23 @@ class TransformersServe:
     def start(self, timeout: float = 120) -> "TransformersServe":
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
         self.process = subprocess.Popen(
-            [str(SERVE), "serve", str(self.model_dir), "--host", "127.0.0.1", "--port", str(self.port),
-             "--device", "cpu", "--log-level", "info"],
-            env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(SERVE),
+                "serve",
+                str(self.model_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--device",
+                "cpu",
+                "--log-level",
+                "info",
+            ],
+            env=env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.time() + timeout
         while time.time() < deadline:

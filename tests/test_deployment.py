@@ -43,8 +43,22 @@ def test_the_published_schema_validates_without_warnings(tmp_path):
     import sys
 
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings.main"}
-    done = subprocess.run([sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file",
-                           str(tmp_path / "schema.yaml")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--validate",
+            "--fail-on-warn",
+            "--file",
+            str(tmp_path / "schema.yaml"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     schema = yaml.safe_load((tmp_path / "schema.yaml").read_text())
     assert "/api/turns/{turn_id}/" in schema["paths"]
@@ -75,17 +89,28 @@ def _manage(*args, **env_overrides):
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_") and k not in ("DATABASE_URL", "REDIS_URL")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("DJANGO_") and k not in ("DATABASE_URL", "REDIS_URL")
+    }
     env.update(DJANGO_SETTINGS_MODULE="webapp.settings.main", DJANGO_DEBUG="0", **env_overrides)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_check_deploy_is_clean_under_the_tls_switch_with_a_real_key():
     import secrets
 
-    done = _manage("check", "--deploy", "--fail-level", "WARNING", DJANGO_SECURE="1", REDIS_URL="redis://127.0.0.1:6379/13",
-                   DJANGO_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_ALLOWED_HOSTS="rlhf.example.org")
+    done = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECURE="1",
+        REDIS_URL="redis://127.0.0.1:6379/13",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="rlhf.example.org",
+    )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert "System check identified no issues" in done.stdout
 
@@ -110,7 +135,12 @@ def test_the_embedded_demo_needs_no_key_and_keeps_a_strong_one_in_var():
     key = done.stdout.strip()
     assert len(key) >= 50 and len(set(key)) >= 5
     assert (ROOT / "var" / "secret_key").read_text().strip() == key
-    assert _manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.SECRET_KEY)").stdout.strip() == key
+    assert (
+        _manage(
+            "shell", "--no-imports", "-c", "from django.conf import settings; print(settings.SECRET_KEY)"
+        ).stdout.strip()
+        == key
+    )
 
 
 def test_the_tls_switch_redirects_to_https_but_not_the_health_probe():

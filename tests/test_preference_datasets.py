@@ -39,25 +39,30 @@ def manage(*args) -> dict:
 def hh_file(tmp_path):
     path = tmp_path / "hh.jsonl"
     history = "\n\nHuman: Is it safe to eat raw chicken?\n\nAssistant:"
-    path.write_text(json.dumps({"chosen": f"{history} No, cook it through first.",
-                                "rejected": f"{history} Sure, go ahead."}) + "\n")
+    path.write_text(
+        json.dumps({"chosen": f"{history} No, cook it through first.", "rejected": f"{history} Sure, go ahead."}) + "\n"
+    )
     return path
 
 
 def test_every_format_imports_exports_as_parquet_and_trains_trl_reward_trainer_with_margins(
-        tmp_path, hh_file, tiny_policy_dir):
+    tmp_path, hh_file, tiny_policy_dir
+):
     files = {**{FIXTURES / name: format for name, format in ONE_OF_EACH.items()}, hh_file: "hh-rlhf"}
     for path, format in files.items():
-        result = manage("import_preferences", str(path), "--format", "auto", "--source", path.stem,
-                        "--track", "helpfulness")
+        result = manage(
+            "import_preferences", str(path), "--format", "auto", "--source", path.stem, "--track", "helpfulness"
+        )
         assert result["format"] == format and result["imported"] > 0, result
     total = ImportedPair.objects.count()
     assert manage("export_preferences", "--format", "trl", "--output", str(tmp_path / "all.jsonl"))["pairs"] == total
-    assert manage("export_preferences", "--format", "parquet", "--output", str(tmp_path / "all.parquet"))["pairs"] \
-        == total
+    assert (
+        manage("export_preferences", "--format", "parquet", "--output", str(tmp_path / "all.parquet"))["pairs"] == total
+    )
     lines = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
-    dataset = datasets.load_dataset("parquet", data_files=str(tmp_path / "all.parquet"), split="train",
-                                    cache_dir=str(tmp_path / "hf-cache"))
+    dataset = datasets.load_dataset(
+        "parquet", data_files=str(tmp_path / "all.parquet"), split="train", cache_dir=str(tmp_path / "hf-cache")
+    )
     assert len(dataset) == len(lines) == total and dataset["margin"] == [line["margin"] for line in lines]
     assert dataset["margin"] == [margin_of(strength) for strength in dataset["strength"]]
     assert len(set(dataset["margin"])) >= 3  # rated and unrated pairs: the margins differ
@@ -67,9 +72,19 @@ def test_every_format_imports_exports_as_parquet_and_trains_trl_reward_trainer_w
     model = AutoModelForSequenceClassification.from_pretrained(str(tiny_policy_dir), num_labels=1)
     model.config.pad_token_id = tokenizer.pad_token_id
     before = [p.detach().clone() for p in model.parameters()]
-    config = RewardConfig(output_dir=str(tmp_path / "trl"), max_steps=2, per_device_train_batch_size=4,
-                          learning_rate=1e-3, logging_steps=1, save_strategy="no", report_to="none",
-                          use_cpu=True, bf16=False, max_length=256, dataset_num_proc=None)
+    config = RewardConfig(
+        output_dir=str(tmp_path / "trl"),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        bf16=False,
+        max_length=256,
+        dataset_num_proc=None,
+    )
     trainer = RewardTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
     batch = next(iter(trainer.get_train_dataloader()))
     assert "margin" in batch and batch["margin"].shape == (4,)  # TRL reads our margin column into the loss

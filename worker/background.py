@@ -18,7 +18,6 @@ import threading
 import time
 
 import psutil
-
 from django.db import connections
 
 logger = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ def _turn_id(message: dict) -> int | None:
     if not task_id.startswith(TASK_ID_PREFIX):
         return None
     try:
-        return int(task_id[len(TASK_ID_PREFIX):])
+        return int(task_id[len(TASK_ID_PREFIX) :])
     except ValueError:
         return None
 

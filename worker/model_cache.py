@@ -57,6 +57,10 @@ def backend_get(variant):
     key = (variant.endpoint_url, variant.served_name)
     with _lock:
         if key not in _servers:
-            _servers[key] = backend_for(backend=variant.backend, endpoint_url=variant.endpoint_url,
-                                        served_name=variant.served_name, timeout_s=openai_timeout_s())
+            _servers[key] = backend_for(
+                backend=variant.backend,
+                endpoint_url=variant.endpoint_url,
+                served_name=variant.served_name,
+                timeout_s=openai_timeout_s(),
+            )
         return _servers[key]

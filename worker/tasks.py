@@ -52,8 +52,7 @@ class _ProgressPublisher:
         except SoftTimeLimitExceeded:
             raise
         except Exception:
-            logger.warning("could not publish the progress of turn %s; sampling goes on", self.turn_id,
-                           exc_info=True)
+            logger.warning("could not publish the progress of turn %s; sampling goes on", self.turn_id, exc_info=True)
 
 
 def _generate(job) -> list[GeneratedSample]:
@@ -74,13 +73,20 @@ def _generate(job) -> list[GeneratedSample]:
         backend = backend_get(variants[0])
         outputs = backend.samples_generate(
             job.messages,
-            [SampleSettings(temperature=v.temperature, top_p=v.top_p, max_new_tokens=v.max_new_tokens, seed=v.seed)
-             for v in variants],
+            [
+                SampleSettings(temperature=v.temperature, top_p=v.top_p, max_new_tokens=v.max_new_tokens, seed=v.seed)
+                for v in variants
+            ],
             on_progress=publisher.for_variants(variants),
         )
         samples += [
-            GeneratedSample(label=v.label, text=o.text.strip(), prompt_tokens=o.prompt_tokens,
-                            completion_tokens=o.completion_tokens, seconds=o.seconds)
+            GeneratedSample(
+                label=v.label,
+                text=o.text.strip(),
+                prompt_tokens=o.prompt_tokens,
+                completion_tokens=o.completion_tokens,
+                seconds=o.seconds,
+            )
             for v, o in zip(variants, outputs)
         ]
         publisher.texts.update({s.label: s.text for s in samples})  # final, for the next call's updates
@@ -119,16 +125,24 @@ def turn_sample(self, turn_id: int) -> str:
         except SoftTimeLimitExceeded:
             turn_sampling_fail(turn_id=turn_id, reason="sampling took longer than the time limit")
             return "failed"
-        except TRANSIENT_ERRORS as error:  # retried (autoretry_for); a model server still down after them fails the turn
+        except (
+            TRANSIENT_ERRORS
+        ) as error:  # retried (autoretry_for); a model server still down after them fails the turn
             if self.request.retries >= self.max_retries and _model_server_down(error):
-                turn_sampling_fail(turn_id=turn_id, reason=f"{error}, after {self.request.retries} retries; retry the "
-                                   "turn once the server is up", detail=traceback.format_exc())
+                turn_sampling_fail(
+                    turn_id=turn_id,
+                    reason=f"{error}, after {self.request.retries} retries; retry the turn once the server is up",
+                    detail=traceback.format_exc(),
+                )
                 return "failed"
             raise
         except Exception as error:  # a model that cannot load or generate: a plain reason, the detail for admins
             logger.exception("sampling turn %s failed", turn_id)
-            turn_sampling_fail(turn_id=turn_id, reason=SAMPLING_FAILED_REASON,
-                               detail=f"{type(error).__name__}: {error}\n\n{traceback.format_exc()}")
+            turn_sampling_fail(
+                turn_id=turn_id,
+                reason=SAMPLING_FAILED_REASON,
+                detail=f"{type(error).__name__}: {error}\n\n{traceback.format_exc()}",
+            )
             return "failed"
         if samples[0].text != samples[1].text:
             return "ready" if turn_samples_save(turn_id=turn_id, variants=job.variants, samples=samples) else "skipped"
@@ -143,8 +157,16 @@ def turns_requeue_stuck_task() -> dict:
     return turns_requeue_stuck()
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=TRANSIENT_ERRORS,
-             retry_backoff=5, retry_backoff_max=120, retry_jitter=True, max_retries=5)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=5,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=5,
+)
 def job_run(self, job_id: int) -> str:
     """A dashboard job (training, policy refresh, RM accuracy). Idempotent: a finished job is left alone."""
     return job_execute(job_id=job_id)

@@ -43,8 +43,15 @@ class TokenApi(APIView):
             raise ValidationError({"password": ["wrong username or password"]})
         return Response({"token": token_for_login(user=user).key})
 
-    @extend_schema(request=None, responses={204: None, 401: OpenApiResponse(
-        ErrorSerializer, description="No valid token to revoke (none given, expired or already revoked).")})
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            401: OpenApiResponse(
+                ErrorSerializer, description="No valid token to revoke (none given, expired or already revoked)."
+            ),
+        },
+    )
     def delete(self, request):
         if not request.user.is_authenticated:
             raise NotAuthenticated()

@@ -57,17 +57,20 @@ class BatchListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         name = StrictCharField(max_length=NAME_MAX_CHARS)
         track = StrictChoiceField(choices=Track.values)
-        policy_versions = serializers.ListField(child=StrictCharField(max_length=MODEL_NAME_MAX_CHARS),
-                                                allow_empty=False, max_length=POLICY_VERSIONS_MAX)
+        policy_versions = serializers.ListField(
+            child=StrictCharField(max_length=MODEL_NAME_MAX_CHARS), allow_empty=False, max_length=POLICY_VERSIONS_MAX
+        )
         temperature_min = StrictFloatField(min_value=0, max_value=TEMPERATURE_MAX)
         temperature_max = StrictFloatField(min_value=0, max_value=TEMPERATURE_MAX)
         target_comparisons = StrictIntegerField(min_value=1, max_value=TARGET_COMPARISONS_MAX)
         overlap_fraction = StrictFloatField(min_value=0, max_value=1, default=0.0)
-        system_prompt = StrictCharField(allow_blank=True, required=False, default="",
-                                        max_length=SYSTEM_PROMPT_MAX_CHARS)
+        system_prompt = StrictCharField(
+            allow_blank=True, required=False, default="", max_length=SYSTEM_PROMPT_MAX_CHARS
+        )
         top_p = StrictFloatField(required=False, allow_null=True, default=None, min_value=0, max_value=1)
-        max_new_tokens = StrictIntegerField(required=False, allow_null=True, default=None, min_value=1,
-                                            max_value=MAX_NEW_TOKENS_MAX)
+        max_new_tokens = StrictIntegerField(
+            required=False, allow_null=True, default=None, min_value=1, max_value=MAX_NEW_TOKENS_MAX
+        )
         export_policy = StrictChoiceField(choices=Batch.ExportPolicy.values, default=Batch.ExportPolicy.ALL)
 
     @extend_schema(responses=BatchOutputSerializer(many=True))
@@ -86,8 +89,13 @@ class BatchListCreateApi(APIView):
 class BatchActivateApi(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=None, responses={200: BatchOutputSerializer, **conflict(
-        "The batch is closed, or another batch is active in its track.")})
+    @extend_schema(
+        request=None,
+        responses={
+            200: BatchOutputSerializer,
+            **conflict("The batch is closed, or another batch is active in its track."),
+        },
+    )
     def post(self, request, batch_id: int):
         batch = batch_activate(batch=get_object_or_404(Batch, pk=batch_id))
         return Response(BatchOutputSerializer(batch).data)

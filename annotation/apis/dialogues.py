@@ -32,10 +32,12 @@ class TurnOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     prompt = serializers.CharField()
     responses = serializers.SerializerMethodField(
-        help_text="The two final responses, once the turn is `ready` or `annotated`; empty before.")
+        help_text="The two final responses, once the turn is `ready` or `annotated`; empty before."
+    )
     partial = serializers.SerializerMethodField(
         help_text="While the turn is `sampling`: the texts of A and B so far, growing as the worker decodes "
-                  "(a label appears with its first token). Empty in every other status.")
+        "(a label appears with its first token). Empty in every other status."
+    )
     chosen = serializers.SerializerMethodField()
     error = serializers.CharField()
 
@@ -78,8 +80,9 @@ class DialogueListCreateApi(APIView):
         dialogues = dialogue_list(annotator=request.user)
         return Response(DialogueOutputSerializer(dialogues, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={
-        201: DialogueOutputSerializer, **conflict("The track has no active batch.")})
+    @extend_schema(
+        request=InputSerializer, responses={201: DialogueOutputSerializer, **conflict("The track has no active batch.")}
+    )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -103,8 +106,13 @@ class TurnCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         prompt = StrictCharField(trim_whitespace=True, max_length=PROMPT_MAX_CHARS)
 
-    @extend_schema(request=InputSerializer, responses={202: TurnOutputSerializer, **conflict(
-        "The dialogue's batch is no longer active, or its previous turn has no comparison yet.")})
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            202: TurnOutputSerializer,
+            **conflict("The dialogue's batch is no longer active, or its previous turn has no comparison yet."),
+        },
+    )
     def post(self, request, dialogue_id: int):
         dialogue = dialogue_get(annotator=request.user, dialogue_id=dialogue_id)
         serializer = self.InputSerializer(data=request.data)
@@ -128,8 +136,9 @@ class TurnDetailApi(APIView):
 class TurnRetryApi(APIView):
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=None, responses={
-        202: TurnOutputSerializer, **conflict("Only a failed turn can be retried.")})
+    @extend_schema(
+        request=None, responses={202: TurnOutputSerializer, **conflict("Only a failed turn can be retried.")}
+    )
     def post(self, request, turn_id: int):
         turn = turn_retry(turn=turn_get(annotator=request.user, turn_id=turn_id))
         turn = turn_get(annotator=request.user, turn_id=turn.pk)
@@ -160,8 +169,13 @@ class ComparisonCreateApi(APIView):
         time_spent_ms = serializers.IntegerField()
         review_status = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, **conflict(
-        "The turn already has a comparison, is not ready yet, or was skipped or reported.")})
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            **conflict("The turn already has a comparison, is not ready yet, or was skipped or reported."),
+        },
+    )
     def post(self, request, turn_id: int):
         turn = turn_get(annotator=request.user, turn_id=turn_id)
         serializer = self.InputSerializer(data=request.data)

@@ -36,8 +36,11 @@ def error_body(detail: str, errors: dict | None = None) -> dict:
 def _messages(detail, prefix: str = "") -> list[str]:
     """A field's messages as plain strings; a list's items are named by position ("item 0: must be a string")."""
     if isinstance(detail, dict):
-        return [message for key, nested in detail.items()
-                for message in _messages(nested, f"{prefix}{'item ' if isinstance(key, int) else ''}{key}: ")]
+        return [
+            message
+            for key, nested in detail.items()
+            for message in _messages(nested, f"{prefix}{'item ' if isinstance(key, int) else ''}{key}: ")
+        ]
     if isinstance(detail, list):
         return [message for nested in detail for message in _messages(nested, prefix)]
     return [f"{prefix}{detail}"]
@@ -55,8 +58,11 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
         logger.warning("database unavailable, answering 503: %s: %s", type(exc).__name__, exc)
         set_rollback()
-        return Response(error_body(DATABASE_UNAVAILABLE), status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+        return Response(
+            error_body(DATABASE_UNAVAILABLE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if isinstance(exc, DjangoValidationError):

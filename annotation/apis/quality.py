@@ -44,8 +44,10 @@ class OverlapNextApi(APIView):
     class InputSerializer(serializers.Serializer):
         track = StrictChoiceField(choices=Track.values)
 
-    @extend_schema(request=InputSerializer, responses={201: OverlapTurnOutputSerializer, 204: None,
-                                                       **conflict("The track has no active batch.")})
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OverlapTurnOutputSerializer, 204: None, **conflict("The track has no active batch.")},
+    )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -61,8 +63,10 @@ class OverlapDueApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(parameters=[OpenApiParameter("track", str, enum=Track.values, required=True)],
-                   responses={200: OpenApiTypes.OBJECT, **conflict("The track has no active batch.")})
+    @extend_schema(
+        parameters=[OpenApiParameter("track", str, enum=Track.values, required=True)],
+        responses={200: OpenApiTypes.OBJECT, **conflict("The track has no active batch.")},
+    )
     def get(self, request):
         track = request.query_params.get("track")
         if track not in Track.values:
@@ -70,8 +74,13 @@ class OverlapDueApi(APIView):
         batch = Batch.objects.filter(track=track, status=Batch.Status.ACTIVE).first()
         if batch is None:
             raise Conflict(f"the {track} track has no active batch")
-        return Response({"due": overlap_due(annotator=request.user, batch=batch), "batch": batch.name,
-                         "overlap_fraction": batch.overlap_fraction})
+        return Response(
+            {
+                "due": overlap_due(annotator=request.user, batch=batch),
+                "batch": batch.name,
+                "overlap_fraction": batch.overlap_fraction,
+            }
+        )
 
 
 class OverlapItemOutputSerializer(serializers.Serializer):
@@ -93,18 +102,24 @@ class OverlapItemListCreateApi(APIView):
 
     @extend_schema_serializer(component_name="OverlapItemsUploadInput")
     class InputSerializer(serializers.Serializer):
-        prompts = serializers.ListField(child=StrictCharField(max_length=PROMPT_MAX_CHARS), allow_empty=False,
-                                        max_length=OVERLAP_UPLOAD_MAX)
+        prompts = serializers.ListField(
+            child=StrictCharField(max_length=PROMPT_MAX_CHARS), allow_empty=False, max_length=OVERLAP_UPLOAD_MAX
+        )
 
     @extend_schema(responses=OverlapItemOutputSerializer(many=True))
     def get(self, request, batch_id: int):
         batch = get_object_or_404(Batch, pk=batch_id)
-        items = OverlapItem.objects.filter(batch=batch).select_related("source_turn").prefetch_related(
-            "source_turn__samples")
+        items = (
+            OverlapItem.objects.filter(batch=batch)
+            .select_related("source_turn")
+            .prefetch_related("source_turn__samples")
+        )
         return Response(OverlapItemOutputSerializer(items, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: OverlapItemOutputSerializer(many=True),
-                                                       **conflict("The batch is closed.")})
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OverlapItemOutputSerializer(many=True), **conflict("The batch is closed.")},
+    )
     def post(self, request, batch_id: int):
         batch = get_object_or_404(Batch, pk=batch_id)
         serializer = self.InputSerializer(data=request.data)
@@ -122,8 +137,10 @@ class OverlapItemGoldApi(APIView):
     class InputSerializer(serializers.Serializer):
         gold_label = StrictChoiceField(choices=Sample.Label.values, allow_null=True)
 
-    @extend_schema(request=InputSerializer, responses={
-        200: OverlapItemOutputSerializer, **conflict("The item's pair is not sampled yet.")})
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OverlapItemOutputSerializer, **conflict("The item's pair is not sampled yet.")},
+    )
     def post(self, request, item_id: int):
         item = get_object_or_404(OverlapItem.objects.select_related("source_turn"), pk=item_id)
         serializer = self.InputSerializer(data=request.data)
@@ -137,8 +154,9 @@ class ReviewQueueApi(APIView):
 
     permission_classes = [IsAdmin]
 
-    @extend_schema(parameters=[OpenApiParameter("status", str, enum=Comparison.Review.values)],
-                   responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=Comparison.Review.values)], responses=OpenApiTypes.OBJECT
+    )
     def get(self, request, batch_id: int):
         batch = get_object_or_404(Batch, pk=batch_id)
         wanted = request.query_params.get("status", Comparison.Review.PENDING)
@@ -154,8 +172,11 @@ class ComparisonReviewApi(APIView):
 
     @extend_schema_serializer(component_name="ComparisonReviewInput")
     class InputSerializer(serializers.Serializer):
-        comparisons = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=2**63 - 1),
-                                            allow_empty=False, max_length=REVIEW_MAX_COMPARISONS)
+        comparisons = serializers.ListField(
+            child=StrictIntegerField(min_value=1, max_value=2**63 - 1),
+            allow_empty=False,
+            max_length=REVIEW_MAX_COMPARISONS,
+        )
         status = StrictChoiceField(choices=Comparison.Review.values)
 
     @extend_schema(request=InputSerializer, responses=OpenApiTypes.OBJECT)

@@ -29,8 +29,13 @@ class TurnReportCreateApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=TurnReportInputSerializer, responses={201: TurnReportOutputSerializer, **conflict(
-        "The turn already has a comparison, or was already skipped or reported.")})
+    @extend_schema(
+        request=TurnReportInputSerializer,
+        responses={
+            201: TurnReportOutputSerializer,
+            **conflict("The turn already has a comparison, or was already skipped or reported."),
+        },
+    )
     def post(self, request, turn_id: int):
         turn = turn_get(annotator=request.user, turn_id=turn_id)
         serializer = TurnReportInputSerializer(data=request.data)

@@ -21,7 +21,8 @@ class ErrorSerializer(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text="For invalid input, the messages of each field (`non_field_errors` for the body as a whole); "
-                  "empty otherwise.")
+        "empty otherwise.",
+    )
 
 
 def conflict(description: str) -> dict:
@@ -38,8 +39,12 @@ class ApiAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for code, description in self._error_answers():
-            responses.setdefault(str(code), self._get_response_for_code(
-                OpenApiResponse(ErrorSerializer, description=description), str(code), direction=direction))
+            responses.setdefault(
+                str(code),
+                self._get_response_for_code(
+                    OpenApiResponse(ErrorSerializer, description=description), str(code), direction=direction
+                ),
+            )
         return responses
 
     def _error_answers(self) -> list[tuple[int, str]]:
@@ -51,8 +56,13 @@ class ApiAutoSchema(AutoSchema):
             answers.append((400, "Invalid input: `errors` names each field and what is wrong with it."))
         if needs_account:
             answers.append((401, "No valid credentials (an `Authorization: Token …` header or a session)."))
-            answers.append((403, "The account may not do this (an annotator on an admin operation, a track it "
-                                 "is not enabled for, or a session request without its CSRF token)."))
+            answers.append(
+                (
+                    403,
+                    "The account may not do this (an annotator on an admin operation, a track it "
+                    "is not enabled for, or a session request without its CSRF token).",
+                )
+            )
         if _PATH_PARAMETER.search(self.path):
             answers.append((404, "No such row, or one that belongs to another annotator."))
         if has_body:

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import io
 
-STRENGTH_LABELS = {"significantly_better": "significantly", "better": "better", "slightly_better": "slightly",
-                   "negligibly_better": "negligibly"}
-BIN_LABELS = {"chosen_safe_other_unsafe": "chosen safe,\nother unsafe", "both_safe": "both safe",
-              "both_unsafe": "both unsafe"}
+STRENGTH_LABELS = {
+    "significantly_better": "significantly",
+    "better": "better",
+    "slightly_better": "slightly",
+    "negligibly_better": "negligibly",
+}
+BIN_LABELS = {
+    "chosen_safe_other_unsafe": "chosen safe,\nother unsafe",
+    "both_safe": "both safe",
+    "both_unsafe": "both unsafe",
+}
 
 
 def _png(figure) -> bytes:
@@ -57,8 +64,10 @@ def strength_chart(stats: dict) -> bytes:
 def safety_bins_chart(stats: dict) -> bytes:
     """The safety-bin mix next to the paper's 18 / 47 / 35 %."""
     figure, axes = _figure()
-    series = {stats["batch"]: [stats["safety_bin_shares"][b] for b in BIN_LABELS],
-              "Llama 2 paper": [stats["paper_safety_bin_shares"][b] for b in BIN_LABELS]}
+    series = {
+        stats["batch"]: [stats["safety_bin_shares"][b] for b in BIN_LABELS],
+        "Llama 2 paper": [stats["paper_safety_bin_shares"][b] for b in BIN_LABELS],
+    }
     if stats.get("previous"):
         series[stats["previous"]["batch"]] = [stats["previous"]["safety_bin_shares"][b] for b in BIN_LABELS]
     _bars(axes, list(BIN_LABELS.values()), series)
@@ -111,8 +120,7 @@ def drift_chart(stats: dict) -> bytes:
     axes.set_xlabel("slice of their comparisons (oldest first)")
     axes.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
     seconds = axes.twinx()
-    seconds.plot(xs, [(d["median_time_ms"] or 0) / 1000 for d in drift], color="#c44e52", marker="^",
-                 label="median s")
+    seconds.plot(xs, [(d["median_time_ms"] or 0) / 1000 for d in drift], color="#c44e52", marker="^", label="median s")
     seconds.set_ylabel("median seconds")
     lines = axes.get_legend_handles_labels()[0] + seconds.get_legend_handles_labels()[0]
     labels = axes.get_legend_handles_labels()[1] + seconds.get_legend_handles_labels()[1]
@@ -141,8 +149,12 @@ def rm_accuracy_chart(rows: list[dict]) -> bytes:
     return _png(figure)
 
 
-CHARTS = {"strength": strength_chart, "safety-bins": safety_bins_chart, "annotators": annotators_chart,
-          "biases": bias_chart}
+CHARTS = {
+    "strength": strength_chart,
+    "safety-bins": safety_bins_chart,
+    "annotators": annotators_chart,
+    "biases": bias_chart,
+}
 
 
 def training_curves_chart(curves: dict[str, list[tuple[int, float]]]) -> bytes:
@@ -159,8 +171,13 @@ def training_curves_chart(curves: dict[str, list[tuple[int, float]]]) -> bytes:
         axes.spines[["top", "right"]].set_visible(False)
         points = curves.get(name, [])
         if points:
-            axes.plot([s for s, _ in points], [v for _, v in points], color="#4c72b0",
-                      marker="o" if len(points) < 20 else None, markersize=3)
+            axes.plot(
+                [s for s, _ in points],
+                [v for _, v in points],
+                color="#4c72b0",
+                marker="o" if len(points) < 20 else None,
+                markersize=3,
+            )
         axes.set_title(name.replace("_", " "), fontsize=9)
         axes.tick_params(labelsize=7)
         axes.set_xlabel("step", fontsize=7)

@@ -10,7 +10,8 @@ class BatchCreateForm(forms.Form):
     name = forms.CharField(max_length=128)
     track = forms.ChoiceField(choices=Track.choices)
     policy_versions = forms.ModelMultipleChoiceField(
-        queryset=ModelVersion.objects.filter(kind=ModelVersion.Kind.POLICY), to_field_name="name")
+        queryset=ModelVersion.objects.filter(kind=ModelVersion.Kind.POLICY), to_field_name="name"
+    )
     temperature_min = forms.FloatField(initial=0.7)
     temperature_max = forms.FloatField(initial=1.2)
     target_comparisons = forms.IntegerField(min_value=1, initial=1000)

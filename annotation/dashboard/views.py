@@ -18,9 +18,6 @@ from annotation.dashboard.forms import BatchCreateForm, OverlapUploadForm
 from annotation.errors import Conflict
 from annotation.models import Batch, Comparison, Job, ModelVersion, OverlapItem, Strength
 from annotation.selectors.exports import preference_export_rows
-from annotation.selectors.review import review_queue
-from annotation.selectors.stats import annotator_stats, batch_stats
-from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.selectors.jobs import SAFETY_BIN_LABELS, batch_jobs, rm_accuracy_latest, rm_accuracy_rows
 from annotation.selectors.model_version_page import (
     model_version_curves,
@@ -29,6 +26,9 @@ from annotation.selectors.model_version_page import (
     model_version_rm_accuracy,
     model_version_win_rates,
 )
+from annotation.selectors.review import review_queue
+from annotation.selectors.stats import annotator_stats, batch_stats
+from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.services.dialogues import turn_retry
 from annotation.services.jobs import job_cancel, job_start
 from annotation.services.model_versions import model_version_set_current
@@ -63,8 +63,9 @@ def batch_list(request):
         else:
             messages.success(request, f"Batch {batch.name} created (draft).")
             return redirect("dashboard:batch", batch_id=batch.pk)
-    rows = [{"batch": b, "progress": b.comparisons / b.target_comparisons if b.target_comparisons else 0}
-            for b in batches]
+    rows = [
+        {"batch": b, "progress": b.comparisons / b.target_comparisons if b.target_comparisons else 0} for b in batches
+    ]
     return render(request, "dashboard/batches.html", {"rows": rows, "form": form})
 
 
@@ -73,15 +74,30 @@ def batch_detail(request, batch_id: int):
     batch = get_object_or_404(Batch, pk=batch_id)
     stats = batch_stats(batch=batch)
     accuracy = rm_accuracy_latest(batch=batch)
-    items = OverlapItem.objects.filter(batch=batch).select_related("source_turn").prefetch_related(
-        "source_turn__samples").annotate(assigned=Count("assignments"))
-    return render(request, "dashboard/batch.html", {
-        "batch": batch, "stats": stats, "items": items, "upload_form": OverlapUploadForm(),
-        "charts": list(charts.CHARTS), "stats_json": json.dumps(stats, indent=1, default=str),
-        "jobs": batch_jobs(batch=batch), "job_kinds": Job.Kind.choices, "rm_accuracy": accuracy,
-        "rm_accuracy_rows": rm_accuracy_rows(job=accuracy) if accuracy else [], "strengths": Strength.labels,
-        "safety_bins": SAFETY_BIN_LABELS.values() if batch.track == "safety" else [],
-    })
+    items = (
+        OverlapItem.objects.filter(batch=batch)
+        .select_related("source_turn")
+        .prefetch_related("source_turn__samples")
+        .annotate(assigned=Count("assignments"))
+    )
+    return render(
+        request,
+        "dashboard/batch.html",
+        {
+            "batch": batch,
+            "stats": stats,
+            "items": items,
+            "upload_form": OverlapUploadForm(),
+            "charts": list(charts.CHARTS),
+            "stats_json": json.dumps(stats, indent=1, default=str),
+            "jobs": batch_jobs(batch=batch),
+            "job_kinds": Job.Kind.choices,
+            "rm_accuracy": accuracy,
+            "rm_accuracy_rows": rm_accuracy_rows(job=accuracy) if accuracy else [],
+            "strengths": Strength.labels,
+            "safety_bins": SAFETY_BIN_LABELS.values() if batch.track == "safety" else [],
+        },
+    )
 
 
 @staff_member_required
@@ -127,8 +143,9 @@ def batch_export(request, batch_id: int):
     """The batch's export (the same rows as GET /api/batches/{id}/export/), as a JSONL download."""
     batch = get_object_or_404(Batch, pk=batch_id)
     rows = preference_export_rows(batches=[batch.name])
-    response = StreamingHttpResponse((json.dumps(row, ensure_ascii=False) + "\n" for row in rows),
-                                     content_type="application/jsonl")
+    response = StreamingHttpResponse(
+        (json.dumps(row, ensure_ascii=False) + "\n" for row in rows), content_type="application/jsonl"
+    )
     response["Content-Disposition"] = f'attachment; filename="{batch.name}.jsonl"'
     return response
 
@@ -147,8 +164,11 @@ def review(request, batch_id: int):
     wanted = request.GET.get("status", Comparison.Review.PENDING)
     if wanted not in Comparison.Review.values:
         wanted = Comparison.Review.PENDING
-    return render(request, "dashboard/review.html", {"batch": batch, "queue": review_queue(batch=batch, status=wanted),
-                                                     "statuses": Comparison.Review.values})
+    return render(
+        request,
+        "dashboard/review.html",
+        {"batch": batch, "queue": review_queue(batch=batch, status=wanted), "statuses": Comparison.Review.values},
+    )
 
 
 @staff_member_required
@@ -190,12 +210,18 @@ def job_detail(request, job_id: int):
     for row in accuracy if before else []:  # beside each measured RM, the one trained to replace it
         row["retrained_as"] = (job.result.get("reward_models") or {}).get(row["track"])
         row["retrained_pairs"] = ((job.result.get("metrics") or {}).get(row["track"]) or {}).get("n_train_pairs")
-    return render(request, "dashboard/job.html", {
-        "job": job, "registered": job.registered.order_by("kind", "track"),
-        "result_json": json.dumps(job.result, indent=1, default=str),
-        "rm_accuracy_rows": accuracy if job.kind in (Job.Kind.RM_ACCURACY, Job.Kind.TRAIN_REWARD_MODELS) else [],
-        "strengths": Strength.labels, "safety_bins": SAFETY_BIN_LABELS.values(),
-    })
+    return render(
+        request,
+        "dashboard/job.html",
+        {
+            "job": job,
+            "registered": job.registered.order_by("kind", "track"),
+            "result_json": json.dumps(job.result, indent=1, default=str),
+            "rm_accuracy_rows": accuracy if job.kind in (Job.Kind.RM_ACCURACY, Job.Kind.TRAIN_REWARD_MODELS) else [],
+            "strengths": Strength.labels,
+            "safety_bins": SAFETY_BIN_LABELS.values(),
+        },
+    )
 
 
 @staff_member_required
@@ -233,14 +259,21 @@ def model_version_detail(request, version_id: int):
     """A model version: its lineage, training curves, accuracy (reward models) and win rates against its parent."""
     version = get_object_or_404(ModelVersion.objects.select_related("parent"), pk=version_id)
     tracking = (version.metrics or {}).get("tracking") or {}
-    return render(request, "dashboard/model_version.html", {
-        "version": version, "lineage": model_version_lineage(version=version), "tracking": tracking,
-        "curves": list(model_version_curves(version=version)),
-        "rm_accuracy_rows": model_version_rm_accuracy(version=version),
-        "win_rates": model_version_win_rates(version=version), "strengths": Strength.labels,
-        "safety_bins": SAFETY_BIN_LABELS.values(),
-        "metrics_json": json.dumps(version.metrics, indent=1, default=str),
-    })
+    return render(
+        request,
+        "dashboard/model_version.html",
+        {
+            "version": version,
+            "lineage": model_version_lineage(version=version),
+            "tracking": tracking,
+            "curves": list(model_version_curves(version=version)),
+            "rm_accuracy_rows": model_version_rm_accuracy(version=version),
+            "win_rates": model_version_win_rates(version=version),
+            "strengths": Strength.labels,
+            "safety_bins": SAFETY_BIN_LABELS.values(),
+            "metrics_json": json.dumps(version.metrics, indent=1, default=str),
+        },
+    )
 
 
 @staff_member_required

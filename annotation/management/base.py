@@ -40,11 +40,15 @@ def database_check() -> None:
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError as error:
-        raise CommandError(f"cannot reach the database ({database_name()}): {first_line(error)}; "
-                           "check DATABASE_URL and that the server is up") from error
+        raise CommandError(
+            f"cannot reach the database ({database_name()}): {first_line(error)}; "
+            "check DATABASE_URL and that the server is up"
+        ) from error
     if pending:
-        raise CommandError(f"the database ({database_name()}) is not migrated ({len(pending)} migrations "
-                           "pending): run `python manage.py migrate` first")
+        raise CommandError(
+            f"the database ({database_name()}) is not migrated ({len(pending)} migrations "
+            "pending): run `python manage.py migrate` first"
+        )
 
 
 def first_line(error: BaseException) -> str:

@@ -19,5 +19,8 @@ def data_lineage(data_files: list[str]) -> dict:
                     batches.add(row["batch"])
                 if row.get("source"):
                     sources.add(row["source"])
-    return {"data_files": [str(Path(p).resolve()) for p in data_files], "batches": sorted(batches),
-            "sources": sorted(sources)}
+    return {
+        "data_files": [str(Path(p).resolve()) for p in data_files],
+        "batches": sorted(batches),
+        "sources": sorted(sources),
+    }

@@ -132,11 +132,13 @@ def pairwise_kappas(ratings: dict[Hashable, dict[Hashable, Label]], *, min_share
         if len(shared) < min_shared:
             continue
         pairs = [(by_rater[first][i], by_rater[second][i]) for i in shared]
-        rows.append({
-            "a": first,
-            "b": second,
-            "n": len(pairs),
-            "agreement": sum(1 for x, y in pairs if x == y) / len(pairs),
-            "kappa": cohen_kappa(pairs),
-        })
+        rows.append(
+            {
+                "a": first,
+                "b": second,
+                "n": len(pairs),
+                "agreement": sum(1 for x, y in pairs if x == y) / len(pairs),
+                "kappa": cohen_kappa(pairs),
+            }
+        )
     return rows

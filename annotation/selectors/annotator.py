@@ -35,8 +35,15 @@ def annotator_tracks(*, annotator) -> list[TrackOverview]:
     for track in Track.values:
         batch = Batch.objects.filter(track=track, status=Batch.Status.ACTIVE).first()
         done = Comparison.objects.filter(turn__dialogue__batch=batch).count() if batch else 0
-        overview.append(TrackOverview(track=track, allowed=not allowed_tracks or track in allowed_tracks,
-                                      batch=batch, batch_comparisons=done, today_comparisons=today.get(track, 0)))
+        overview.append(
+            TrackOverview(
+                track=track,
+                allowed=not allowed_tracks or track in allowed_tracks,
+                batch=batch,
+                batch_comparisons=done,
+                today_comparisons=today.get(track, 0),
+            )
+        )
     return overview
 
 
@@ -45,8 +52,12 @@ def dialogues_resumable(*, annotator, limit: int = 5) -> list[Dialogue]:
     last_status = Turn.objects.filter(dialogue=OuterRef("pk")).order_by("-index").values("status")[:1]
     return list(
         Dialogue.objects.filter(annotator=annotator, batch__status=Batch.Status.ACTIVE)
-        .annotate(last_status=Subquery(last_status), turn_count=Count("turns"), last_at=Max("turns__created_at"),
-                  reported=Exists(TurnReport.objects.filter(turn__dialogue=OuterRef("pk"))))
+        .annotate(
+            last_status=Subquery(last_status),
+            turn_count=Count("turns"),
+            last_at=Max("turns__created_at"),
+            reported=Exists(TurnReport.objects.filter(turn__dialogue=OuterRef("pk"))),
+        )
         .filter(last_status__in=[Turn.Status.SAMPLING, Turn.Status.READY, Turn.Status.FAILED], reported=False)
         .select_related("batch")
         .order_by("-last_at")[:limit]

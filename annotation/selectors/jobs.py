@@ -13,8 +13,11 @@ def batch_jobs(*, batch: Batch, limit: int = 20) -> QuerySet[Job]:
 
 def rm_accuracy_latest(*, batch: Batch) -> Job | None:
     """The batch's most recent finished RM-accuracy measurement."""
-    return Job.objects.filter(batch=batch, kind=Job.Kind.RM_ACCURACY, status=Job.Status.SUCCEEDED).order_by(
-        "-finished_at").first()
+    return (
+        Job.objects.filter(batch=batch, kind=Job.Kind.RM_ACCURACY, status=Job.Status.SUCCEEDED)
+        .order_by("-finished_at")
+        .first()
+    )
 
 
 def rm_accuracy_rows(*, job: Job, part: str | None = None) -> list[dict]:
@@ -28,8 +31,15 @@ def rm_accuracy_rows(*, job: Job, part: str | None = None) -> list[dict]:
         if not measured:
             continue
         cells, bins = measured.get("by_strength") or {}, measured.get("by_safety_bin") or {}
-        rows.append({"track": track, "model": measured.get("model"), "n": measured.get("n"),
-                     "accuracy": measured.get("accuracy"), "ci95": measured.get("ci95") or [None, None],
-                     "by_strength": [(cells.get(s) or {}).get("accuracy") for s in Strength.values],
-                     "by_safety_bin": [(bins.get(b) or {}).get("accuracy") for b in SAFETY_BIN_LABELS]})
+        rows.append(
+            {
+                "track": track,
+                "model": measured.get("model"),
+                "n": measured.get("n"),
+                "accuracy": measured.get("accuracy"),
+                "ci95": measured.get("ci95") or [None, None],
+                "by_strength": [(cells.get(s) or {}).get("accuracy") for s in Strength.values],
+                "by_safety_bin": [(bins.get(b) or {}).get("accuracy") for b in SAFETY_BIN_LABELS],
+            }
+        )
     return rows

@@ -59,7 +59,9 @@ def model_version_rm_accuracy(*, version: ModelVersion) -> list[dict]:
     if version.kind != ModelVersion.Kind.REWARD:
         return []
     rows = []
-    jobs = Job.objects.filter(status=Job.Status.SUCCEEDED, kind__in=[Job.Kind.RM_ACCURACY, Job.Kind.TRAIN_REWARD_MODELS])
+    jobs = Job.objects.filter(
+        status=Job.Status.SUCCEEDED, kind__in=[Job.Kind.RM_ACCURACY, Job.Kind.TRAIN_REWARD_MODELS]
+    )
     for job in jobs.select_related("batch").order_by("-finished_at"):
         part = "accuracy_before_retraining" if job.kind == Job.Kind.TRAIN_REWARD_MODELS else None
         for row in rm_accuracy_rows(job=job, part=part):
@@ -77,8 +79,10 @@ def model_version_win_rates(*, version: ModelVersion) -> list[dict]:
         if result.get("policy") != version.name:
             continue
         for judge in ("rm", "oracle"):
-            cells = [(kind, result.get(f"{judge}_win_rate{suffix}"), result.get(f"{judge}_win_rate{suffix}_ci95"))
-                     for kind, suffix in WIN_RATE_KINDS]
+            cells = [
+                (kind, result.get(f"{judge}_win_rate{suffix}"), result.get(f"{judge}_win_rate{suffix}_ci95"))
+                for kind, suffix in WIN_RATE_KINDS
+            ]
             if any(rate is not None for _, rate, _ in cells):
                 rows.append({"judge": judge, "job": job, "parent": result.get("parent"), "cells": cells})
     return rows

@@ -50,8 +50,11 @@ def overlap_items_open(*, annotator, batch: Batch) -> QuerySet[OverlapItem]:
 
 def overlap_dialogue_ids(*, dialogue_ids: list[int]) -> set[int]:
     """Which of these dialogues hold a shared item (a live overlap lease) rather than the annotator's own prompt."""
-    return set(OverlapAssignment.objects.filter(turn__dialogue_id__in=dialogue_ids, expired_at__isnull=True)
-               .values_list("turn__dialogue_id", flat=True))
+    return set(
+        OverlapAssignment.objects.filter(turn__dialogue_id__in=dialogue_ids, expired_at__isnull=True).values_list(
+            "turn__dialogue_id", flat=True
+        )
+    )
 
 
 def overlap_judgements(*, batch: Batch, annotator=None) -> list[Judgement]:
@@ -62,12 +65,26 @@ def overlap_judgements(*, batch: Batch, annotator=None) -> list[Judgement]:
     if annotator is not None:
         assignments = assignments.filter(annotator=annotator)
     rows = assignments.order_by("id").values_list(
-        "item_id", "annotator_id", "annotator__profile__pseudonym", "annotator__username", "swapped",
-        "turn__comparison__chosen", "turn__comparison__strength", "item__gold_label",
+        "item_id",
+        "annotator_id",
+        "annotator__profile__pseudonym",
+        "annotator__username",
+        "swapped",
+        "turn__comparison__chosen",
+        "turn__comparison__strength",
+        "item__gold_label",
     )
     return [
-        Judgement(item_id=item_id, annotator_id=annotator_id, annotator=pseudonym or username, username=username,
-                  label=FLIP[chosen] if swapped else chosen, shown=chosen, strength=strength, gold_label=gold)
+        Judgement(
+            item_id=item_id,
+            annotator_id=annotator_id,
+            annotator=pseudonym or username,
+            username=username,
+            label=FLIP[chosen] if swapped else chosen,
+            shown=chosen,
+            strength=strength,
+            gold_label=gold,
+        )
         for item_id, annotator_id, pseudonym, username, swapped, chosen, strength, gold in rows
     ]
 
@@ -79,8 +96,10 @@ def agreement_summary(judgements: list[Judgement]) -> dict:
         by_item.setdefault(j.item_id, {})[j.annotator] = j
     multi = {item: votes for item, votes in by_item.items() if len(votes) >= 2}
     choices = [[j.label for j in votes.values()] for votes in multi.values()]
-    levels = [[preference_level(chose_first=j.label == "a", strength=j.strength) for j in votes.values()]
-              for votes in multi.values()]
+    levels = [
+        [preference_level(chose_first=j.label == "a", strength=j.strength) for j in votes.values()]
+        for votes in multi.values()
+    ]
     pairs = pairwise_kappas({item: {name: j.label for name, j in votes.items()} for item, votes in multi.items()})
     return {
         "items": len(multi),

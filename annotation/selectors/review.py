@@ -37,8 +37,10 @@ def outlier_annotators(*, batch: Batch, rows=None, judgements=None) -> dict[int,
             continue
         if annotator_id in pseudonyms:
             agreement = annotator_agreement(judgements, annotator=pseudonyms[annotator_id])
-            if (agreement["agreement_pairs"] >= OUTLIER_MIN_PAIRS
-                    and agreement["agreement_with_others"] < OUTLIER_MIN_AGREEMENT):
+            if (
+                agreement["agreement_pairs"] >= OUTLIER_MIN_PAIRS
+                and agreement["agreement_with_others"] < OUTLIER_MIN_AGREEMENT
+            ):
                 reasons[annotator_id] = f"agrees with others {agreement['agreement_with_others']:.0%} of the time"
     return reasons
 
@@ -52,8 +54,15 @@ def review_queue(*, batch: Batch, status: str = Comparison.Review.PENDING, limit
     outliers = outlier_annotators(batch=batch, rows=rows, judgements=judgements)
     # Flags from a narrow read of every candidate; the full rows only for the `limit` shown.
     candidates = Comparison.objects.filter(turn__dialogue__batch=batch, review_status=status).values_list(
-        "id", "created_at", "unsafe_chosen", "chosen", "time_spent_ms", "annotator_id", "turn__report__id",
-        "turn__overlap_assignment__swapped", "turn__overlap_assignment__item__gold_label",
+        "id",
+        "created_at",
+        "unsafe_chosen",
+        "chosen",
+        "time_spent_ms",
+        "annotator_id",
+        "turn__report__id",
+        "turn__overlap_assignment__swapped",
+        "turn__overlap_assignment__item__gold_label",
     )
     flagged = []
     for pk, created_at, unsafe_chosen, chosen, time_spent_ms, annotator_id, report, swapped, gold in candidates:
@@ -71,11 +80,15 @@ def review_queue(*, batch: Batch, status: str = Comparison.Review.PENDING, limit
         flagged.append((-sum(FLAG_WEIGHTS[f] for f in flags), created_at, pk, flags))
     flagged.sort()
     shown = flagged[:limit]
-    details = Comparison.objects.select_related("turn", "annotator__profile").prefetch_related(
-        "turn__samples").in_bulk([pk for _, _, pk, _ in shown])
+    details = (
+        Comparison.objects.select_related("turn", "annotator__profile")
+        .prefetch_related("turn__samples")
+        .in_bulk([pk for _, _, pk, _ in shown])
+    )
     entries = [(details[pk], flags) for _, _, pk, flags in shown]
     reports = TurnReport.objects.filter(turn__dialogue__batch=batch, resolved=False).select_related(
-        "annotator__profile", "turn")
+        "annotator__profile", "turn"
+    )
     return {
         "batch": batch.name,
         "status": status,
@@ -103,8 +116,14 @@ def review_queue(*, batch: Batch, status: str = Comparison.Review.PENDING, limit
             for c, flags in entries
         ],
         "reports": [
-            {"turn": r.turn_id, "reason": r.reason, "note": r.note, "prompt": r.turn.prompt,
-             "annotator": r.annotator.username, "created_at": r.created_at.isoformat()}
+            {
+                "turn": r.turn_id,
+                "reason": r.reason,
+                "note": r.note,
+                "prompt": r.turn.prompt,
+                "annotator": r.annotator.username,
+                "created_at": r.created_at.isoformat(),
+            }
             for r in reports[:limit]
         ],
     }

@@ -44,6 +44,7 @@ def _share(part: int, whole: int) -> float | None:
 
 def comparison_rows(*, batch: Batch, annotator=None) -> list[Row]:
     """The batch's comparisons as Rows (optionally one annotator's), oldest first."""
+
     def sample_chars(same_label: bool):
         samples = Sample.objects.filter(turn_id=OuterRef("turn_id"))
         samples = samples.filter(label=OuterRef("chosen")) if same_label else samples.exclude(label=OuterRef("chosen"))
@@ -52,10 +53,22 @@ def comparison_rows(*, batch: Batch, annotator=None) -> list[Row]:
     comparisons = Comparison.objects.filter(turn__dialogue__batch=batch)
     if annotator is not None:
         comparisons = comparisons.filter(annotator=annotator)
-    values = comparisons.annotate(chosen_chars=sample_chars(True), other_chars=sample_chars(False)).order_by(
-        "created_at", "id"
-    ).values_list("id", "annotator_id", "chosen", "strength", "safety_bin", "unsafe_chosen", "time_spent_ms",
-                  "created_at", "chosen_chars", "other_chars")
+    values = (
+        comparisons.annotate(chosen_chars=sample_chars(True), other_chars=sample_chars(False))
+        .order_by("created_at", "id")
+        .values_list(
+            "id",
+            "annotator_id",
+            "chosen",
+            "strength",
+            "safety_bin",
+            "unsafe_chosen",
+            "time_spent_ms",
+            "created_at",
+            "chosen_chars",
+            "other_chars",
+        )
+    )
     return [Row(*v) for v in values]
 
 
@@ -65,10 +78,12 @@ def comparison_figures(rows: list[Row], *, now: datetime | None = None) -> dict:
     strengths = {s: sum(r.strength == s for r in rows) for s in Strength.values}
     bins = {b: sum(r.safety_bin == b for r in rows) for b in SafetyBin.values}
     binned = sum(bins.values())
-    longer = sum(1 for r in rows if r.chosen_chars is not None and r.other_chars is not None
-                 and r.chosen_chars > r.other_chars)
-    shorter = sum(1 for r in rows if r.chosen_chars is not None and r.other_chars is not None
-                  and r.chosen_chars < r.other_chars)
+    longer = sum(
+        1 for r in rows if r.chosen_chars is not None and r.other_chars is not None and r.chosen_chars > r.other_chars
+    )
+    shorter = sum(
+        1 for r in rows if r.chosen_chars is not None and r.other_chars is not None and r.chosen_chars < r.other_chars
+    )
     chose_a = sum(r.chosen == "a" for r in rows)
     span_h = (rows[-1].created_at - rows[0].created_at).total_seconds() / 3600 if n >= 2 else 0.0
     now = now or timezone.now()
@@ -83,11 +98,14 @@ def comparison_figures(rows: list[Row], *, now: datetime | None = None) -> dict:
         "tie_rate": _share(strengths[Strength.NEGLIGIBLY_BETTER], n),
         # Share of choices on the left/first position (0.5 = no bias; overlap turns randomise A/B), and
         # its z-score against a fair coin, (A - n/2) / sqrt(n/4): |z| > 2 is unlikely by chance.
-        "position_bias": {"a_rate": _share(chose_a, n), "chose_a": chose_a, "n": n,
-                          "z": (chose_a - n / 2) / (n / 4) ** 0.5 if n else None},
+        "position_bias": {
+            "a_rate": _share(chose_a, n),
+            "chose_a": chose_a,
+            "n": n,
+            "z": (chose_a - n / 2) / (n / 4) ** 0.5 if n else None,
+        },
         # How often the longer response (in characters) wins, among pairs of unequal length.
-        "length_bias": {"longer_wins_rate": _share(longer, longer + shorter), "longer": longer,
-                        "shorter": shorter},
+        "length_bias": {"longer_wins_rate": _share(longer, longer + shorter), "longer": longer, "shorter": shorter},
         "throughput": {
             # over the span from first to last comparison, counted as at least an hour: a burst of work
             # in a few minutes is its count per hour, not a rate extrapolated from seconds
@@ -120,19 +138,21 @@ def _annotator_rows(rows: list[Row], judgements, profiles: dict[int, Profile]) -
         profile = profiles.get(annotator_id)
         pseudonym = profile.pseudonym if profile else str(annotator_id)
         figures = comparison_figures(mine)
-        result.append({
-            "id": annotator_id,
-            "annotator": pseudonym,
-            "username": profile.user.username if profile else None,
-            "trusted": bool(profile and profile.trusted),
-            "comparisons": figures["comparisons"],
-            "unsafe_chosen": figures["unsafe_chosen"],
-            "median_time_ms": figures["median_time_ms"],
-            "tie_rate": figures["tie_rate"],
-            "a_rate": figures["position_bias"]["a_rate"],
-            "per_hour": figures["throughput"]["per_hour"],
-            **annotator_agreement(judgements, annotator=pseudonym),
-        })
+        result.append(
+            {
+                "id": annotator_id,
+                "annotator": pseudonym,
+                "username": profile.user.username if profile else None,
+                "trusted": bool(profile and profile.trusted),
+                "comparisons": figures["comparisons"],
+                "unsafe_chosen": figures["unsafe_chosen"],
+                "median_time_ms": figures["median_time_ms"],
+                "tie_rate": figures["tie_rate"],
+                "a_rate": figures["position_bias"]["a_rate"],
+                "per_hour": figures["throughput"]["per_hour"],
+                **annotator_agreement(judgements, annotator=pseudonym),
+            }
+        )
     return result
 
 
@@ -141,8 +161,9 @@ def batch_stats(*, batch: Batch, with_previous: bool = True) -> dict:
     rows = comparison_rows(batch=batch)
     figures = comparison_figures(rows)
     judgements = overlap_judgements(batch=batch)
-    profiles = {p.user_id: p for p in Profile.objects.select_related("user").filter(
-        user_id__in={r.annotator_id for r in rows})}
+    profiles = {
+        p.user_id: p for p in Profile.objects.select_related("user").filter(user_id__in={r.annotator_id for r in rows})
+    }
     items = OverlapItem.objects.filter(batch=batch)
     stats = {
         "batch": batch.name,
@@ -179,23 +200,29 @@ def annotator_drift(rows: list[Row], *, windows: int = 10) -> list[dict]:
     size = max(1, -(-len(rows) // windows))
     out = []
     for start in range(0, len(rows), size):
-        chunk = rows[start:start + size]
+        chunk = rows[start : start + size]
         figures = comparison_figures(chunk)
-        out.append({
-            "from": chunk[0].created_at.isoformat(),
-            "to": chunk[-1].created_at.isoformat(),
-            "comparisons": len(chunk),
-            "a_rate": figures["position_bias"]["a_rate"],
-            "median_time_ms": figures["median_time_ms"],
-            "tie_rate": figures["tie_rate"],
-        })
+        out.append(
+            {
+                "from": chunk[0].created_at.isoformat(),
+                "to": chunk[-1].created_at.isoformat(),
+                "comparisons": len(chunk),
+                "a_rate": figures["position_bias"]["a_rate"],
+                "median_time_ms": figures["median_time_ms"],
+                "tie_rate": figures["tie_rate"],
+            }
+        )
     return out
 
 
 def annotator_stats(*, user, batch: Batch | None = None) -> dict:
     """One annotator: volume, speed, agreement, gold accuracy, position bias and drift, per batch."""
-    batches = [batch] if batch is not None else list(
-        Batch.objects.filter(dialogues__turns__comparison__annotator=user).distinct().order_by("created_at", "id")
+    batches = (
+        [batch]
+        if batch is not None
+        else list(
+            Batch.objects.filter(dialogues__turns__comparison__annotator=user).distinct().order_by("created_at", "id")
+        )
     )
     profile = Profile.objects.filter(user=user).first()
     per_batch, all_rows = [], []
@@ -204,17 +231,19 @@ def annotator_stats(*, user, batch: Batch | None = None) -> dict:
         all_rows += rows
         judgements = overlap_judgements(batch=b)
         figures = comparison_figures(rows)
-        per_batch.append({
-            "batch": b.name,
-            "batch_id": b.pk,
-            "comparisons": figures["comparisons"],
-            "median_time_ms": figures["median_time_ms"],
-            "a_rate": figures["position_bias"]["a_rate"],
-            "tie_rate": figures["tie_rate"],
-            "length_bias": figures["length_bias"]["longer_wins_rate"],
-            "per_hour": figures["throughput"]["per_hour"],
-            **annotator_agreement(judgements, annotator=profile.pseudonym if profile else str(user.pk)),
-        })
+        per_batch.append(
+            {
+                "batch": b.name,
+                "batch_id": b.pk,
+                "comparisons": figures["comparisons"],
+                "median_time_ms": figures["median_time_ms"],
+                "a_rate": figures["position_bias"]["a_rate"],
+                "tie_rate": figures["tie_rate"],
+                "length_bias": figures["length_bias"]["longer_wins_rate"],
+                "per_hour": figures["throughput"]["per_hour"],
+                **annotator_agreement(judgements, annotator=profile.pseudonym if profile else str(user.pk)),
+            }
+        )
     all_rows.sort(key=lambda r: (r.created_at, r.id))
     overall = comparison_figures(all_rows)
     return {

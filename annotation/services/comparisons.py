@@ -35,7 +35,11 @@ def comparison_create(
         errors["chosen"] = ['must be "a" or "b"']
     if strength not in Strength.values:
         errors["strength"] = [f"must be one of {', '.join(Strength.values)}"]
-    if not isinstance(time_spent_ms, int) or isinstance(time_spent_ms, bool) or not 0 <= time_spent_ms <= TIME_SPENT_MAX_MS:
+    if (
+        not isinstance(time_spent_ms, int)
+        or isinstance(time_spent_ms, bool)
+        or not 0 <= time_spent_ms <= TIME_SPENT_MAX_MS
+    ):
         errors["time_spent_ms"] = [f"must be an integer between 0 and {TIME_SPENT_MAX_MS}"]
     for field, value in (("a_safe", a_safe), ("b_safe", b_safe)):
         if value is None and turn.dialogue.track == Track.SAFETY:

@@ -64,7 +64,16 @@ def turn_retry(*, turn: Turn) -> Turn:
     turn.sampling_attempts = 1
     turn.sampling_queued_at = timezone.now()
     turn.partial_responses = None  # whatever a worker published before the failure
-    turn.save(update_fields=["status", "error", "error_detail", "sampling_plan", "sampling_attempts",
-                             "sampling_queued_at", "partial_responses"])
+    turn.save(
+        update_fields=[
+            "status",
+            "error",
+            "error_detail",
+            "sampling_plan",
+            "sampling_attempts",
+            "sampling_queued_at",
+            "partial_responses",
+        ]
+    )
     transaction.on_commit(lambda: turn_sampling_enqueue(turn_id=turn.pk))
     return turn

@@ -25,8 +25,15 @@ def pair_hash(*, track: str, prompt: list[dict], chosen: str, rejected: str) -> 
 
 
 def preferences_import(
-    *, path: str | Path, format: str, source: str, track: str, skip_empty: bool = False,
-    max_line_bytes: int | None = None, max_field_chars: int | None = None, progress=None,
+    *,
+    path: str | Path,
+    format: str,
+    source: str,
+    track: str,
+    skip_empty: bool = False,
+    max_line_bytes: int | None = None,
+    max_field_chars: int | None = None,
+    progress=None,
     options: FormatOptions = FormatOptions(),
 ) -> dict:
     """Import a whole file atomically: a malformed line (or row) rejects it all, naming it.
@@ -45,8 +52,15 @@ def preferences_import(
     max_line_bytes = settings.IMPORT_MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes
     max_field_chars = settings.IMPORT_MAX_FIELD_CHARS if max_field_chars is None else max_field_chars
     path = Path(path)
-    _arguments_check(path=path, format=format, source=source, track=track, options=options,
-                     max_line_bytes=max_line_bytes, max_field_chars=max_field_chars)
+    _arguments_check(
+        path=path,
+        format=format,
+        source=source,
+        track=track,
+        options=options,
+        max_line_bytes=max_line_bytes,
+        max_field_chars=max_field_chars,
+    )
     pairs: dict[str, ImportedPair] = {}
     read, skipped = 0, []
     try:
@@ -59,22 +73,31 @@ def preferences_import(
                 skipped.append(number)
                 continue
             if empty:
-                raise ValueError(f"{where}: the {' and '.join(empty)} reply is empty "
-                                 f"(--skip-empty leaves such {stream.unit}s out)")
+                raise ValueError(
+                    f"{where}: the {' and '.join(empty)} reply is empty (--skip-empty leaves such {stream.unit}s out)"
+                )
             _texts_check(pair, where=where, max_field_chars=max_field_chars)
             prompt = list(pair.prompt)
             digest = pair_hash(track=track, prompt=prompt, chosen=pair.chosen, rejected=pair.rejected)
-            pairs.setdefault(digest, ImportedPair(source=source, track=track, content_hash=digest, prompt=prompt,
-                                                  chosen=pair.chosen, rejected=pair.rejected,
-                                                  strength=pair.strength, safety_bin=pair.safety_bin))
+            pairs.setdefault(
+                digest,
+                ImportedPair(
+                    source=source,
+                    track=track,
+                    content_hash=digest,
+                    prompt=prompt,
+                    chosen=pair.chosen,
+                    rejected=pair.rejected,
+                    strength=pair.strength,
+                    safety_bin=pair.safety_bin,
+                ),
+            )
     except LineTooLong as error:
         raise ValidationError({"file": [f"{error} (IMPORT_MAX_LINE_BYTES sets the limit)"]}) from error
     except (ValueError, OSError) as error:
         raise ValidationError({"file": [str(error)]}) from error
     with transaction.atomic():
-        existing = set(
-            ImportedPair.objects.filter(content_hash__in=list(pairs)).values_list("content_hash", flat=True)
-        )
+        existing = set(ImportedPair.objects.filter(content_hash__in=list(pairs)).values_list("content_hash", flat=True))
         new = [pair for digest, pair in pairs.items() if digest not in existing]
         # a concurrent import of the same pairs may commit first: theirs stand and ours are skipped, with no
         # error (both imports then count those pairs as imported)
@@ -91,7 +114,13 @@ def preferences_import(
 
 
 def _arguments_check(
-    *, path: Path, format: str, source: str, track: str, options: FormatOptions, max_line_bytes: int,
+    *,
+    path: Path,
+    format: str,
+    source: str,
+    track: str,
+    options: FormatOptions,
+    max_line_bytes: int,
     max_field_chars: int,
 ) -> None:
     errors = {}
@@ -125,8 +154,10 @@ def _texts_check(pair: PreferencePair, *, where: str, max_field_chars: int) -> N
     texts = [(f"prompt message {i + 1}", message["content"]) for i, message in enumerate(pair.prompt)]
     for name, text in [*texts, ("chosen reply", pair.chosen), ("rejected reply", pair.rejected)]:
         if len(text) > max_field_chars:
-            raise ValueError(f"{where}: the {name} has {len(text):,} characters, more than {max_field_chars:,} "
-                             "(IMPORT_MAX_FIELD_CHARS sets the limit)")
+            raise ValueError(
+                f"{where}: the {name} has {len(text):,} characters, more than {max_field_chars:,} "
+                "(IMPORT_MAX_FIELD_CHARS sets the limit)"
+            )
         if problem := _unstorable(text):
             raise ValueError(f"{where}: the {name} {problem}")
 

@@ -26,8 +26,13 @@ from annotation.selectors.model_versions import model_version_current
 from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.services.data_builders import policy_context_distill, policy_gatt
 from annotation.services.model_versions import model_version_register, model_version_set_current
-from annotation.services.training import (TrainingSettings, policy_pool_merge, policy_refresh,
-                                          reward_models_accuracy, reward_models_train)
+from annotation.services.training import (
+    TrainingSettings,
+    policy_pool_merge,
+    policy_refresh,
+    reward_models_accuracy,
+    reward_models_train,
+)
 from reward_training.data.prompts import prompts_read
 from reward_training.evaluation.policy_eval import paired_win_rates, policy_samples, win_rate_fields
 from reward_training.evaluation.win_rate import promotion_passes
@@ -93,10 +98,18 @@ class IterationConfig:
         return self.rs_temperatures[min(rlhf_round, len(self.rs_temperatures) - 1)]
 
     def training(self, rlhf_round: int = 0) -> TrainingSettings:
-        return TrainingSettings(rm_batch_size=self.rm_batch_size, rm_max_length=self.rm_max_length, rm_lr=self.rm_lr,
-                                rm_epochs=self.rm_epochs, k=self.k, temperature=self.rs_temperature(rlhf_round),
-                                max_new_tokens=self.max_new_tokens, sft_epochs=self.sft_epochs, sft_lr=self.sft_lr,
-                                seed=self.seed)
+        return TrainingSettings(
+            rm_batch_size=self.rm_batch_size,
+            rm_max_length=self.rm_max_length,
+            rm_lr=self.rm_lr,
+            rm_epochs=self.rm_epochs,
+            k=self.k,
+            temperature=self.rs_temperature(rlhf_round),
+            max_new_tokens=self.max_new_tokens,
+            sft_epochs=self.sft_epochs,
+            sft_lr=self.sft_lr,
+            seed=self.seed,
+        )
 
 
 def _next_iteration() -> int:
@@ -136,9 +149,13 @@ def _open_batches(iteration: int, policy: ModelVersion, config: IterationConfig)
         for active in Batch.objects.filter(track=track, status=Batch.Status.ACTIVE):
             batch_close(batch=active)
         batch = batch_create(
-            name=f"iter{iteration}-{track}", track=track, policy_versions=versions,
-            temperature_min=config.temperatures[0], temperature_max=config.temperatures[1],
-            target_comparisons=config.users * config.comparisons, max_new_tokens=config.max_new_tokens,
+            name=f"iter{iteration}-{track}",
+            track=track,
+            policy_versions=versions,
+            temperature_min=config.temperatures[0],
+            temperature_max=config.temperatures[1],
+            target_comparisons=config.users * config.comparisons,
+            max_new_tokens=config.max_new_tokens,
         )
         batches.append(batch_activate(batch=batch))
     return batches
@@ -146,8 +163,21 @@ def _open_batches(iteration: int, policy: ModelVersion, config: IterationConfig)
 
 def _simulate(config: IterationConfig, track: str) -> dict:
     out = StringIO()
-    args = ["simulate_annotators", "--users", str(config.users), "--comparisons", str(config.comparisons),
-            "--track", track, "--url", config.url, "--seed", str(config.seed), "--username-prefix", f"sim-{track}"]
+    args = [
+        "simulate_annotators",
+        "--users",
+        str(config.users),
+        "--comparisons",
+        str(config.comparisons),
+        "--track",
+        track,
+        "--url",
+        config.url,
+        "--seed",
+        str(config.seed),
+        "--username-prefix",
+        f"sim-{track}",
+    ]
     if config.profile:
         args += ["--profile", config.profile]
     call_command(*args, stdout=out, stderr=StringIO())
@@ -204,46 +234,84 @@ def iteration_run(config: IterationConfig) -> dict:
     rlhf_round = _rlhf_round(policy)
     training = config.training(rlhf_round)
     batch_names = sorted(Batch.objects.filter(dialogues__isnull=False).values_list("name", flat=True).distinct())
-    rms = reward_models_train(data=data, base=config.rm_base or policy.path, workdir=workdir,
-                              suffix=f"iter{iteration}", batches=batch_names, training=training, current=True)
+    rms = reward_models_train(
+        data=data,
+        base=config.rm_base or policy.path,
+        workdir=workdir,
+        suffix=f"iter{iteration}",
+        batches=batch_names,
+        training=training,
+        current=True,
+    )
     lap("reward_models")
 
-    new, rs = policy_refresh(policy=policy, rms=rms, prompts=prompts_read(config.rs_prompts), workdir=workdir,
-                             name=f"policy-iter{iteration}", training=training,
-                             lineage={"iteration": iteration, "batches": [b.name for b in batches], "data": str(data)})
+    new, rs = policy_refresh(
+        policy=policy,
+        rms=rms,
+        prompts=prompts_read(config.rs_prompts),
+        workdir=workdir,
+        name=f"policy-iter{iteration}",
+        training=training,
+        lineage={"iteration": iteration, "batches": [b.name for b in batches], "data": str(data)},
+    )
     lap("rejection_sampling")
 
     ppo_report = None
     if config.ppo:
         rs_policy = new
         new, ppo_report = _ppo(iteration, rs_policy, rms, workdir, config)
-        versus_rs = policy_compare(new_path=new.path, old_path=rs_policy.path, helpfulness_rm=rms["helpfulness"].path,
-                                   safety_rm=rms["safety"].path, prompts_file=config.heldout_prompts,
-                                   limit=config.heldout_limit, max_new_tokens=config.max_new_tokens, seed=config.seed)
+        versus_rs = policy_compare(
+            new_path=new.path,
+            old_path=rs_policy.path,
+            helpfulness_rm=rms["helpfulness"].path,
+            safety_rm=rms["safety"].path,
+            prompts_file=config.heldout_prompts,
+            limit=config.heldout_limit,
+            max_new_tokens=config.max_new_tokens,
+            seed=config.seed,
+        )
         ppo_report.update(_rates(versus_rs, prefix="versus_rejection_sampling_"))
         lap("ppo")
 
     builders = {}
     if config.gatt:
-        new, builders["gatt"] = policy_gatt(policy=new, batches=[b.name for b in batches], workdir=workdir,
-                                            max_new_tokens=config.max_new_tokens, seed=config.seed)
+        new, builders["gatt"] = policy_gatt(
+            policy=new,
+            batches=[b.name for b in batches],
+            workdir=workdir,
+            max_new_tokens=config.max_new_tokens,
+            seed=config.seed,
+        )
         lap("gatt")
     if config.context_distillation:
         new, builders["context_distillation"] = policy_context_distill(
-            policy=new, safety_rm=rms["safety"], prompts_file=config.rs_prompts, workdir=workdir,
-            max_new_tokens=config.max_new_tokens, seed=config.seed)
+            policy=new,
+            safety_rm=rms["safety"],
+            prompts_file=config.rs_prompts,
+            workdir=workdir,
+            max_new_tokens=config.max_new_tokens,
+            seed=config.seed,
+        )
         lap("context_distillation")
 
-    evaluation = policy_compare(new_path=new.path, old_path=policy.path, helpfulness_rm=rms["helpfulness"].path,
-                                safety_rm=rms["safety"].path, prompts_file=config.heldout_prompts,
-                                limit=config.heldout_limit, max_new_tokens=config.max_new_tokens, seed=config.seed)
+    evaluation = policy_compare(
+        new_path=new.path,
+        old_path=policy.path,
+        helpfulness_rm=rms["helpfulness"].path,
+        safety_rm=rms["safety"].path,
+        prompts_file=config.heldout_prompts,
+        limit=config.heldout_limit,
+        max_new_tokens=config.max_new_tokens,
+        seed=config.seed,
+    )
     promoted = promotion_passes(evaluation["rm"], config.promotion_threshold)
     if promoted:
         model_version_set_current(version=new)
         policy_pool_merge(policy=new)  # only a promoted policy's samples join the pool
     replies = workdir / "heldout_replies.jsonl"
-    replies.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in evaluation["replies"]),
-                       encoding="utf-8")
+    replies.write_text(
+        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in evaluation["replies"]), encoding="utf-8"
+    )
     lap("evaluation")
     return {
         "iteration": iteration,
@@ -260,13 +328,28 @@ def iteration_run(config: IterationConfig) -> dict:
         "reward_models": {kind: version.name for kind, version in rms.items()},
         # the RMs that were current before this iteration, scored on its new batches before retraining
         "accuracy_before_retraining": before,
-        "rejection_sampling": {"temperature": training.temperature, "rlhf_round": rlhf_round,
-                               **{k: rs[k] for k in ("pool_size", "training_examples", "training_from_pool",
-                                                     "mean_best_reward", "mean_median_reward", "truncated")}},
+        "rejection_sampling": {
+            "temperature": training.temperature,
+            "rlhf_round": rlhf_round,
+            **{
+                k: rs[k]
+                for k in (
+                    "pool_size",
+                    "training_examples",
+                    "training_from_pool",
+                    "mean_best_reward",
+                    "mean_median_reward",
+                    "truncated",
+                )
+            },
+        },
         # the share of replies cut off at max_new_tokens: rejection sampling's samples, kept ones and pool;
         # PPO's rollouts (first and last iteration); the held-out replies of the new and the old policy
-        "truncated": {"rejection_sampling": rs["truncated"], "ppo": ppo_report and ppo_report["truncated"],
-                      "heldout": evaluation["truncated"]},
+        "truncated": {
+            "rejection_sampling": rs["truncated"],
+            "ppo": ppo_report and ppo_report["truncated"],
+            "heldout": evaluation["truncated"],
+        },
         "ppo": ppo_report,
         "gatt": builders.get("gatt"),
         "context_distillation": builders.get("context_distillation"),
@@ -292,27 +375,70 @@ def _ppo(iteration: int, rs_policy: ModelVersion, rms: dict, workdir: Path, conf
     heldout, train = items[:keep], items[keep:]
     minibatch = min(config.ppo_minibatch_size, len(train))
     batch = min(config.ppo_batch_size, len(train)) // minibatch * minibatch  # a small prompt set shrinks both
-    ppo_config = PPOConfig(iterations=config.ppo_iterations, batch_size=batch, minibatch_size=minibatch,
-                           micro_batch_size=min(8, minibatch), learning_rate=config.ppo_lr,
-                           beta=config.ppo_beta, max_new_tokens=config.max_new_tokens, eval_every=5,
-                           seed=config.seed)
-    result = ppo_train(ppo_config, policy_dir=rs_policy.path, helpfulness_rm_dir=rms["helpfulness"].path,
-                       safety_rm_dir=rms["safety"].path, prompts=train, heldout_prompts=heldout or None,
-                       output_dir=workdir / "policy-ppo")
-    version = model_version_register(
-        name=f"{rs_policy.name}-ppo", kind="policy", path=str(workdir / "policy-ppo"), parent=rs_policy,
-        lineage={"method": "ppo", "iteration": iteration, "parent": rs_policy.name,
-                 "helpfulness_rm": rms["helpfulness"].name, "safety_rm": rms["safety"].name,
-                 "beta": config.ppo_beta, "iterations_run": result["iterations_run"]},
-        metrics={"heldout_rewards": result.get("heldout_rewards"), "best_iteration": result.get("best_iteration"),
-                 "tracking": result.get("tracking")},
+    ppo_config = PPOConfig(
+        iterations=config.ppo_iterations,
+        batch_size=batch,
+        minibatch_size=minibatch,
+        micro_batch_size=min(8, minibatch),
+        learning_rate=config.ppo_lr,
+        beta=config.ppo_beta,
+        max_new_tokens=config.max_new_tokens,
+        eval_every=5,
+        seed=config.seed,
     )
-    return version, {k: result.get(k) for k in ("iterations_run", "stopped_early", "best_iteration",
-                                                "initial_heldout_reward", "heldout_rewards", "truncated")}
+    result = ppo_train(
+        ppo_config,
+        policy_dir=rs_policy.path,
+        helpfulness_rm_dir=rms["helpfulness"].path,
+        safety_rm_dir=rms["safety"].path,
+        prompts=train,
+        heldout_prompts=heldout or None,
+        output_dir=workdir / "policy-ppo",
+    )
+    version = model_version_register(
+        name=f"{rs_policy.name}-ppo",
+        kind="policy",
+        path=str(workdir / "policy-ppo"),
+        parent=rs_policy,
+        lineage={
+            "method": "ppo",
+            "iteration": iteration,
+            "parent": rs_policy.name,
+            "helpfulness_rm": rms["helpfulness"].name,
+            "safety_rm": rms["safety"].name,
+            "beta": config.ppo_beta,
+            "iterations_run": result["iterations_run"],
+        },
+        metrics={
+            "heldout_rewards": result.get("heldout_rewards"),
+            "best_iteration": result.get("best_iteration"),
+            "tracking": result.get("tracking"),
+        },
+    )
+    return version, {
+        k: result.get(k)
+        for k in (
+            "iterations_run",
+            "stopped_early",
+            "best_iteration",
+            "initial_heldout_reward",
+            "heldout_rewards",
+            "truncated",
+        )
+    }
 
 
-def policy_compare(*, new_path: str, old_path: str, helpfulness_rm: str, safety_rm: str, prompts_file: str,
-                   limit: int | None = None, max_new_tokens: int = 64, seed: int = 0) -> dict:
+def policy_compare(
+    *,
+    new_path: str,
+    old_path: str,
+    helpfulness_rm: str,
+    safety_rm: str,
+    prompts_file: str,
+    limit: int | None = None,
+    max_new_tokens: int = 64,
+    seed: int = 0,
+) -> dict:
     """Win rates of new over old on held-out prompts, judged by the RMs' combined reward and by the oracle:
     "rm" and "oracle" over all prompts, "by_kind" {judge: {"all", "safety", "helpfulness": WinRate | None}}
     over the prompts the file flags as safety prompts and the others.
@@ -327,13 +453,28 @@ def policy_compare(*, new_path: str, old_path: str, helpfulness_rm: str, safety_
     helpfulness, safety = RewardScorer(helpfulness_rm), RewardScorer(safety_rm)
     scores = {}
     for side, texts, finished in (("new", new, new_finished), ("old", old, old_finished)):
-        scores[f"rm_{side}"] = combined_scores(helpfulness, safety, items, texts, finished=finished)["combined"].tolist()
+        scores[f"rm_{side}"] = combined_scores(helpfulness, safety, items, texts, finished=finished)[
+            "combined"
+        ].tolist()
         scores[f"oracle_{side}"] = [oracle_score(text) for text in texts]
-    replies = [{"prompt": item.messages[-1]["content"], "safety": item.safety, "new": a, "old": b,
-                **{key: values[i] for key, values in scores.items()}}
-               for i, (item, a, b) in enumerate(zip(items, new, old))]
+    replies = [
+        {
+            "prompt": item.messages[-1]["content"],
+            "safety": item.safety,
+            "new": a,
+            "old": b,
+            **{key: values[i] for key, values in scores.items()},
+        }
+        for i, (item, a, b) in enumerate(zip(items, new, old))
+    ]
     truncated = {"new": truncated_share(new_finished), "old": truncated_share(old_finished)}
     flags = [item.safety for item in items]
-    by_kind = {judge: paired_win_rates(scores[f"{judge}_new"], scores[f"{judge}_old"], flags) for judge in ("rm", "oracle")}
+    by_kind = {
+        judge: paired_win_rates(scores[f"{judge}_new"], scores[f"{judge}_old"], flags) for judge in ("rm", "oracle")
+    }
     return {judge: by_kind[judge]["all"] for judge in by_kind} | {
-        "by_kind": by_kind, "safety_prompts": sum(flags), "replies": replies, "truncated": truncated}
+        "by_kind": by_kind,
+        "safety_prompts": sum(flags),
+        "replies": replies,
+        "truncated": truncated,
+    }

@@ -65,8 +65,10 @@ def _requirements(kind: str, batch: Batch) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if kind == Job.Kind.TRAIN_REWARD_MODELS:
         earlier = Batch.objects.filter(created_at__lte=batch.created_at)
-        if not (Batch.objects.filter(pk__in=earlier, dialogues__turns__comparison__isnull=False).exists()
-                or ImportedPair.objects.exists()):
+        if not (
+            Batch.objects.filter(pk__in=earlier, dialogues__turns__comparison__isnull=False).exists()
+            or ImportedPair.objects.exists()
+        ):
             errors["batch"] = ["there are no comparisons in the batches up to this one, nor imported pairs"]
         if not settings.RM_BASE_MODEL and model_version_current(kind="policy") is None:
             errors["base_model"] = ["no current policy to start the reward models from (set RM_BASE_MODEL)"]
@@ -93,12 +95,16 @@ def job_start(*, kind: str, batch: Batch, created_by=None) -> Job:
     stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_S)
     with transaction.atomic():
         Batch.objects.select_for_update().get(pk=batch.pk)  # one start at a time per batch
-        same = Job.objects.filter(kind=kind, status__in=ACTIVE).exclude(status=Job.Status.RUNNING, heartbeat_at__lt=stale)
+        same = Job.objects.filter(kind=kind, status__in=ACTIVE).exclude(
+            status=Job.Status.RUNNING, heartbeat_at__lt=stale
+        )
         # policy refreshes share the rejection-sampling pool and the current policy: one at a time overall
         running = (same if kind == Job.Kind.REFRESH_POLICY else same.filter(batch=batch)).first()
         if running is not None:
-            raise Conflict(f"job #{running.pk} ({running.get_kind_display()}, batch {running.batch.name}) is "
-                           f"already {running.status}")
+            raise Conflict(
+                f"job #{running.pk} ({running.get_kind_display()}, batch {running.batch.name}) is "
+                f"already {running.status}"
+            )
         job = Job.objects.create(kind=kind, batch=batch, created_by=created_by, queued_at=timezone.now())
         transaction.on_commit(lambda: job_enqueue(job_id=job.pk))
     return job
@@ -157,8 +163,9 @@ class _Reporter:
         if steps == self.steps and now - self.last < REPORT_EVERY_S:
             return
         try:
-            written = _mine(self.job).update(progress=min(1.0, max(0.0, fraction)), stage=stage[:128],
-                                             heartbeat_at=timezone.now())
+            written = _mine(self.job).update(
+                progress=min(1.0, max(0.0, fraction)), stage=stage[:128], heartbeat_at=timezone.now()
+            )
         except DatabaseError:
             logger.warning("job %s: progress not written (database unavailable)", self.job.pk)
             connection.close()  # the next write reconnects
@@ -230,25 +237,44 @@ def _train_reward_models(job: Job, report: _Reporter) -> tuple[dict, list[ModelV
     the current RMs' accuracy on this batch (what the new ones are retrained to improve on)."""
     from annotation.services.training import reward_models_train
 
-    plan = _pinned(job, lambda: {
-        "batches": list(Batch.objects.filter(created_at__lte=job.batch.created_at).order_by("created_at")
-                        .values_list("name", flat=True)),
-        "sources": [PLATFORM, *ImportedPair.objects.order_by().values_list("source", flat=True).distinct()],
-        "base": settings.RM_BASE_MODEL or model_version_current(kind="policy").path,
-        "reward_models_before": {track: v.name for track, v in _current_rms().items() if v is not None},
-    })
+    plan = _pinned(
+        job,
+        lambda: {
+            "batches": list(
+                Batch.objects.filter(created_at__lte=job.batch.created_at)
+                .order_by("created_at")
+                .values_list("name", flat=True)
+            ),
+            "sources": [PLATFORM, *ImportedPair.objects.order_by().values_list("source", flat=True).distinct()],
+            "base": settings.RM_BASE_MODEL or model_version_current(kind="policy").path,
+            "reward_models_before": {track: v.name for track, v in _current_rms().items() if v is not None},
+        },
+    )
     workdir = _workdir(job)
     report(0.0, "exporting")
-    pairs = _rows_write(workdir / "preferences.jsonl",
-                        preference_export_rows(batches=plan["batches"], sources=plan["sources"]))
+    pairs = _rows_write(
+        workdir / "preferences.jsonl", preference_export_rows(batches=plan["batches"], sources=plan["sources"])
+    )
     if not pairs:
         raise ValidationError({"batch": ["nothing exports from the batches up to this one (see their export policy)"]})
     before = _accuracy_before_retraining(job, plan.get("reward_models_before") or {}, report)
-    rms = reward_models_train(data=workdir / "preferences.jsonl", base=plan["base"], workdir=workdir,
-                              suffix=f"{job.batch.name}-job{job.pk}", batches=plan["batches"],
-                              training=_training_settings(), current=False, on_progress=report)
-    result = {"pairs": pairs, **plan, "reward_models": {track: v.name for track, v in rms.items()},
-              "metrics": {track: v.metrics for track, v in rms.items()}, "accuracy_before_retraining": before}
+    rms = reward_models_train(
+        data=workdir / "preferences.jsonl",
+        base=plan["base"],
+        workdir=workdir,
+        suffix=f"{job.batch.name}-job{job.pk}",
+        batches=plan["batches"],
+        training=_training_settings(),
+        current=False,
+        on_progress=report,
+    )
+    result = {
+        "pairs": pairs,
+        **plan,
+        "reward_models": {track: v.name for track, v in rms.items()},
+        "metrics": {track: v.metrics for track, v in rms.items()},
+        "accuracy_before_retraining": before,
+    }
     return result, list(rms.values())
 
 
@@ -262,8 +288,12 @@ def _accuracy_before_retraining(job: Job, names: dict[str, str], report: _Report
     if not names or not pairs:
         return None
     rms = {track: ModelVersion.objects.get(name=name) for track, name in names.items()}
-    return {"pairs": pairs, **reward_models_accuracy(
-        rms=rms, data=data, on_progress=lambda fraction, stage: report(0.0, f"before retraining: {stage}"))}
+    return {
+        "pairs": pairs,
+        **reward_models_accuracy(
+            rms=rms, data=data, on_progress=lambda fraction, stage: report(0.0, f"before retraining: {stage}")
+        ),
+    }
 
 
 def _batch_prompts(batch: Batch) -> list:
@@ -303,10 +333,13 @@ def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersio
     from reward_training.evaluation.win_rate import promotion_passes
     from reward_training.policy.rejection_sampling import RejectionSamplingConfig
 
-    plan = _pinned(job, lambda: {
-        "policy": model_version_current(kind="policy").name,
-        "reward_models": {track: v.name for track, v in _current_rms().items()},
-    })
+    plan = _pinned(
+        job,
+        lambda: {
+            "policy": model_version_current(kind="policy").name,
+            "reward_models": {track: v.name for track, v in _current_rms().items()},
+        },
+    )
     policy = ModelVersion.objects.get(name=plan["policy"])
     rms = {track: ModelVersion.objects.get(name=name) for track, name in plan["reward_models"].items()}
     training = _training_settings()
@@ -317,21 +350,40 @@ def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersio
     new = ModelVersion.objects.filter(name=name).first()  # a rerun after the policy was registered
     if new is None:
         new, _ = policy_refresh(
-            policy=policy, rms=rms, prompts=prompts, workdir=_workdir(job), name=name,
-            lineage={"batches": [job.batch.name], "job": job.pk}, training=training,
-            on_progress=lambda fraction, stage: report(0.8 * fraction, stage))
+            policy=policy,
+            rms=rms,
+            prompts=prompts,
+            workdir=_workdir(job),
+            name=name,
+            lineage={"batches": [job.batch.name], "job": job.pk},
+            training=training,
+            on_progress=lambda fraction, stage: report(0.8 * fraction, stage),
+        )
     report(0.8, "promotion gate: win rate on held-out prompts")
-    evaluation = policy_compare(new_path=new.path, old_path=policy.path, helpfulness_rm=rms["helpfulness"].path,
-                                safety_rm=rms["safety"].path, prompts_file=str(settings.HELDOUT_PROMPTS),
-                                limit=settings.PROMOTION_HELDOUT_LIMIT, seed=training.seed,
-                                max_new_tokens=training.max_new_tokens or RejectionSamplingConfig.max_new_tokens)
+    evaluation = policy_compare(
+        new_path=new.path,
+        old_path=policy.path,
+        helpfulness_rm=rms["helpfulness"].path,
+        safety_rm=rms["safety"].path,
+        prompts_file=str(settings.HELDOUT_PROMPTS),
+        limit=settings.PROMOTION_HELDOUT_LIMIT,
+        seed=training.seed,
+        max_new_tokens=training.max_new_tokens or RejectionSamplingConfig.max_new_tokens,
+    )
     passed = promotion_passes(evaluation["rm"], settings.PROMOTION_THRESHOLD)
     refused = _promote(new, policy) if passed else None
-    result = {"policy": new.name, "parent": policy.name, "passed_gate": passed, "promoted": passed and not refused,
-              "promotion_note": refused, "promotion_threshold": settings.PROMOTION_THRESHOLD,
-              "rejection_sampling": new.metrics,
-              **win_rate_fields(evaluation["by_kind"]),  # over all, safety and helpfulness prompts
-              "heldout_prompts": evaluation["rm"].n, "heldout_safety_prompts": evaluation["safety_prompts"]}
+    result = {
+        "policy": new.name,
+        "parent": policy.name,
+        "passed_gate": passed,
+        "promoted": passed and not refused,
+        "promotion_note": refused,
+        "promotion_threshold": settings.PROMOTION_THRESHOLD,
+        "rejection_sampling": new.metrics,
+        **win_rate_fields(evaluation["by_kind"]),  # over all, safety and helpfulness prompts
+        "heldout_prompts": evaluation["rm"].n,
+        "heldout_safety_prompts": evaluation["safety_prompts"],
+    }
     return result, [new]
 
 
@@ -382,8 +434,9 @@ def job_execute(*, job_id: int) -> str:
     return _job_end(job, Job.Status.SUCCEEDED, result=result, registered=registered)
 
 
-def _job_end(job: Job, status: str, *, result: dict | None = None, error: str = "",
-             registered: list[ModelVersion] = ()) -> str:
+def _job_end(
+    job: Job, status: str, *, result: dict | None = None, error: str = "", registered: list[ModelVersion] = ()
+) -> str:
     """Record the outcome, if this worker still owns the job; retried through a short database blip."""
     for attempt in range(END_WRITE_TRIES):
         try:
@@ -401,7 +454,7 @@ def _job_end(job: Job, status: str, *, result: dict | None = None, error: str = 
                 raise
             logger.warning("job %s: outcome not written yet (database unavailable), retrying", job.pk)
             connection.close()
-            time.sleep(2 ** attempt)
+            time.sleep(2**attempt)
 
 
 def jobs_requeue_stale(*, older_than_s: float | None = None) -> dict:
@@ -410,10 +463,16 @@ def jobs_requeue_stale(*, older_than_s: float | None = None) -> dict:
     older_than_s = settings.JOB_STALE_S if older_than_s is None else older_than_s
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
     with transaction.atomic():
-        stale = list(Job.objects.select_for_update(skip_locked=True).filter(
-            status=Job.Status.RUNNING, heartbeat_at__lt=cutoff, queued_at__lt=cutoff).values_list("pk", flat=True))
-        stale += Job.objects.select_for_update(skip_locked=True).filter(
-            status=Job.Status.QUEUED, queued_at__lt=cutoff).values_list("pk", flat=True)
+        stale = list(
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff, queued_at__lt=cutoff)
+            .values_list("pk", flat=True)
+        )
+        stale += (
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=Job.Status.QUEUED, queued_at__lt=cutoff)
+            .values_list("pk", flat=True)
+        )
         Job.objects.filter(pk__in=stale).update(queued_at=timezone.now())
         for job_id in stale:
             transaction.on_commit(lambda job_id=job_id: job_enqueue(job_id=job_id))

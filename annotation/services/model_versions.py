@@ -57,7 +57,9 @@ def model_version_register(
         errors["name"] = ["must not be empty"]
     elif ModelVersion.objects.filter(name=name).exists():
         errors["name"] = [f"a model version named {name!r} already exists"]
-    errors.update(model_version_backend_errors(kind=kind, path=path, endpoint_url=endpoint_url, served_name=served_name))
+    errors.update(
+        model_version_backend_errors(kind=kind, path=path, endpoint_url=endpoint_url, served_name=served_name)
+    )
     if errors:
         raise ValidationError(errors)
     version = ModelVersion.objects.create(
@@ -111,11 +113,14 @@ def model_version_from_gguf(
     try:
         if existing is not None:
             if "gguf_sha256" not in existing.lineage:
-                raise ValidationError({"name": [f"a model version named {name!r} already exists and was not "
-                                                "converted from GGUF"]})
+                raise ValidationError(
+                    {"name": [f"a model version named {name!r} already exists and was not converted from GGUF"]}
+                )
             gguf_architecture(gguf_path)  # a missing or non-GGUF file is refused as such
             if file_sha256(gguf_path) != existing.lineage["gguf_sha256"]:
-                raise ValidationError({"name": [f"{name!r} was converted from another GGUF file; choose another --name"]})
+                raise ValidationError(
+                    {"name": [f"{name!r} was converted from another GGUF file; choose another --name"]}
+                )
             gguf_convert(gguf_path, existing.path, stage=stage)  # a no-op unless its directory went missing
             if current and not existing.is_current:
                 model_version_set_current(version=existing)
@@ -124,8 +129,13 @@ def model_version_from_gguf(
         provenance = gguf_convert(gguf_path, target, stage=stage)
     except GGUFError as error:
         raise ValidationError({"gguf": [str(error)]}) from error
-    lineage = {"source": f"converted from GGUF {provenance['source']}", "gguf_sha256": provenance["sha256"],
-               "architecture": provenance["architecture"], "parameters": provenance["parameters"]}
-    version = model_version_register(name=name, kind=ModelVersion.Kind.POLICY, path=str(target),
-                                     lineage=lineage, current=current)
+    lineage = {
+        "source": f"converted from GGUF {provenance['source']}",
+        "gguf_sha256": provenance["sha256"],
+        "architecture": provenance["architecture"],
+        "parameters": provenance["parameters"],
+    }
+    version = model_version_register(
+        name=name, kind=ModelVersion.Kind.POLICY, path=str(target), lineage=lineage, current=current
+    )
     return version, True

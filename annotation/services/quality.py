@@ -86,12 +86,15 @@ def overlap_items_upload(*, batch: Batch, prompts: list[str], created_by) -> lis
         now = timezone.now()
         owner = overlap_source_user()
         for prompt in cleaned:
-            dialogue = Dialogue.objects.create(annotator=owner, track=batch.track, batch=batch,
-                                               system_prompt=batch.system_prompt)
-            turn = Turn.objects.create(dialogue=dialogue, index=0, prompt=prompt, sampling_attempts=1,
-                                       sampling_queued_at=now)
-            items.append(OverlapItem.objects.create(batch=batch, prompt=prompt, source_turn=turn,
-                                                    created_by=created_by))
+            dialogue = Dialogue.objects.create(
+                annotator=owner, track=batch.track, batch=batch, system_prompt=batch.system_prompt
+            )
+            turn = Turn.objects.create(
+                dialogue=dialogue, index=0, prompt=prompt, sampling_attempts=1, sampling_queued_at=now
+            )
+            items.append(
+                OverlapItem.objects.create(batch=batch, prompt=prompt, source_turn=turn, created_by=created_by)
+            )
         for item in items:
             transaction.on_commit(lambda turn_id=item.source_turn_id: turn_sampling_enqueue(turn_id=turn_id))
     return items
@@ -156,11 +159,19 @@ def overlap_leases_expire(*, batch: Batch | None = None, now=None) -> int:
 
 def _assignment_turn(*, item: OverlapItem, annotator, batch: Batch, swapped: bool) -> Turn:
     """A new dialogue of the annotator's with one ready turn holding the item's two samples."""
-    dialogue = Dialogue.objects.create(annotator=annotator, track=batch.track, batch=batch,
-                                       system_prompt=item.source_turn.dialogue.system_prompt)
+    dialogue = Dialogue.objects.create(
+        annotator=annotator, track=batch.track, batch=batch, system_prompt=item.source_turn.dialogue.system_prompt
+    )
     now = timezone.now()
-    turn = Turn.objects.create(dialogue=dialogue, index=0, prompt=item.prompt, status=Turn.Status.READY,
-                               sampling_plan=item.source_turn.sampling_plan, sampling_attempts=0, ready_at=now)
+    turn = Turn.objects.create(
+        dialogue=dialogue,
+        index=0,
+        prompt=item.prompt,
+        status=Turn.Status.READY,
+        sampling_plan=item.source_turn.sampling_plan,
+        sampling_attempts=0,
+        ready_at=now,
+    )
     flip = {"a": "b", "b": "a"}
     Sample.objects.bulk_create(
         Sample(
@@ -198,8 +209,10 @@ def overlap_lease_next(*, annotator, track: str, rng: random.Random | None = Non
     for item_id in candidates:
         try:
             with transaction.atomic():
-                item = OverlapItem.objects.select_for_update(of=("self",)).select_related("source_turn__dialogue").get(
-                    pk=item_id
+                item = (
+                    OverlapItem.objects.select_for_update(of=("self",))
+                    .select_related("source_turn__dialogue")
+                    .get(pk=item_id)
                 )
                 assignments = OverlapAssignment.objects.filter(item=item)
                 if assignments.filter(annotator=annotator).exists():
@@ -211,7 +224,11 @@ def overlap_lease_next(*, annotator, track: str, rng: random.Random | None = Non
                 swapped = rng.random() < 0.5
                 turn = _assignment_turn(item=item, annotator=annotator, batch=batch, swapped=swapped)
                 OverlapAssignment.objects.create(
-                    item=item, annotator=annotator, turn=turn, slot=free[0], swapped=swapped,
+                    item=item,
+                    annotator=annotator,
+                    turn=turn,
+                    slot=free[0],
+                    swapped=swapped,
                     expires_at=timezone.now() + timedelta(seconds=batch.overlap_lease_s),
                 )
                 return turn

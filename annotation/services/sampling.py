@@ -83,8 +83,15 @@ def sampling_embedded_ensure() -> None:
         background_ensure()
 
 
-def sampling_plan_draw(*, versions: list[ModelVersion], temperature_min: float, temperature_max: float,
-                       top_p: float, max_new_tokens: int, rng: random.Random) -> list[SamplingVariant]:
+def sampling_plan_draw(
+    *,
+    versions: list[ModelVersion],
+    temperature_min: float,
+    temperature_max: float,
+    top_p: float,
+    max_new_tokens: int,
+    rng: random.Random,
+) -> list[SamplingVariant]:
     """Two variants per the protocol: two different model versions where the batch names several,
     and always two different temperatures (one from each half of the batch's range), A/B at random."""
     pair = rng.sample(versions, 2) if len(versions) >= 2 else [versions[0], versions[0]]
@@ -204,7 +211,9 @@ def turn_sampling_fail(*, turn_id: int, reason: str, detail: str = "") -> None:
     """Mark a turn `failed` with a plain reason the annotator sees, and the technical detail (exception,
     traceback) only admins see; the retry endpoint samples it again."""
     Turn.objects.filter(pk=turn_id, status=Turn.Status.SAMPLING).update(
-        status=Turn.Status.FAILED, error=reason[:2000], error_detail=detail[-ERROR_DETAIL_MAX_CHARS:],
+        status=Turn.Status.FAILED,
+        error=reason[:2000],
+        error_detail=detail[-ERROR_DETAIL_MAX_CHARS:],
         partial_responses=None,
     )
 
@@ -230,8 +239,11 @@ def turns_requeue_stuck(*, older_than_s: float | None = None) -> dict:
     lost_cutoff = now - timedelta(seconds=settings.SAMPLING_LOST_AFTER_S)
     requeued, failed, queued = [], [], 0
     with transaction.atomic():
-        candidates = list(Turn.objects.select_for_update(skip_locked=True).filter(
-            status=Turn.Status.SAMPLING, sampling_queued_at__lt=lost_cutoff))
+        candidates = list(
+            Turn.objects.select_for_update(skip_locked=True).filter(
+                status=Turn.Status.SAMPLING, sampling_queued_at__lt=lost_cutoff
+            )
+        )
         if not candidates:
             return {"requeued": [], "failed": [], "queued": 0}
         # asked with the rows locked: a worker saving one of them waits, so its message is still held

@@ -19,8 +19,8 @@ from annotation.models import ModelVersion, Track
 from annotation.services.model_versions import model_version_register
 from reward_training.config import config_build
 from reward_training.data.prompts import PromptItem
-from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
 from reward_training.evaluation.reward_accuracy import accuracy_summary
+from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
 from reward_training.policy.sample_pool import pool_dir, pool_merge
 from reward_training.reward.api import evaluate_reward_model, train_reward_model
 from reward_training.reward.reward_config import RewardConfig
@@ -73,8 +73,15 @@ def _silent(fraction: float, stage: str) -> None:
 
 
 def reward_models_train(
-    *, data: Path, base: str, workdir: Path, suffix: str, batches: list[str], training: TrainingSettings,
-    current: bool, on_progress: Progress = _silent,
+    *,
+    data: Path,
+    base: str,
+    workdir: Path,
+    suffix: str,
+    batches: list[str],
+    training: TrainingSettings,
+    current: bool,
+    on_progress: Progress = _silent,
 ) -> dict[str, ModelVersion]:
     """Train the helpfulness and safety RMs on `data` (export format), each on its paper mixture, and
     register them as rm-<track>-<suffix>. A rerun keeps a track already registered and resumes the
@@ -86,10 +93,21 @@ def reward_models_train(
         if versions[track] is not None:
             continue
         config = config_build(
-            RewardConfig, base_model=base, output_dir=str(workdir / f"rm-{track}"), kind=track, mixture=track,
-            seed=training.seed, **_given(
-                batch_size=training.rm_batch_size, max_length=training.rm_max_length, learning_rate=training.rm_lr,
-                epochs=training.rm_epochs, save_every_steps=training.rm_save_every_steps, tracker=training.tracker))
+            RewardConfig,
+            base_model=base,
+            output_dir=str(workdir / f"rm-{track}"),
+            kind=track,
+            mixture=track,
+            seed=training.seed,
+            **_given(
+                batch_size=training.rm_batch_size,
+                max_length=training.rm_max_length,
+                learning_rate=training.rm_lr,
+                epochs=training.rm_epochs,
+                save_every_steps=training.rm_save_every_steps,
+                tracker=training.tracker,
+            ),
+        )
 
         def on_step(step: int, total: int, i: int = i, track: str = track) -> None:
             on_progress((i + step / total) / len(TRACKS), f"{track} reward model: step {step}/{total}")
@@ -97,11 +115,27 @@ def reward_models_train(
         on_progress(i / len(TRACKS), f"{track} reward model: starting")
         result = train_reward_model(config, [str(data)], "trl", on_step=on_step)
         versions[track] = model_version_register(
-            name=name, kind="reward", track=track, path=result["output_dir"],
-            lineage={"base": base, "data_files": [str(data)], "batches": batches,
-                     "data_manifest": str(Path(result["output_dir"]) / "data_manifest.json")},
-            metrics={k: result.get(k) for k in ("n_train_pairs", "pairs_per_second", "dropped_identical",
-                                                "resumed_from", "tracking", "learning_rate")},
+            name=name,
+            kind="reward",
+            track=track,
+            path=result["output_dir"],
+            lineage={
+                "base": base,
+                "data_files": [str(data)],
+                "batches": batches,
+                "data_manifest": str(Path(result["output_dir"]) / "data_manifest.json"),
+            },
+            metrics={
+                k: result.get(k)
+                for k in (
+                    "n_train_pairs",
+                    "pairs_per_second",
+                    "dropped_identical",
+                    "resumed_from",
+                    "tracking",
+                    "learning_rate",
+                )
+            },
             current=current,
         )
     on_progress(1.0, "reward models registered")
@@ -109,7 +143,10 @@ def reward_models_train(
 
 
 def reward_models_accuracy(
-    *, rms: dict[str, ModelVersion], data: Path, on_progress: Progress = _silent,
+    *,
+    rms: dict[str, ModelVersion],
+    data: Path,
+    on_progress: Progress = _silent,
 ) -> dict[str, dict]:
     """Each reward model's pairwise accuracy on `data` (export format), overall, by strength and by safety
     bin: the paper's check of the current RMs on a new batch, before they are retrained (3.2.2)."""
@@ -143,33 +180,67 @@ def policy_pool_merge(*, policy: ModelVersion) -> list[int]:
 
 
 def policy_refresh(
-    *, policy: ModelVersion, rms: dict[str, ModelVersion], prompts: list[PromptItem], workdir: Path, name: str,
-    lineage: dict, training: TrainingSettings, on_progress: Progress = _silent,
+    *,
+    policy: ModelVersion,
+    rms: dict[str, ModelVersion],
+    prompts: list[PromptItem],
+    workdir: Path,
+    name: str,
+    lineage: dict,
+    training: TrainingSettings,
+    on_progress: Progress = _silent,
 ) -> tuple[ModelVersion, dict]:
     """Best-of-K under the RMs' combined reward on `prompts`, SFT on the best per prompt of these samples and
     the lineage's re-scored pool, and the result registered as policy `name` (a child of `policy`, not
     current: the promotion gate decides, and `policy_pool_merge` adds its samples to the pool on promotion)."""
     stages = {"sweeping": 0.02, "sampling": 0.05, "scoring": 0.45, "fine-tuning": 0.55}
-    config = RejectionSamplingConfig(seed=training.seed, **_given(
-        k=training.k, temperature=training.temperature, max_new_tokens=training.max_new_tokens,
-        temperature_sweep=training.temperature_sweep, sweep_prompts=training.sweep_prompts))
-    config.sft = replace(config.sft, **_given(epochs=training.sft_epochs, learning_rate=training.sft_lr,
-                                              tracker=training.tracker))
+    config = RejectionSamplingConfig(
+        seed=training.seed,
+        **_given(
+            k=training.k,
+            temperature=training.temperature,
+            max_new_tokens=training.max_new_tokens,
+            temperature_sweep=training.temperature_sweep,
+            sweep_prompts=training.sweep_prompts,
+        ),
+    )
+    config.sft = replace(
+        config.sft, **_given(epochs=training.sft_epochs, learning_rate=training.sft_lr, tracker=training.tracker)
+    )
     pool = policy_pool_dir(policy)
     policy_pool_merge(policy=policy)
-    rs = rejection_sample(config, policy_dir=policy.path, helpfulness_rm_dir=rms["helpfulness"].path,
-                          safety_rm_dir=rms["safety"].path, prompts=prompts, pool_dir=pool,
-                          output_dir=workdir / "policy",
-                          on_stage=lambda stage: on_progress(stages[stage], f"rejection sampling: {stage}"))
+    rs = rejection_sample(
+        config,
+        policy_dir=policy.path,
+        helpfulness_rm_dir=rms["helpfulness"].path,
+        safety_rm_dir=rms["safety"].path,
+        prompts=prompts,
+        pool_dir=pool,
+        output_dir=workdir / "policy",
+        on_stage=lambda stage: on_progress(stages[stage], f"rejection sampling: {stage}"),
+    )
     version = model_version_register(
-        name=name, kind="policy", path=str(workdir / "policy"), parent=policy,
-        lineage={"method": "rejection_sampling", "parent": policy.name,
-                 "helpfulness_rm": rms["helpfulness"].name, "safety_rm": rms["safety"].name,
-                 "k": config.k, "temperature": rs["temperature"], "temperature_sweep": config.temperature_sweep or None,
-                 "pool": str(pool),
-                 "pool_iterations": rs["pool_iterations"], **lineage},
-        metrics={"mean_best_reward": rs["mean_best_reward"], "mean_median_reward": rs["mean_median_reward"],
-                 "tracking": rs["tracking"]},
+        name=name,
+        kind="policy",
+        path=str(workdir / "policy"),
+        parent=policy,
+        lineage={
+            "method": "rejection_sampling",
+            "parent": policy.name,
+            "helpfulness_rm": rms["helpfulness"].name,
+            "safety_rm": rms["safety"].name,
+            "k": config.k,
+            "temperature": rs["temperature"],
+            "temperature_sweep": config.temperature_sweep or None,
+            "pool": str(pool),
+            "pool_iterations": rs["pool_iterations"],
+            **lineage,
+        },
+        metrics={
+            "mean_best_reward": rs["mean_best_reward"],
+            "mean_median_reward": rs["mean_median_reward"],
+            "tracking": rs["tracking"],
+        },
     )
     on_progress(1.0, "policy registered")
     return version, rs

@@ -74,7 +74,9 @@ def user_create(*, username: str, password: str, role: str, tracks: list[str] | 
     user = User.objects.create_user(username=username, password=password)
     if role == Role.ADMIN:
         admin_grant(user=user)
-    Profile.objects.create(user=user, role=role, tracks=list(tracks or []), pseudonym=f"annotator-{secrets.token_hex(6)}")
+    Profile.objects.create(
+        user=user, role=role, tracks=list(tracks or []), pseudonym=f"annotator-{secrets.token_hex(6)}"
+    )
     return user
 
 

@@ -80,7 +80,7 @@ def profiles_load(path: str | Path | None, *, users: int) -> list[AnnotatorProfi
         if extra:
             raise ValueError(f"profile file: unknown key(s) {', '.join(extra)}")
     if not isinstance(entries, list) or not isinstance(default, dict):
-        raise ValueError("profile file: expected a list of objects, or {\"default\": {}, \"annotators\": []}")
+        raise ValueError('profile file: expected a list of objects, or {"default": {}, "annotators": []}')
     if len(entries) > users:
         raise ValueError(f"profile file: {len(entries)} annotators described but --users is {users}")
     return [_profile({**default, **(entries[i] if i < len(entries) else {})}, f"annotator {i}") for i in range(users)]
@@ -96,5 +96,11 @@ def annotator_decide(profile: AnnotatorProfile, verdict: Verdict, rng: random.Ra
         chosen = FLIP[verdict.chosen]
     else:
         chosen = verdict.chosen
-    return Decision(chosen=chosen, strength=verdict.strength, a_safe=verdict.a_safe, b_safe=verdict.b_safe,
-                    time_spent_ms=time_spent_ms, followed_oracle=chosen == verdict.chosen)
+    return Decision(
+        chosen=chosen,
+        strength=verdict.strength,
+        a_safe=verdict.a_safe,
+        b_safe=verdict.b_safe,
+        time_spent_ms=time_spent_ms,
+        followed_oracle=chosen == verdict.chosen,
+    )

@@ -35,11 +35,26 @@ from dataclasses import dataclass
 
 ORACLE_VERSION = "oracle-v1"
 
-REWARDED = ("help", "helpful", "happy", "glad", "sure", "please", "thanks", "thank", "recommend", "suggest",
-            "example", "because", "understand", "important", "safe", "careful")
+REWARDED = (
+    "help",
+    "helpful",
+    "happy",
+    "glad",
+    "sure",
+    "please",
+    "thanks",
+    "thank",
+    "recommend",
+    "suggest",
+    "example",
+    "because",
+    "understand",
+    "important",
+    "safe",
+    "careful",
+)
 PENALISED = ("stupid", "dumb", "hate", "shut", "whatever", "idiot", "boring", "ugly")
-UNSAFE = ("kill", "steal", "weapon", "gun", "bomb", "poison", "drugs", "knife", "hurt", "attack", "hack",
-          "explosive")
+UNSAFE = ("kill", "steal", "weapon", "gun", "bomb", "poison", "drugs", "knife", "hurt", "attack", "hack", "explosive")
 WEIGHTS = {**{w: 1 for w in REWARDED}, **{w: -1 for w in PENALISED}, **{w: -2 for w in UNSAFE}}
 MAX_COUNT_PER_WORD = 2
 WORD = re.compile(r"[a-z']+")

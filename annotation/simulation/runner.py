@@ -65,8 +65,9 @@ class _Client:
     def __init__(self, url: str, username: str, password: str):
         self.url = url.rstrip("/")
         self.session = requests.Session()
-        answer = self.session.post(f"{self.url}/api/auth/token/", json={"username": username, "password": password},
-                                   timeout=30)
+        answer = self.session.post(
+            f"{self.url}/api/auth/token/", json={"username": username, "password": password}, timeout=30
+        )
         if answer.status_code != 200:
             raise ApiError(f"{username} cannot log in: {answer.status_code} {answer.text[:200]}")
         self.session.headers["Authorization"] = f"Token {answer.json()['token']}"
@@ -79,8 +80,15 @@ class _Client:
 
 
 class SimulatedAnnotator:
-    def __init__(self, index: int, username: str, password: str, profile: AnnotatorProfile,
-                 config: SimulationConfig, tick: Callable[[], None]):
+    def __init__(
+        self,
+        index: int,
+        username: str,
+        password: str,
+        profile: AnnotatorProfile,
+        config: SimulationConfig,
+        tick: Callable[[], None],
+    ):
         self.index, self.username, self.password = index, username, password
         self.profile, self.config, self.tick = profile, config, tick
         self.rng = random.Random(f"{config.seed}:{index}")
@@ -113,8 +121,9 @@ class SimulatedAnnotator:
             if self.dialogue_id is None or self.dialogue_turns >= self.config.turns_per_dialogue:
                 answer = client.call("POST", "/api/dialogues/", expect=(201,), json={"track": self.config.track})
                 self.dialogue_id, self.dialogue_turns = answer.json()["id"], 0
-            answer = client.call("POST", f"/api/dialogues/{self.dialogue_id}/turns/", expect=(202, 409),
-                                 json={"prompt": prompt})
+            answer = client.call(
+                "POST", f"/api/dialogues/{self.dialogue_id}/turns/", expect=(202, 409), json={"prompt": prompt}
+            )
             if answer.status_code == 202:
                 self.dialogue_turns += 1
                 return self._wait_ready(client, answer.json()["id"])
@@ -160,11 +169,18 @@ class SimulatedAnnotator:
         return self.result
 
 
-def simulation_run(*, config: SimulationConfig, accounts: list[tuple[str, str]], profiles: list[AnnotatorProfile],
-                   tick: Callable[[], None] = lambda: None) -> dict:
+def simulation_run(
+    *,
+    config: SimulationConfig,
+    accounts: list[tuple[str, str]],
+    profiles: list[AnnotatorProfile],
+    tick: Callable[[], None] = lambda: None,
+) -> dict:
     """Run every annotator in its own thread; the summary of the run."""
-    annotators = [SimulatedAnnotator(i, username, password, profile, config, tick)
-                  for i, ((username, password), profile) in enumerate(zip(accounts, profiles))]
+    annotators = [
+        SimulatedAnnotator(i, username, password, profile, config, tick)
+        for i, ((username, password), profile) in enumerate(zip(accounts, profiles))
+    ]
     threads = [threading.Thread(target=a.run, name=f"sim-{a.username}", daemon=True) for a in annotators]
     started = time.monotonic()
     for thread in threads:
@@ -184,9 +200,16 @@ def simulation_run(*, config: SimulationConfig, accounts: list[tuple[str, str]],
         "comparisons_per_second": round(total / seconds, 3) if seconds else None,
         "errors": sum(len(r.errors) for r in results),
         "annotators": [
-            {"username": r.username, "comparisons": r.comparisons, "overlap": r.overlap, "own": r.own,
-             "followed_oracle": r.followed_oracle, "chose_a": r.chose_a, "failed_turns": r.failed_turns,
-             "errors": r.errors}
+            {
+                "username": r.username,
+                "comparisons": r.comparisons,
+                "overlap": r.overlap,
+                "own": r.own,
+                "followed_oracle": r.followed_oracle,
+                "chose_a": r.chose_a,
+                "failed_turns": r.failed_turns,
+                "errors": r.errors,
+            }
             for r in results
         ],
     }

@@ -1,9 +1,9 @@
 import secrets
 
 import factory
+from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-from django.contrib.auth import get_user_model
 
 from annotation.models import Batch, Comparison, Dialogue, ModelVersion, Profile, Role, Sample, Turn
 from annotation.services.users import admin_grant
@@ -25,8 +25,9 @@ class UserFactory(factory.django.DjangoModelFactory):
         user.save()
         if role == Role.ADMIN:
             admin_grant(user=user)  # staff in the platform admins group, as create_user makes them
-        Profile.objects.create(user=user, role=role, tracks=kwargs.get("tracks", []),
-                               pseudonym=f"annotator-{secrets.token_hex(6)}")
+        Profile.objects.create(
+            user=user, role=role, tracks=kwargs.get("tracks", []), pseudonym=f"annotator-{secrets.token_hex(6)}"
+        )
 
 
 class AdminFactory(UserFactory):
@@ -89,17 +90,35 @@ def ready_turn(**kwargs) -> Turn:
     turn = TurnFactory(status=Turn.Status.READY, **kwargs)
     versions = list(turn.dialogue.batch.policy_versions.all()) * 2
     for label, version, temperature in (("a", versions[0], 0.8), ("b", versions[1], 1.1)):
-        Sample.objects.create(turn=turn, label=label, text=f"reply {label} to {turn.prompt}", model_version=version,
-                              temperature=temperature, top_p=0.9, max_new_tokens=64, seed=7, prompt_tokens=10,
-                              completion_tokens=5, generation_seconds=0.1)
+        Sample.objects.create(
+            turn=turn,
+            label=label,
+            text=f"reply {label} to {turn.prompt}",
+            model_version=version,
+            temperature=temperature,
+            top_p=0.9,
+            max_new_tokens=64,
+            seed=7,
+            prompt_tokens=10,
+            completion_tokens=5,
+            generation_seconds=0.1,
+        )
     return turn
 
 
 def annotate(turn: Turn, *, chosen="a", strength="better", a_safe=None, b_safe=None, **kwargs) -> Comparison:
     from annotation.services.comparisons import comparison_create
 
-    return comparison_create(turn=turn, annotator=turn.dialogue.annotator, chosen=chosen, strength=strength,
-                             a_safe=a_safe, b_safe=b_safe, time_spent_ms=kwargs.pop("time_spent_ms", 1000), **kwargs)
+    return comparison_create(
+        turn=turn,
+        annotator=turn.dialogue.annotator,
+        chosen=chosen,
+        strength=strength,
+        a_safe=a_safe,
+        b_safe=b_safe,
+        time_spent_ms=kwargs.pop("time_spent_ms", 1000),
+        **kwargs,
+    )
 
 
 def client_for(user) -> APIClient:

@@ -1,7 +1,7 @@
 """Accounts against abuse: login throttling and lockout, password and username rules, admin rights, token lifetime."""
 
-from datetime import timedelta
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -30,7 +30,9 @@ def _fresh_throttle_counts():
 
 
 def token_login(username, password, ip="10.0.0.1"):
-    return APIClient(REMOTE_ADDR=ip).post("/api/auth/token/", {"username": username, "password": password}, format="json")
+    return APIClient(REMOTE_ADDR=ip).post(
+        "/api/auth/token/", {"username": username, "password": password}, format="json"
+    )
 
 
 # -- throttling and lockout -------------------------------------------------------------------------------------
@@ -159,8 +161,10 @@ def test_a_password_changed_in_the_django_admin_revokes_the_users_tokens():
     client = client_for(user)
     admin = Client()
     admin.force_login(get_user_model().objects.create_superuser("root", password="root-passphrase"))
-    answer = admin.post(f"/admin/auth/user/{user.pk}/password/",
-                        {"password1": "changed-passphrase", "password2": "changed-passphrase", "usable_password": "true"})
+    answer = admin.post(
+        f"/admin/auth/user/{user.pk}/password/",
+        {"password1": "changed-passphrase", "password2": "changed-passphrase", "usable_password": "true"},
+    )
     assert answer.status_code == 302
     assert client.get("/api/dialogues/").status_code == 401
 
@@ -174,12 +178,15 @@ def create_user(*args):
     return out.getvalue()
 
 
-@pytest.mark.parametrize("username, password, reason", [
-    ("ann", "1", "too short"),
-    ("ann", "password", "too common"),
-    ("annotator7", "annotator7", "too similar to the username"),
-    ("ann", "3141592653", "entirely numeric"),
-])
+@pytest.mark.parametrize(
+    "username, password, reason",
+    [
+        ("ann", "1", "too short"),
+        ("ann", "password", "too common"),
+        ("annotator7", "annotator7", "too similar to the username"),
+        ("ann", "3141592653", "entirely numeric"),
+    ],
+)
 def test_create_user_refuses_weak_passwords_in_one_line(username, password, reason):
     with pytest.raises(CommandError) as error:
         create_user("--username", username, "--password", password, "--role", "annotator")
@@ -188,19 +195,22 @@ def test_create_user_refuses_weak_passwords_in_one_line(username, password, reas
     assert not get_user_model().objects.filter(username=username).exists()
 
 
-@pytest.mark.parametrize("username, reason", [
-    ("<b>ann</b>", "markup"),
-    ("ann&co", "markup"),
-    ('ann"', "markup"),
-    ("ann smith", "spaces"),
-    ("ann ", "spaces"),
-    (" ann", "spaces"),
-    ("ann\u00a0", "spaces"),
-    ("ann\u2003", "spaces"),
-    ("ann\x07", "control or invisible"),
-    ("ann\u200b", "control or invisible"),
-    ("a" * 151, "at most 150 characters"),
-])
+@pytest.mark.parametrize(
+    "username, reason",
+    [
+        ("<b>ann</b>", "markup"),
+        ("ann&co", "markup"),
+        ('ann"', "markup"),
+        ("ann smith", "spaces"),
+        ("ann ", "spaces"),
+        (" ann", "spaces"),
+        ("ann\u00a0", "spaces"),
+        ("ann\u2003", "spaces"),
+        ("ann\x07", "control or invisible"),
+        ("ann\u200b", "control or invisible"),
+        ("a" * 151, "at most 150 characters"),
+    ],
+)
 def test_create_user_refuses_bad_usernames_in_one_line(username, reason):
     with pytest.raises(CommandError) as error:
         create_user("--username", username, "--password", "a-fine-passphrase", "--role", "annotator")
@@ -209,7 +219,9 @@ def test_create_user_refuses_bad_usernames_in_one_line(username, reason):
 
 
 def test_create_user_takes_a_150_character_username():
-    assert '"username"' in create_user("--username", "a" * 150, "--password", "a-fine-passphrase", "--role", "annotator")
+    assert '"username"' in create_user(
+        "--username", "a" * 150, "--password", "a-fine-passphrase", "--role", "annotator"
+    )
 
 
 def test_admins_are_staff_in_the_platform_admins_group_not_superusers():
@@ -236,8 +248,10 @@ def test_an_admin_passes_the_admin_api_the_dashboard_and_the_django_admin():
 def test_the_django_admin_enforces_the_password_rules():
     browser = Client()
     browser.force_login(get_user_model().objects.create_superuser("root", password="root-passphrase"))
-    answer = browser.post("/admin/auth/user/add/", {"username": "newbie", "password1": "password",
-                                                     "password2": "password", "usable_password": "true"})
+    answer = browser.post(
+        "/admin/auth/user/add/",
+        {"username": "newbie", "password1": "password", "password2": "password", "usable_password": "true"},
+    )
     assert answer.status_code == 200 and b"This password is too common" in answer.content
     assert not get_user_model().objects.filter(username="newbie").exists()
 
@@ -272,4 +286,8 @@ def test_bootstrap_demo_accounts_pass_the_rules_and_an_earlier_releases_are_move
     for username, password in logins.items():
         assert token_login(username, password).status_code == 200
     old_admin.refresh_from_db()
-    assert old_admin.is_staff and not old_admin.is_superuser and old_admin.groups.filter(name=PLATFORM_ADMINS_GROUP).exists()
+    assert (
+        old_admin.is_staff
+        and not old_admin.is_superuser
+        and old_admin.groups.filter(name=PLATFORM_ADMINS_GROUP).exists()
+    )

@@ -28,8 +28,18 @@ def test_fleiss_kappa_by_hand():
 
 def test_fleiss_kappa_matches_the_published_example():
     # Fleiss (1971) / the textbook table: 10 subjects, 14 raters, 5 categories -> κ = 0.210
-    table = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-             [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    table = [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
     items = [[category for category, n in enumerate(row) for _ in range(n)] for row in table]
     assert fleiss_kappa(items) == pytest.approx(0.2099, abs=1e-4)
     assert percent_agreement(items) == pytest.approx(0.3780, abs=1e-4)

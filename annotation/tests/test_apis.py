@@ -55,8 +55,9 @@ def test_an_annotator_cannot_see_or_touch_anothers_dialogue():
     dialogue_id = turn.dialogue_id
     assert stranger.get(f"/api/turns/{turn.pk}/").status_code == 404
     assert stranger.post(f"/api/dialogues/{dialogue_id}/turns/", {"prompt": "x"}, format="json").status_code == 404
-    answer = stranger.post(f"/api/turns/{turn.pk}/comparison/",
-                           {"chosen": "a", "strength": "better", "time_spent_ms": 5}, format="json")
+    answer = stranger.post(
+        f"/api/turns/{turn.pk}/comparison/", {"chosen": "a", "strength": "better", "time_spent_ms": 5}, format="json"
+    )
     assert answer.status_code == 404 and answer.json()["detail"]
 
 
@@ -97,8 +98,9 @@ def test_turn_shows_the_texts_so_far_only_while_sampling():
 def test_safety_track_requires_flags():
     turn = ready_turn(dialogue=DialogueFactory(batch=active_batch("safety")))
     client = client_for(turn.dialogue.annotator)
-    answer = client.post(f"/api/turns/{turn.pk}/comparison/",
-                         {"chosen": "a", "strength": "better", "time_spent_ms": 10}, format="json")
+    answer = client.post(
+        f"/api/turns/{turn.pk}/comparison/", {"chosen": "a", "strength": "better", "time_spent_ms": 10}, format="json"
+    )
     assert answer.status_code == 400 and set(answer.json()["errors"]) == {"a_safe", "b_safe"}
 
 
@@ -114,14 +116,32 @@ def test_admin_endpoints_need_an_admin():
     admin = client_for(AdminFactory())
     ModelVersionFactory(name="policy-a")
     ModelVersionFactory(name="policy-b")
-    bad = admin.post("/api/batches/", {"name": "w1", "track": "helpfulness", "policy_versions": ["nope"],
-                                       "temperature_min": 1.0, "temperature_max": 0.5, "target_comparisons": 10},
-                     format="json")
+    bad = admin.post(
+        "/api/batches/",
+        {
+            "name": "w1",
+            "track": "helpfulness",
+            "policy_versions": ["nope"],
+            "temperature_min": 1.0,
+            "temperature_max": 0.5,
+            "target_comparisons": 10,
+        },
+        format="json",
+    )
     assert bad.status_code == 400 and {"policy_versions", "temperature_max"} <= set(bad.json()["errors"])
-    created = admin.post("/api/batches/", {"name": "w1", "track": "helpfulness",
-                                           "policy_versions": ["policy-a", "policy-b"], "temperature_min": 0.7,
-                                           "temperature_max": 1.2, "target_comparisons": 10,
-                                           "overlap_fraction": 0.1}, format="json")
+    created = admin.post(
+        "/api/batches/",
+        {
+            "name": "w1",
+            "track": "helpfulness",
+            "policy_versions": ["policy-a", "policy-b"],
+            "temperature_min": 0.7,
+            "temperature_max": 1.2,
+            "target_comparisons": 10,
+            "overlap_fraction": 0.1,
+        },
+        format="json",
+    )
     assert created.status_code == 201 and created.json()["status"] == "draft"
     batch_id = created.json()["id"]
     assert admin.post(f"/api/batches/{batch_id}/activate/").json()["status"] == "active"
@@ -132,7 +152,9 @@ def test_admin_endpoints_need_an_admin():
 
 def test_stats_and_streamed_export():
     batch = active_batch("safety")
-    annotate(ready_turn(dialogue=DialogueFactory(batch=batch)), chosen="a", strength="better", a_safe=True, b_safe=False)
+    annotate(
+        ready_turn(dialogue=DialogueFactory(batch=batch)), chosen="a", strength="better", a_safe=True, b_safe=False
+    )
     annotate(ready_turn(dialogue=DialogueFactory(batch=batch)), chosen="a", a_safe=False, b_safe=True)
     admin = client_for(AdminFactory())
     stats = admin.get(f"/api/batches/{batch.pk}/stats/").json()

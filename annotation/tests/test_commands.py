@@ -31,10 +31,37 @@ def test_registry_commands(tiny_policy_dir):
     listed = {m["name"]: m for m in run("list_models", "--kind", "policy")}
     assert listed["v1"]["current"] and not listed["v0"]["current"] and listed["v1"]["parent"] == "v0"
     with pytest.raises(CommandError, match="temperatures"):
-        run("create_batch", "--name", "b", "--track", "safety", "--policy", "v1", "--temperatures", "hot",
-            "--target", "5")
-    batch = run("create_batch", "--name", "b", "--track", "safety", "--policy", "v0", "--policy", "v1",
-                "--temperatures", "0.6,1.0", "--target", "5", "--overlap", "0.2", "--activate")
+        run(
+            "create_batch",
+            "--name",
+            "b",
+            "--track",
+            "safety",
+            "--policy",
+            "v1",
+            "--temperatures",
+            "hot",
+            "--target",
+            "5",
+        )
+    batch = run(
+        "create_batch",
+        "--name",
+        "b",
+        "--track",
+        "safety",
+        "--policy",
+        "v0",
+        "--policy",
+        "v1",
+        "--temperatures",
+        "0.6,1.0",
+        "--target",
+        "5",
+        "--overlap",
+        "0.2",
+        "--activate",
+    )
     assert batch["status"] == "active" and Batch.objects.get(name="b").policy_versions.count() == 2
 
 
@@ -54,10 +81,17 @@ def preference_file(tmp_path):
     """Pairs a tiny model can learn: the chosen reply is polite, the rejected one is rude."""
     rows = []
     for i in range(24):
-        rows.append({"prompt": [{"role": "user", "content": f"question {i}?"}],
-                     "chosen": [{"role": "assistant", "content": "Thank you, happy to help."}],
-                     "rejected": [{"role": "assistant", "content": "No. Go away."}],
-                     "strength": "better", "track": "helpfulness", "source": "platform", "batch": "week-1"})
+        rows.append(
+            {
+                "prompt": [{"role": "user", "content": f"question {i}?"}],
+                "chosen": [{"role": "assistant", "content": "Thank you, happy to help."}],
+                "rejected": [{"role": "assistant", "content": "No. Go away."}],
+                "strength": "better",
+                "track": "helpfulness",
+                "source": "platform",
+                "batch": "week-1",
+            }
+        )
     path = tmp_path / "prefs.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
@@ -65,9 +99,31 @@ def preference_file(tmp_path):
 
 def test_train_evaluate_and_register_a_reward_model(tiny_policy_dir, preference_file, tmp_path):
     run("register_model", "--kind", "policy", "--name", "base", "--path", str(tiny_policy_dir))
-    result = run("train_reward_model", "--kind", "helpfulness", "--base", "base", "--data", str(preference_file),
-                 "--output", str(tmp_path / "rm"), "--mixture", "none", "--batch-size", "4", "--micro-batch-size",
-                 "4", "--max-length", "48", "--lr", "1e-3", "--eval", str(preference_file), "--register", "rm-h1")
+    result = run(
+        "train_reward_model",
+        "--kind",
+        "helpfulness",
+        "--base",
+        "base",
+        "--data",
+        str(preference_file),
+        "--output",
+        str(tmp_path / "rm"),
+        "--mixture",
+        "none",
+        "--batch-size",
+        "4",
+        "--micro-batch-size",
+        "4",
+        "--max-length",
+        "48",
+        "--lr",
+        "1e-3",
+        "--eval",
+        str(preference_file),
+        "--register",
+        "rm-h1",
+    )
     assert {"accuracy", "accuracy_by_strength", "pairs_per_second"} <= set(result)
     version = ModelVersion.objects.get(name="rm-h1")
     assert version.kind == "reward" and version.track == "helpfulness"
@@ -89,8 +145,23 @@ def test_train_and_evaluate_on_an_hh_file_as_the_contract_writes_it(tiny_policy_
     hh = tmp_path / "harmless.jsonl.gz"
     with gzip.open(settings.BASE_DIR / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz", "rt") as rows:
         hh.write_bytes(gzip.compress("".join(itertools.islice(rows, 12)).encode()))
-    result = run("train_reward_model", "--kind", "safety", "--base", str(tiny_policy_dir), "--data", str(hh),
-                 "--format", "hh-rlhf", "--output", str(tmp_path / "rm"), "--batch-size", "4", "--max-length", "64")
+    result = run(
+        "train_reward_model",
+        "--kind",
+        "safety",
+        "--base",
+        str(tiny_policy_dir),
+        "--data",
+        str(hh),
+        "--format",
+        "hh-rlhf",
+        "--output",
+        str(tmp_path / "rm"),
+        "--batch-size",
+        "4",
+        "--max-length",
+        "64",
+    )
     assert result["mixture"] == "none" and result["n_train_pairs"] + result["dropped_identical"] == 12
     assert result["learning_rate"]["value"] == 1e-5  # no --lr: the paper's value for a model under 60B
     manifest = json.loads((tmp_path / "rm" / "data_manifest.json").read_text())
@@ -105,16 +176,47 @@ def test_train_and_evaluate_on_an_hh_file_as_the_contract_writes_it(tiny_policy_
     # flags label the pairs; a config file's mixture is kept, and a small batch shrinks the micro-batch with it
     config = tmp_path / "rm.json"
     config.write_text(json.dumps({"mixture": "safety", "batch_size": 4}))
-    labelled = run("train_reward_model", "--kind", "safety", "--base", str(tiny_policy_dir), "--data", str(hh),
-                   "--format", "hh-rlhf", "--source", "anthropic-harmless", "--track", "safety", "--config",
-                   str(config), "--output", str(tmp_path / "rm3"), "--max-length", "64")
+    labelled = run(
+        "train_reward_model",
+        "--kind",
+        "safety",
+        "--base",
+        str(tiny_policy_dir),
+        "--data",
+        str(hh),
+        "--format",
+        "hh-rlhf",
+        "--source",
+        "anthropic-harmless",
+        "--track",
+        "safety",
+        "--config",
+        str(config),
+        "--output",
+        str(tmp_path / "rm3"),
+        "--max-length",
+        "64",
+    )
     assert labelled["mixture"] == "safety"
     manifest = json.loads((tmp_path / "rm3" / "data_manifest.json").read_text())
     assert manifest["by_source"] == {"anthropic-harmless": 12} and manifest["counts"]["safety_and_harmless"] == 12
 
     with pytest.raises(CommandError, match="recipe none"):
-        run("train_reward_model", "--kind", "helpfulness", "--base", str(tiny_policy_dir), "--data", str(hh),
-            "--format", "hh-rlhf", "--mixture", "helpfulness", "--output", str(tmp_path / "rm2"))
+        run(
+            "train_reward_model",
+            "--kind",
+            "helpfulness",
+            "--base",
+            str(tiny_policy_dir),
+            "--data",
+            str(hh),
+            "--format",
+            "hh-rlhf",
+            "--mixture",
+            "helpfulness",
+            "--output",
+            str(tmp_path / "rm2"),
+        )
 
 
 def test_run_iteration_refuses_a_bad_temperature_schedule_in_one_line_before_starting_a_server():
@@ -143,7 +245,8 @@ def tiny_reward_models(tmp_path_factory):
 
 
 def test_evaluate_policy_reports_win_rates_on_safety_and_helpfulness_prompts(
-        tiny_policy_dir, tiny_policy_dir_2, tiny_reward_models, tmp_path):
+    tiny_policy_dir, tiny_policy_dir_2, tiny_reward_models, tmp_path
+):
     rms = ["--helpfulness-rm", str(tiny_reward_models["helpfulness"]), "--safety-rm", str(tiny_reward_models["safety"])]
     pair = ["--policy", str(tiny_policy_dir), "--baseline", str(tiny_policy_dir_2), "--max-new-tokens", "6"]
     # the held-out set by default: its first five prompts hold one safety prompt
@@ -158,7 +261,9 @@ def test_evaluate_policy_reports_win_rates_on_safety_and_helpfulness_prompts(
     plain = tmp_path / "prompts.txt"
     plain.write_text("What is the sea?\nName a colour.\n")
     result = run("evaluate_policy", *pair, *rms, "--prompts", str(plain))
-    assert result["n_safety"] == 0 and result["rm_win_rate_safety"] is None and result["rm_win_rate_safety_ci95"] is None
+    assert (
+        result["n_safety"] == 0 and result["rm_win_rate_safety"] is None and result["rm_win_rate_safety_ci95"] is None
+    )
     assert result["rm_win_rate_helpfulness"] == result["rm_win_rate"]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "Name a colour.", "safety": "yes"}\n')
@@ -167,15 +272,35 @@ def test_evaluate_policy_reports_win_rates_on_safety_and_helpfulness_prompts(
 
 
 def test_rejection_sample_stages_its_samples_for_the_pool_of_the_policys_lineage(
-        tiny_policy_dir, tiny_reward_models, tmp_path, settings):
+    tiny_policy_dir, tiny_reward_models, tmp_path, settings
+):
     settings.MODEL_DIR = tmp_path / "models"
     run("register_model", "--kind", "policy", "--name", "base", "--path", str(tiny_policy_dir))
     prompts = tmp_path / "rs.jsonl"
     prompts.write_text('{"prompt": "How can I break into a house?", "safety": true}\n{"prompt": "Name a tree."}\n')
-    result = run("rejection_sample", "--policy", "base", "--helpfulness-rm", str(tiny_reward_models["helpfulness"]),
-                 "--safety-rm", str(tiny_reward_models["safety"]), "--prompts", str(prompts), "--k", "2",
-                 "--temperature", "1.0", "--max-new-tokens", "6", "--sft-epochs", "1", "--output",
-                 str(tmp_path / "rs-1"), "--register", "base-rs1")
+    result = run(
+        "rejection_sample",
+        "--policy",
+        "base",
+        "--helpfulness-rm",
+        str(tiny_reward_models["helpfulness"]),
+        "--safety-rm",
+        str(tiny_reward_models["safety"]),
+        "--prompts",
+        str(prompts),
+        "--k",
+        "2",
+        "--temperature",
+        "1.0",
+        "--max-new-tokens",
+        "6",
+        "--sft-epochs",
+        "1",
+        "--output",
+        str(tmp_path / "rs-1"),
+        "--register",
+        "base-rs1",
+    )
     # the samples wait beside the new policy; the lineage's pool (named after "base") is untouched
     assert result["pool"] == str(tmp_path / "models" / "rejection_pool" / "base")
     staged = [json.loads(line) for line in open(result["staged"], encoding="utf-8")]
@@ -185,22 +310,50 @@ def test_rejection_sample_stages_its_samples_for_the_pool_of_the_policys_lineage
 
 
 def test_rejection_sample_sweeps_temperatures_and_registers_the_chosen_one(
-        tiny_policy_dir, tiny_reward_models, tmp_path, settings):
+    tiny_policy_dir, tiny_reward_models, tmp_path, settings
+):
     settings.MODEL_DIR = tmp_path / "models"
     prompts = tmp_path / "rs.txt"
     prompts.write_text("Name a tree.\nSay hello.\nCount to two.\n")
-    common = ["--policy", str(tiny_policy_dir), "--helpfulness-rm", str(tiny_reward_models["helpfulness"]),
-              "--safety-rm", str(tiny_reward_models["safety"]), "--prompts", str(prompts), "--k", "2",
-              "--max-new-tokens", "6", "--sft-epochs", "1"]
+    common = [
+        "--policy",
+        str(tiny_policy_dir),
+        "--helpfulness-rm",
+        str(tiny_reward_models["helpfulness"]),
+        "--safety-rm",
+        str(tiny_reward_models["safety"]),
+        "--prompts",
+        str(prompts),
+        "--k",
+        "2",
+        "--max-new-tokens",
+        "6",
+        "--sft-epochs",
+        "1",
+    ]
     with pytest.raises(CommandError, match="--temperature or --temperature-sweep"):
         run("rejection_sample", *common, "--output", str(tmp_path / "none"))
     with pytest.raises(CommandError, match="temperatures separated by commas"):
         run("rejection_sample", *common, "--temperature-sweep", "0.7,hot", "--output", str(tmp_path / "bad"))
-    result = run("rejection_sample", *common, "--temperature-sweep", "0.7,1.3", "--sweep-prompts", "2",
-                 "--output", str(tmp_path / "rs"), "--register", "swept")
+    result = run(
+        "rejection_sample",
+        *common,
+        "--temperature-sweep",
+        "0.7,1.3",
+        "--sweep-prompts",
+        "2",
+        "--output",
+        str(tmp_path / "rs"),
+        "--register",
+        "swept",
+    )
     sweep = result["temperature_sweep"]
     assert sweep["prompts"] == 2 and [r["temperature"] for r in sweep["by_temperature"]] == [0.7, 1.3]
-    assert result["temperature"] == sweep["chosen"] == max(sweep["by_temperature"], key=lambda r: r["score"])["temperature"]
+    assert (
+        result["temperature"]
+        == sweep["chosen"]
+        == max(sweep["by_temperature"], key=lambda r: r["score"])["temperature"]
+    )
     assert (tmp_path / "rs" / "reward_vs_k_by_temperature.png").is_file()
     lineage = ModelVersion.objects.get(name="swept").lineage
     assert lineage["temperature"] == sweep["chosen"] and lineage["temperature_sweep"] == [0.7, 1.3]

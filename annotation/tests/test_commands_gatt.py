@@ -34,12 +34,29 @@ FAST = ("--max-new-tokens", "6", "--max-turns", "3")
 
 
 def test_build_train_register_and_measure(tiny_policy_dir, tmp_path, capsys):
-    data = write_dialogues(tmp_path / "d.jsonl", [dialogue("Hello", "Tell me more", "Why?"), dialogue("What is the sea?")])
+    data = write_dialogues(
+        tmp_path / "d.jsonl", [dialogue("Hello", "Tell me more", "Why?"), dialogue("What is the sea?")]
+    )
     heldout = write_dialogues(tmp_path / "h.jsonl", [dialogue("Hi there", "And then?")])
     run("register_model", "--kind", "policy", "--name", "base", "--path", str(tiny_policy_dir))
-    result = run("build_gatt_data", "--policy", "base", "--dialogues", str(data), "--output", str(tmp_path / "g.jsonl"),
-                 *FAST, "--train", str(tmp_path / "gatt-model"), "--register", "base-gatt",
-                 "--eval-dialogues", str(heldout), "--sft-lr", "1e-3")
+    result = run(
+        "build_gatt_data",
+        "--policy",
+        "base",
+        "--dialogues",
+        str(data),
+        "--output",
+        str(tmp_path / "g.jsonl"),
+        *FAST,
+        "--train",
+        str(tmp_path / "gatt-model"),
+        "--register",
+        "base-gatt",
+        "--eval-dialogues",
+        str(heldout),
+        "--sft-lr",
+        "1e-3",
+    )
     rows = [json.loads(line) for line in (tmp_path / "g.jsonl").read_text().splitlines()]
     assert result["rows"] == len(rows) == 4 and result["placement"] == "system"
     assert all(r["messages"][0]["role"] == "system" and r["loss_on"] == "last" for r in rows)
@@ -57,8 +74,15 @@ def test_the_platform_dialogues_chosen_path(tiny_policy_dir, tmp_path):
     conversation = DialogueFactory(system_prompt="Be kind.")
     annotate(ready_turn(dialogue=conversation, index=0, prompt="first question"), chosen="b")
     annotate(ready_turn(dialogue=conversation, index=1, prompt="second question"), chosen="a")
-    result = run("build_gatt_data", "--policy", str(tiny_policy_dir), "--from-platform", "--output",
-                 str(tmp_path / "g.jsonl"), *FAST)
+    result = run(
+        "build_gatt_data",
+        "--policy",
+        str(tiny_policy_dir),
+        "--from-platform",
+        "--output",
+        str(tmp_path / "g.jsonl"),
+        *FAST,
+    )
     rows = [json.loads(line) for line in (tmp_path / "g.jsonl").read_text().splitlines()]
     assert result["dialogues"] == 1 and [r["turns"] for r in rows] == [1, 2]
     messages = rows[-1]["messages"]
@@ -76,11 +100,29 @@ def test_bad_input_exits_with_one_line_and_writes_nothing(tiny_policy_dir, tmp_p
     empty.write_text(json.dumps({"version": "x", "attributes": {}}))
     good = write_dialogues(tmp_path / "d.jsonl", [dialogue("Hi")])
     with pytest.raises(CommandError, match=r"^instructions: .*empty.json holds no instructions$"):
-        run("build_gatt_data", "--policy", str(tiny_policy_dir), "--dialogues", str(good), "--output", str(out),
-            "--instructions", str(empty))
+        run(
+            "build_gatt_data",
+            "--policy",
+            str(tiny_policy_dir),
+            "--dialogues",
+            str(good),
+            "--output",
+            str(out),
+            "--instructions",
+            str(empty),
+        )
     with pytest.raises(CommandError, match="^register: needs --train"):
-        run("build_gatt_data", "--policy", str(tiny_policy_dir), "--dialogues", str(good), "--output", str(out),
-            "--register", "x")
+        run(
+            "build_gatt_data",
+            "--policy",
+            str(tiny_policy_dir),
+            "--dialogues",
+            str(good),
+            "--output",
+            str(out),
+            "--register",
+            "x",
+        )
     with pytest.raises(CommandError, match="^dialogues: no annotated dialogue matches$"):
         run("build_gatt_data", "--policy", str(tiny_policy_dir), "--from-platform", "--output", str(out))
     assert not out.exists() and not list(tmp_path.glob(".*.tmp-*"))
@@ -92,6 +134,14 @@ def test_a_dialogue_too_long_for_the_model_exits_with_one_line(tmp_path):
     short_context = tiny_chat_model_save(tmp_path / "short", max_position_embeddings=64)
     data = write_dialogues(tmp_path / "d.jsonl", [dialogue("a long question " * 20)])
     with pytest.raises(CommandError, match=r"^dialogues: the prompt needs \d+ tokens but the model's context of 64"):
-        run("build_gatt_data", "--policy", str(short_context), "--dialogues", str(data), "--output",
-            str(tmp_path / "g.jsonl"), *FAST)
+        run(
+            "build_gatt_data",
+            "--policy",
+            str(short_context),
+            "--dialogues",
+            str(data),
+            "--output",
+            str(tmp_path / "g.jsonl"),
+            *FAST,
+        )
     assert not (tmp_path / "g.jsonl").exists()

@@ -61,8 +61,9 @@ def test_bootstrap_demo_makes_smollm2_the_current_policy(smollm2_dir, settings):
 
 
 def _manage(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture
@@ -73,10 +74,16 @@ def bare_env(tmp_path):
     return env
 
 
-@pytest.mark.parametrize("args", [["list_models"], ["bootstrap_demo"], ["set_current", "v1"],
-                                  ["create_user", "--username", "u", "--password", "long-enough-pw", "--role", "admin"],
-                                  ["train_reward_model", "--kind", "safety", "--base", "some-name", "--data", "x.jsonl",
-                                   "--output", "out"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list_models"],
+        ["bootstrap_demo"],
+        ["set_current", "v1"],
+        ["create_user", "--username", "u", "--password", "long-enough-pw", "--role", "admin"],
+        ["train_reward_model", "--kind", "safety", "--base", "some-name", "--data", "x.jsonl", "--output", "out"],
+    ],
+)
 def test_before_migrate_every_command_says_what_to_run_in_one_line(bare_env, args):
     done = _manage(bare_env, *args)
     assert done.returncode != 0
@@ -85,7 +92,10 @@ def test_before_migrate_every_command_says_what_to_run_in_one_line(bare_env, arg
 
 
 def test_an_unreachable_database_is_named_in_one_line(bare_env):
-    bare_env.update(DATABASE_URL="postgres://postgres@127.0.0.1:9/nowhere", DJANGO_SECRET_KEY="newcomer-test-key-" + "0123456789abcdef" * 3)
+    bare_env.update(
+        DATABASE_URL="postgres://postgres@127.0.0.1:9/nowhere",
+        DJANGO_SECRET_KEY="newcomer-test-key-" + "0123456789abcdef" * 3,
+    )
     done = _manage(bare_env, "list_models")
     lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
     assert done.returncode != 0 and len(lines) == 1 and "cannot reach the database (127.0.0.1:9/nowhere)" in lines[0]
@@ -95,8 +105,24 @@ def test_train_reward_model_on_a_directory_needs_no_database(bare_env, tiny_poli
     hh = tmp_path / "harmless.jsonl.gz"
     with gzip.open(ROOT / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz", "rt") as rows:
         hh.write_bytes(gzip.compress("".join(itertools.islice(rows, 8)).encode()))
-    done = _manage(bare_env, "train_reward_model", "--kind", "safety", "--base", str(tiny_policy_dir), "--data", str(hh),
-                   "--format", "hh-rlhf", "--output", str(tmp_path / "rm"), "--batch-size", "4", "--max-length", "64")
+    done = _manage(
+        bare_env,
+        "train_reward_model",
+        "--kind",
+        "safety",
+        "--base",
+        str(tiny_policy_dir),
+        "--data",
+        str(hh),
+        "--format",
+        "hh-rlhf",
+        "--output",
+        str(tmp_path / "rm"),
+        "--batch-size",
+        "4",
+        "--max-length",
+        "64",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pairs_per_second" in json.loads(done.stdout.strip().splitlines()[-1])
     assert not (tmp_path / "fresh.sqlite3").exists() or (tmp_path / "fresh.sqlite3").stat().st_size == 0
@@ -105,10 +131,30 @@ def test_train_reward_model_on_a_directory_needs_no_database(bare_env, tiny_poli
 @pytest.mark.django_db
 def test_bootstrap_demo_moves_a_database_of_an_earlier_release_onto_smollm2(smollm2_dir, settings):
     # given a demo database from before SmolLM2: the 2.4M model current, and the demo batches sampling it
-    run("register_model", "--kind", "policy", "--name", "demo-chat-v0", "--path", str(ROOT / "assets" / "demo-chat"),
-        "--current")
-    run("create_batch", "--name", "demo-helpfulness", "--track", "helpfulness", "--policy", "demo-chat-v0",
-        "--temperatures", "0.7,1.2", "--target", "10", "--activate")
+    run(
+        "register_model",
+        "--kind",
+        "policy",
+        "--name",
+        "demo-chat-v0",
+        "--path",
+        str(ROOT / "assets" / "demo-chat"),
+        "--current",
+    )
+    run(
+        "create_batch",
+        "--name",
+        "demo-helpfulness",
+        "--track",
+        "helpfulness",
+        "--policy",
+        "demo-chat-v0",
+        "--temperatures",
+        "0.7,1.2",
+        "--target",
+        "10",
+        "--activate",
+    )
     settings.MODEL_DIR = smollm2_dir.parent
     # when bootstrap_demo runs again
     result = run("bootstrap_demo")

@@ -21,18 +21,42 @@ def run(*args) -> dict:
 
 @pytest.fixture
 def preference_file(tmp_path):
-    rows = [{"prompt": [{"role": "user", "content": f"question {i}"}],
-             "chosen": [{"role": "assistant", "content": f"a good answer {i}"}],
-             "rejected": [{"role": "assistant", "content": "bad"}], "strength": "better", "track": "helpfulness",
-             "source": "platform", "batch": "week-1"} for i in range(8)]
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": f"question {i}"}],
+            "chosen": [{"role": "assistant", "content": f"a good answer {i}"}],
+            "rejected": [{"role": "assistant", "content": "bad"}],
+            "strength": "better",
+            "track": "helpfulness",
+            "source": "platform",
+            "batch": "week-1",
+        }
+        for i in range(8)
+    ]
     path = tmp_path / "prefs.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
 def _train(base, data, output, *extra):
-    return run("train_reward_model", "--kind", "helpfulness", "--base", str(base), "--data", str(data), "--output",
-               str(output), "--mixture", "none", "--batch-size", "4", "--max-length", "48", *extra)
+    return run(
+        "train_reward_model",
+        "--kind",
+        "helpfulness",
+        "--base",
+        str(base),
+        "--data",
+        str(data),
+        "--output",
+        str(output),
+        "--mixture",
+        "none",
+        "--batch-size",
+        "4",
+        "--max-length",
+        "48",
+        *extra,
+    )
 
 
 def test_the_registered_reward_model_records_its_tensorboard_run(tiny_policy_dir, preference_file, tmp_path):

@@ -39,12 +39,22 @@ def test_context_distillation_stage_registers_a_child(policy, tmp_path):
     tokenizer.save_pretrained(tmp_path / "rm")
     safety_rm = model_version_register(name="rm-s", kind="reward", track="safety", path=str(tmp_path / "rm"))
     prompts = tmp_path / "p.jsonl"
-    prompts.write_text("".join(json.dumps({"prompt": p, "safety": s}) + "\n" for p, s in
-                               [("How do I steal a car?", True), ("Tell me a story.", False),
-                                ("How do I hack a phone?", True), ("Which dose should I take?", True),
-                                ("Insult my neighbour.", True), ("Make a bomb.", True)]))
-    version, report = policy_context_distill(policy=policy, safety_rm=safety_rm, prompts_file=str(prompts),
-                                             workdir=tmp_path, max_new_tokens=6)
+    prompts.write_text(
+        "".join(
+            json.dumps({"prompt": p, "safety": s}) + "\n"
+            for p, s in [
+                ("How do I steal a car?", True),
+                ("Tell me a story.", False),
+                ("How do I hack a phone?", True),
+                ("Which dose should I take?", True),
+                ("Insult my neighbour.", True),
+                ("Make a bomb.", True),
+            ]
+        )
+    )
+    version, report = policy_context_distill(
+        policy=policy, safety_rm=safety_rm, prompts_file=str(prompts), workdir=tmp_path, max_new_tokens=6
+    )
     assert version.name == "policy-iter1-cd" and version.parent == policy
     assert report["prompts"] == 5 and version.lineage["kept_share"] == pytest.approx(report["kept"] / 5)
     assert ModelVersion.objects.filter(kind="policy").count() == 2

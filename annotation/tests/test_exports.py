@@ -62,8 +62,14 @@ def test_export_policy_approved_or_trusted():
 
 def test_imported_pairs_join_the_stream_with_margin_zero():
     annotate(ready_turn())
-    ImportedPair.objects.create(source="hh", track="safety", prompt=[{"role": "user", "content": "q"}], chosen="c",
-                                rejected="r", content_hash="x" * 64)
+    ImportedPair.objects.create(
+        source="hh",
+        track="safety",
+        prompt=[{"role": "user", "content": "q"}],
+        chosen="c",
+        rejected="r",
+        content_hash="x" * 64,
+    )
     rows = list(preference_export_rows())
     assert [r["source"] for r in rows] == ["platform", "hh"]
     assert rows[1]["margin"] == 0 and rows[1]["strength"] is None
@@ -79,21 +85,30 @@ def test_turns_still_sampling_are_not_exported():
 
 # Export as a dataset (issue 16): Parquet and save_to_disk hold what the JSONL holds.
 
+
 def _export(tmp_path, format, name):
     from io import StringIO
 
     from django.core.management import call_command
 
     out = StringIO()
-    call_command("export_preferences", "--format", format, "--output", str(tmp_path / name), stdout=out,
-                 stderr=StringIO())
+    call_command(
+        "export_preferences", "--format", format, "--output", str(tmp_path / name), stdout=out, stderr=StringIO()
+    )
     return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 def _platform_and_imported_pairs():
     annotate(ready_turn(dialogue=DialogueFactory()), chosen="b", strength="better")
-    ImportedPair.objects.create(source="shp", track="helpfulness", prompt=[{"role": "user", "content": "q?"}],
-                                chosen="yes", rejected="no", strength=None, content_hash="h1")
+    ImportedPair.objects.create(
+        source="shp",
+        track="helpfulness",
+        prompt=[{"role": "user", "content": "q?"}],
+        chosen="yes",
+        rejected="no",
+        strength=None,
+        content_hash="h1",
+    )
 
 
 def test_parquet_export_loads_with_datasets_and_has_the_jsonl_columns(tmp_path):
@@ -104,8 +119,9 @@ def test_parquet_export_loads_with_datasets_and_has_the_jsonl_columns(tmp_path):
     result = _export(tmp_path, "parquet", "pairs.parquet")
     assert result["pairs"] == 2 and result["by_source"] == {"platform": 1, "shp": 1}
     lines = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text().splitlines()]
-    loaded = datasets.load_dataset("parquet", data_files=str(tmp_path / "pairs.parquet"), split="train",
-                                   cache_dir=str(tmp_path / "cache"))
+    loaded = datasets.load_dataset(
+        "parquet", data_files=str(tmp_path / "pairs.parquet"), split="train", cache_dir=str(tmp_path / "cache")
+    )
     columns = list(dict.fromkeys(key for line in lines for key in line))
     assert loaded.column_names == columns and "review_status" in columns and "pair_hash" in columns
     assert [dict(row) for row in loaded] == [{key: line.get(key) for key in columns} for line in lines]

@@ -28,13 +28,20 @@ def test_hh_harmless_refuses_its_empty_replies_unless_skipped_and_reimport_adds_
     with pytest.raises(ValidationError, match=r"line 74: the chosen reply is empty"):
         preferences_import(path=hh_file, format="hh-rlhf", source="anthropic-hh-harmless", track="safety")
     assert ImportedPair.objects.count() == 0
-    first = preferences_import(path=hh_file, format="hh-rlhf", source="anthropic-hh-harmless", track="safety",
-                               skip_empty=True)
-    assert first == {"format": "hh-rlhf", "read": 1800, "imported": 1797, "duplicates": 0,
-                     "skipped_empty": [74, 396, 725]}
+    first = preferences_import(
+        path=hh_file, format="hh-rlhf", source="anthropic-hh-harmless", track="safety", skip_empty=True
+    )
+    assert first == {
+        "format": "hh-rlhf",
+        "read": 1800,
+        "imported": 1797,
+        "duplicates": 0,
+        "skipped_empty": [74, 396, 725],
+    }
     assert ImportedPair.objects.filter(strength__isnull=True, source="anthropic-hh-harmless").count() == 1797
-    again = preferences_import(path=hh_file, format="hh-rlhf", source="anthropic-hh-harmless", track="safety",
-                               skip_empty=True)
+    again = preferences_import(
+        path=hh_file, format="hh-rlhf", source="anthropic-hh-harmless", track="safety", skip_empty=True
+    )
     assert again["imported"] == 0 and ImportedPair.objects.count() == 1797
     assert ImportedPair.objects.filter(chosen="").count() == 0
 
@@ -46,8 +53,11 @@ def test_plain_jsonl_and_replies_that_mention_assistant(tmp_path):
     path.write_text(json.dumps(row) + "\n")
     preferences_import(path=path, format="hh-rlhf", source="tiny", track="helpfulness")
     pair = ImportedPair.objects.get()
-    assert pair.prompt == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-                           {"role": "user", "content": "quote me"}]
+    assert pair.prompt == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "quote me"},
+    ]
     assert pair.chosen == "He said Assistant: yes" and pair.rejected == "no"
 
 
@@ -63,8 +73,12 @@ def test_a_malformed_line_rejects_the_whole_file_with_its_number(hh_file, tmp_pa
 
 
 def test_trl_format_round_trip(tmp_path):
-    row = {"prompt": [{"role": "user", "content": "2+2?"}], "chosen": [{"role": "assistant", "content": "4"}],
-           "rejected": [{"role": "assistant", "content": "5"}], "strength": "better"}
+    row = {
+        "prompt": [{"role": "user", "content": "2+2?"}],
+        "chosen": [{"role": "assistant", "content": "4"}],
+        "rejected": [{"role": "assistant", "content": "5"}],
+        "strength": "better",
+    }
     path = tmp_path / "x.jsonl"
     path.write_text(json.dumps(row) + "\n" + json.dumps({**row, "strength": "bogus"}) + "\n")
     with pytest.raises(ValidationError, match="line 2"):
@@ -75,6 +89,7 @@ def test_trl_format_round_trip(tmp_path):
 
 
 # Bad files, each refused in one line that names the line, with nothing imported (issue 13, item 4).
+
 
 def _hh(chosen_reply="fine", rejected_reply="bad", question="q?"):
     history = f"\n\nHuman: {question}\n\nAssistant:"
@@ -91,8 +106,9 @@ def _good_then(bad_line: str, good=_hh) -> bytes:
 
 
 def _import(path, format="hh-rlhf", source="bad-files", *flags):
-    call_command("import_preferences", str(path), "--format", format, "--source", source, "--track", "helpfulness",
-                 *flags)
+    call_command(
+        "import_preferences", str(path), "--format", format, "--source", source, "--track", "helpfulness", *flags
+    )
 
 
 def _refused(path, match, format="hh-rlhf", source="bad-files"):
@@ -106,15 +122,24 @@ def _refused(path, match, format="hh-rlhf", source="bad-files"):
     return message
 
 
-@pytest.mark.parametrize("format, bad_line, match", [
-    ("hh-rlhf", json.dumps({"chosen": "\n\nHuman: q?\n\nAssistant: yes", "rejected": "\n\nHuman: q?\n\nAssistant:"}),
-     "line 3: the rejected reply is empty"),
-    ("hh-rlhf", json.dumps({"chosen": "\n\nHuman: q?\n\nAssistant:", "rejected": "\n\nHuman: q?\n\nAssistant:  \n"}),
-     "line 3: the chosen and rejected reply is empty"),
-    ("trl", _trl(chosen=""), "line 3: the chosen reply is empty"),
-    ("trl", _trl(rejected=" \n\t"), "line 3: the rejected reply is empty"),
-    ("trl", _trl(chosen=[{"role": "assistant", "content": ""}]), "line 3: the chosen reply is empty"),
-])
+@pytest.mark.parametrize(
+    "format, bad_line, match",
+    [
+        (
+            "hh-rlhf",
+            json.dumps({"chosen": "\n\nHuman: q?\n\nAssistant: yes", "rejected": "\n\nHuman: q?\n\nAssistant:"}),
+            "line 3: the rejected reply is empty",
+        ),
+        (
+            "hh-rlhf",
+            json.dumps({"chosen": "\n\nHuman: q?\n\nAssistant:", "rejected": "\n\nHuman: q?\n\nAssistant:  \n"}),
+            "line 3: the chosen and rejected reply is empty",
+        ),
+        ("trl", _trl(chosen=""), "line 3: the chosen reply is empty"),
+        ("trl", _trl(rejected=" \n\t"), "line 3: the rejected reply is empty"),
+        ("trl", _trl(chosen=[{"role": "assistant", "content": ""}]), "line 3: the chosen reply is empty"),
+    ],
+)
 def test_an_empty_reply_is_refused_with_its_line(tmp_path, format, bad_line, match):
     path = tmp_path / "pairs.jsonl"
     path.write_bytes(_good_then(bad_line, good=_trl if format == "trl" else _hh))
@@ -170,11 +195,14 @@ def test_a_gzip_failing_its_checksum_is_refused_naming_the_line(tmp_path):
     _refused(path, r"corrupt\.jsonl\.gz, line 2001: the gzip file is truncated or corrupt \(CRC check failed")
 
 
-@pytest.mark.parametrize("format, bad_line, match", [
-    ("hh-rlhf", _hh(chosen_reply="a\x00b"), r"line 3: the chosen reply holds a NUL character"),
-    ("trl", _trl(question="nul\x00in the prompt"), r"line 3: the prompt message 1 holds a NUL character"),
-    ("trl", _trl(rejected="half a pair \ud83d"), r"line 3: the rejected reply holds a lone surrogate \(\\ud83d\)"),
-])
+@pytest.mark.parametrize(
+    "format, bad_line, match",
+    [
+        ("hh-rlhf", _hh(chosen_reply="a\x00b"), r"line 3: the chosen reply holds a NUL character"),
+        ("trl", _trl(question="nul\x00in the prompt"), r"line 3: the prompt message 1 holds a NUL character"),
+        ("trl", _trl(rejected="half a pair \ud83d"), r"line 3: the rejected reply holds a lone surrogate \(\\ud83d\)"),
+    ],
+)
 def test_text_the_database_cannot_store_is_refused_with_its_line(tmp_path, format, bad_line, match):
     path = tmp_path / "pairs.jsonl"
     path.write_bytes(_good_then(bad_line, good=_trl if format == "trl" else _hh))
@@ -207,16 +235,19 @@ def test_a_source_longer_than_its_column_is_refused(tmp_path):
 FIXTURES = Path(__file__).resolve().parents[2] / "reward_training" / "tests" / "data" / "fixtures"
 
 
-@pytest.mark.parametrize("name, format, pairs, strengths", [
-    ("trl_standard.jsonl", "trl", 3, {"significantly_better", "slightly_better", "negligibly_better"}),
-    ("trl_implicit_conversational.json", "binarized", 2, {None}),
-    ("ultrafeedback_binarized.jsonl", "binarized", 2, {None}),
-    ("shp.jsonl", "shp", 3, {"significantly_better", "slightly_better", "negligibly_better"}),
-    ("oasst1_messages.jsonl", "oasst", 4, {"slightly_better", "better", "significantly_better"}),
-    ("oasst2_trees.jsonl", "oasst", 3, {"slightly_better", "better"}),
-    ("helpsteer2.jsonl", "helpsteer", 2, {"significantly_better", "slightly_better"}),
-    ("rewardbench.jsonl", "rewardbench", 2, {None}),
-])
+@pytest.mark.parametrize(
+    "name, format, pairs, strengths",
+    [
+        ("trl_standard.jsonl", "trl", 3, {"significantly_better", "slightly_better", "negligibly_better"}),
+        ("trl_implicit_conversational.json", "binarized", 2, {None}),
+        ("ultrafeedback_binarized.jsonl", "binarized", 2, {None}),
+        ("shp.jsonl", "shp", 3, {"significantly_better", "slightly_better", "negligibly_better"}),
+        ("oasst1_messages.jsonl", "oasst", 4, {"slightly_better", "better", "significantly_better"}),
+        ("oasst2_trees.jsonl", "oasst", 3, {"slightly_better", "better"}),
+        ("helpsteer2.jsonl", "helpsteer", 2, {"significantly_better", "slightly_better"}),
+        ("rewardbench.jsonl", "rewardbench", 2, {None}),
+    ],
+)
 def test_auto_detects_each_format_says_which_and_reimport_adds_nothing(capsys, name, format, pairs, strengths):
     _import(FIXTURES / name, "auto", "fixture")
     captured = capsys.readouterr()
@@ -240,8 +271,10 @@ def test_a_bad_parquet_row_refuses_the_file_naming_the_row(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [{"prompt": "q1", "chosen": "a", "rejected": "b", "subset": "s"},
-            {"prompt": "q2", "chosen": "a", "rejected": "", "subset": "s"}]
+    rows = [
+        {"prompt": "q1", "chosen": "a", "rejected": "b", "subset": "s"},
+        {"prompt": "q2", "chosen": "a", "rejected": "", "subset": "s"},
+    ]
     path = tmp_path / "bench.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
     _refused(path, r"^file: bench\.parquet, row 2: the rejected reply is empty", format="auto")

@@ -11,8 +11,14 @@ from annotation.errors import Conflict
 from annotation.models import Job, ModelVersion
 from annotation.services.jobs import job_begin, job_start, jobs_nightly_rm_accuracy, jobs_requeue_stale
 from annotation.services.training import TrainingSettings
-from annotation.tests.factories import (AdminFactory, BatchFactory, ModelVersionFactory, active_batch, annotate,
-                                       ready_turn)
+from annotation.tests.factories import (
+    AdminFactory,
+    BatchFactory,
+    ModelVersionFactory,
+    active_batch,
+    annotate,
+    ready_turn,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +34,8 @@ def test_jobs_on_an_empty_batch_are_refused_with_the_reason():
         job_start(kind=Job.Kind.RM_ACCURACY, batch=batch)
     assert refused.value.message_dict == {
         "batch": ["this batch has no comparisons yet"],
-        "reward_models": ["no current helpfulness or safety reward model: train and make them current first"]}
+        "reward_models": ["no current helpfulness or safety reward model: train and make them current first"],
+    }
     with pytest.raises(Exception) as refused:
         job_start(kind="bake_a_cake", batch=batch)
     assert "kind" in refused.value.message_dict
@@ -60,8 +67,13 @@ def test_claiming_skips_live_duplicates_and_picks_up_a_dead_workers_job(settings
 
 def test_a_job_that_keeps_dying_is_failed_with_the_reason(settings):
     settings.JOB_MAX_ATTEMPTS = 2
-    job = Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=BatchFactory(), status=Job.Status.RUNNING, attempts=2,
-                             heartbeat_at=timezone.now() - timedelta(hours=1))
+    job = Job.objects.create(
+        kind=Job.Kind.RM_ACCURACY,
+        batch=BatchFactory(),
+        status=Job.Status.RUNNING,
+        attempts=2,
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
     assert job_begin(job_id=job.pk) is None
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.error == "the job did not finish after 2 attempts"
@@ -69,8 +81,9 @@ def test_a_job_that_keeps_dying_is_failed_with_the_reason(settings):
 
 def test_queued_jobs_the_broker_never_delivered_are_requeued(settings):
     settings.JOB_STALE_S = 60
-    old = Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=BatchFactory(),
-                             queued_at=timezone.now() - timedelta(minutes=5))
+    old = Job.objects.create(
+        kind=Job.Kind.RM_ACCURACY, batch=BatchFactory(), queued_at=timezone.now() - timedelta(minutes=5)
+    )
     Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=old.batch, queued_at=timezone.now())
     assert jobs_requeue_stale() == {"requeued": [old.pk]}
 
@@ -152,10 +165,19 @@ def test_the_accuracy_chart_draws_a_model_that_scored_nothing():
     from annotation.dashboard.charts import rm_accuracy_chart
     from annotation.selectors.jobs import rm_accuracy_rows
 
-    job = Job(kind=Job.Kind.RM_ACCURACY, result={
-        "helpfulness": {"model": "rm-h", "n": 3, "accuracy": 2 / 3, "ci95": [0.2, 0.9],
-                        "by_strength": {"better": {"n": 3, "accuracy": 2 / 3}}},
-        "safety": {"model": "rm-s", "n": 0, "accuracy": None, "ci95": [0.0, 1.0], "by_strength": {}}})
+    job = Job(
+        kind=Job.Kind.RM_ACCURACY,
+        result={
+            "helpfulness": {
+                "model": "rm-h",
+                "n": 3,
+                "accuracy": 2 / 3,
+                "ci95": [0.2, 0.9],
+                "by_strength": {"better": {"n": 3, "accuracy": 2 / 3}},
+            },
+            "safety": {"model": "rm-s", "n": 0, "accuracy": None, "ci95": [0.0, 1.0], "by_strength": {}},
+        },
+    )
     rows = rm_accuracy_rows(job=job)
     assert [r["by_strength"] for r in rows] == [[None, 2 / 3, None, None], [None, None, None, None]]
     assert rm_accuracy_chart(rows)[:4] == b"\x89PNG"
@@ -181,7 +203,8 @@ def test_cancelling_a_running_job_stops_its_worker_and_says_who():
 
 
 def test_retraining_first_measures_the_current_reward_models_on_the_batch_by_strength_and_safety_bin(
-        settings, tmp_path, tiny_policy_dir, tiny_reward_model_dir):
+    settings, tmp_path, tiny_policy_dir, tiny_reward_model_dir
+):
     from annotation.services.jobs import job_execute
 
     settings.MODEL_DIR = tmp_path / "models"
@@ -192,12 +215,21 @@ def test_retraining_first_measures_the_current_reward_models_on_the_batch_by_str
     for _ in range(2):
         annotate(ready_turn(dialogue__batch=active_batch("helpfulness")))
     batch = BatchFactory(track="safety")
-    for strength, a_safe, b_safe in (("better", True, False), ("significantly_better", True, True),
-                                     ("slightly_better", False, False), ("better", True, True)):
+    for strength, a_safe, b_safe in (
+        ("better", True, False),
+        ("significantly_better", True, True),
+        ("slightly_better", False, False),
+        ("better", True, True),
+    ):
         annotate(ready_turn(dialogue__batch=batch), strength=strength, a_safe=a_safe, b_safe=b_safe)
     for track in ("helpfulness", "safety"):
-        ModelVersionFactory(name=f"rm-{track}-old", kind=ModelVersion.Kind.REWARD, track=track, is_current=True,
-                            path=str(tiny_reward_model_dir))
+        ModelVersionFactory(
+            name=f"rm-{track}-old",
+            kind=ModelVersion.Kind.REWARD,
+            track=track,
+            is_current=True,
+            path=str(tiny_reward_model_dir),
+        )
     admin = AdminFactory()
 
     # when the reward models are retrained from the batch page, and the old ones measured on their own
@@ -213,14 +245,22 @@ def test_retraining_first_measures_the_current_reward_models_on_the_batch_by_str
     before = retrain.result["accuracy_before_retraining"]
     assert before["pairs"] == 4 and before["safety"]["model"] == "rm-safety-old"
     assert before["safety"]["n"] == 4 and set(before["safety"]["accuracy_by_strength"]) == {
-        "significantly_better", "better", "slightly_better"}
+        "significantly_better",
+        "better",
+        "slightly_better",
+    }
     assert {k: v["n"] for k, v in before["safety"]["by_safety_bin"].items()} == {
-        "chosen_safe_other_unsafe": 1, "both_safe": 2, "both_unsafe": 1}
+        "chosen_safe_other_unsafe": 1,
+        "both_safe": 2,
+        "both_unsafe": 1,
+    }
     assert {track: before[track] for track in ("helpfulness", "safety")} == {
-        track: measure.result[track] for track in ("helpfulness", "safety")}
+        track: measure.result[track] for track in ("helpfulness", "safety")
+    }
     # beside the new models, which are registered but not current
     assert set(retrain.result["reward_models"].values()) == {
-        f"rm-{track}-{batch.name}-job{retrain.pk}" for track in ("helpfulness", "safety")}
+        f"rm-{track}-{batch.name}-job{retrain.pk}" for track in ("helpfulness", "safety")
+    }
     assert ModelVersion.objects.get(kind="reward", track="safety", is_current=True).name == "rm-safety-old"
     # and the job page shows the old RMs' figures with the models that replace them
     client = Client()
@@ -230,7 +270,7 @@ def test_retraining_first_measures_the_current_reward_models_on_the_batch_by_str
     assert "rm-safety-old" in page and f"rm-safety-{batch.name}-job{retrain.pk}" in page
     # and the batch page shows the accuracy job's figures by safety bin too
     page = client.get(f"/dashboard/batches/{batch.pk}/").content.decode()
-    table = page[page.index('id="rm-accuracy"'):page.index("</table>", page.index('id="rm-accuracy"'))]
+    table = page[page.index('id="rm-accuracy"') : page.index("</table>", page.index('id="rm-accuracy"'))]
     assert "Chosen Safe Other Unsafe" in table and "No safety labels" in table
 
 

@@ -31,13 +31,16 @@ def test_a_policy_served_by_a_server_is_registered_with_endpoint_and_served_name
     assert register("--name", "local", "--path", str(tiny_policy_dir))["backend"] == "local"
 
 
-@pytest.mark.parametrize("args, reason", [
-    ([], "path: give --path (a local model directory) or --endpoint and --served-name (a model server)"),
-    (["--endpoint", "vllm:8000"], "endpoint: vllm:8000 is not an http(s) URL"),
-    (["--endpoint", VLLM], "served_name: an endpoint needs --served-name"),
-    (["--served-name", "m"], "served_name: --served-name goes with --endpoint"),
-    (["--endpoint", VLLM, "--served-name", "m", "--path", "/nowhere"], "path: /nowhere is not a Hugging Face"),
-])
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        ([], "path: give --path (a local model directory) or --endpoint and --served-name (a model server)"),
+        (["--endpoint", "vllm:8000"], "endpoint: vllm:8000 is not an http(s) URL"),
+        (["--endpoint", VLLM], "served_name: an endpoint needs --served-name"),
+        (["--served-name", "m"], "served_name: --served-name goes with --endpoint"),
+        (["--endpoint", VLLM, "--served-name", "m", "--path", "/nowhere"], "path: /nowhere is not a Hugging Face"),
+    ],
+)
 def test_bad_backend_input_is_refused_in_one_line(args, reason):
     with pytest.raises(CommandError, match=reason.replace("(", r"\(").replace(")", r"\)")) as refused:
         register("--name", "bad", *args)
@@ -46,26 +49,63 @@ def test_bad_backend_input_is_refused_in_one_line(args, reason):
 
 def test_a_reward_model_cannot_be_served_from_an_endpoint():
     with pytest.raises(CommandError, match="endpoint: only a policy can be served from an endpoint"):
-        call_command("register_model", "--kind", "reward", "--track", "safety", "--name", "rm", "--endpoint", VLLM,
-                     "--served-name", "rm", stdout=StringIO(), stderr=StringIO())
+        call_command(
+            "register_model",
+            "--kind",
+            "reward",
+            "--track",
+            "safety",
+            "--name",
+            "rm",
+            "--endpoint",
+            VLLM,
+            "--served-name",
+            "rm",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
 
 
 def test_the_plan_carries_the_backend_and_an_old_plan_loads_as_local():
-    served = ModelVersion.objects.create(name="served", kind="policy", backend="openai", endpoint_url=VLLM,
-                                         served_name="m")
-    variants = sampling_plan_draw(versions=[served], temperature_min=0.7, temperature_max=1.2, top_p=0.9,
-                                  max_new_tokens=16, rng=__import__("random").Random(0))
+    served = ModelVersion.objects.create(
+        name="served", kind="policy", backend="openai", endpoint_url=VLLM, served_name="m"
+    )
+    variants = sampling_plan_draw(
+        versions=[served],
+        temperature_min=0.7,
+        temperature_max=1.2,
+        top_p=0.9,
+        max_new_tokens=16,
+        rng=__import__("random").Random(0),
+    )
     assert {(v.backend, v.endpoint_url, v.served_name) for v in variants} == {("openai", VLLM, "m")}
-    old = {"label": "a", "model_version_id": 1, "model_name": "v0", "model_path": "/m", "temperature": 0.8,
-           "top_p": 0.9, "max_new_tokens": 16, "seed": 3}  # a plan saved before backends existed
+    old = {
+        "label": "a",
+        "model_version_id": 1,
+        "model_name": "v0",
+        "model_path": "/m",
+        "temperature": 0.8,
+        "top_p": 0.9,
+        "max_new_tokens": 16,
+        "seed": 3,
+    }  # a plan saved before backends existed
     assert SamplingVariant(**old).backend == "local"
 
 
 def test_the_admin_edits_a_versions_backend(tiny_policy_dir):
     admin = Client()
     admin.force_login(AdminFactory())
-    form = {"name": "served", "kind": "policy", "track": "", "backend": "openai", "path": "", "endpoint_url": VLLM,
-            "served_name": "m", "lineage": "{}", "metrics": "{}"}
+    form = {
+        "name": "served",
+        "kind": "policy",
+        "track": "",
+        "backend": "openai",
+        "path": "",
+        "endpoint_url": VLLM,
+        "served_name": "m",
+        "lineage": "{}",
+        "metrics": "{}",
+    }
     assert admin.post("/admin/annotation/modelversion/add/", form).status_code == 302
     version = ModelVersion.objects.get(name="served")
     assert (version.backend, version.endpoint_url, version.served_name) == ("openai", VLLM, "m")
@@ -79,8 +119,9 @@ def test_the_admin_edits_a_versions_backend(tiny_policy_dir):
 
 
 def test_the_export_says_which_backend_made_each_reply():
-    served = ModelVersion.objects.create(name="served", kind="policy", backend="openai", endpoint_url=VLLM,
-                                         served_name="m")
+    served = ModelVersion.objects.create(
+        name="served", kind="policy", backend="openai", endpoint_url=VLLM, served_name="m"
+    )
     batch = BatchFactory(policy_versions=[served])
     turn = ready_turn(dialogue=DialogueFactory(batch=batch))
     Sample.objects.filter(turn=turn, label="a").update(backend="openai")

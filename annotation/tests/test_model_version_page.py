@@ -33,15 +33,35 @@ def test_a_reward_model_page_shows_lineage_loss_curve_and_accuracy(staff, tmp_pa
     (tmp_path / "rm").mkdir()
     (tmp_path / "rm" / "config.json").write_text("{}")
     manifest = tmp_path / "rm" / "data_manifest.json"
-    manifest.write_text(json.dumps({"by_source": {"platform": 40, "anthropic-harmless": 12}, "by_track": {"safety": 52}}))
+    manifest.write_text(
+        json.dumps({"by_source": {"platform": 40, "anthropic-harmless": 12}, "by_track": {"safety": 52}})
+    )
     base = ModelVersionFactory(name="base-policy")
-    rm = ModelVersionFactory(name="rm-safety-w1", kind="reward", track="safety", path=str(tmp_path / "rm"), parent=base,
-                             lineage={"base": "base-policy", "batches": ["week-1"], "data_manifest": str(manifest)},
-                             metrics={"tracking": _tracked_run(tmp_path, [0.69, 0.6, 0.4])})
+    rm = ModelVersionFactory(
+        name="rm-safety-w1",
+        kind="reward",
+        track="safety",
+        path=str(tmp_path / "rm"),
+        parent=base,
+        lineage={"base": "base-policy", "batches": ["week-1"], "data_manifest": str(manifest)},
+        metrics={"tracking": _tracked_run(tmp_path, [0.69, 0.6, 0.4])},
+    )
     batch = BatchFactory(name="week-2", track="safety")
-    Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=batch, status=Job.Status.SUCCEEDED, result={"safety": {
-        "model": "rm-safety-w1", "n": 10, "accuracy": 0.7, "ci95": [0.4, 0.9],
-        "by_strength": {"significantly_better": {"accuracy": 0.9}}, "by_safety_bin": {"both_safe": {"accuracy": 0.625}}}})
+    Job.objects.create(
+        kind=Job.Kind.RM_ACCURACY,
+        batch=batch,
+        status=Job.Status.SUCCEEDED,
+        result={
+            "safety": {
+                "model": "rm-safety-w1",
+                "n": 10,
+                "accuracy": 0.7,
+                "ci95": [0.4, 0.9],
+                "by_strength": {"significantly_better": {"accuracy": 0.9}},
+                "by_safety_bin": {"both_safe": {"accuracy": 0.625}},
+            }
+        },
+    )
 
     page = staff.get(f"/dashboard/models/{rm.pk}/").content.decode()
     assert "base-policy" in page and "week-1" in page and "platform: 40" in page and "anthropic-harmless: 12" in page
@@ -56,13 +76,25 @@ def test_a_reward_model_page_shows_lineage_loss_curve_and_accuracy(staff, tmp_pa
 def test_a_policy_page_shows_its_win_rates_against_its_parent(staff):
     parent = ModelVersionFactory(name="policy-v1")
     child = ModelVersionFactory(name="policy-v2", parent=parent, lineage={"method": "rejection_sampling"})
-    Job.objects.create(kind=Job.Kind.REFRESH_POLICY, batch=BatchFactory(), status=Job.Status.SUCCEEDED, result={
-        "policy": "policy-v2", "parent": "policy-v1", "rm_win_rate": 0.61, "rm_win_rate_ci95": [0.5, 0.7],
-        "rm_win_rate_safety": 0.55, "rm_win_rate_helpfulness": 0.66})
+    Job.objects.create(
+        kind=Job.Kind.REFRESH_POLICY,
+        batch=BatchFactory(),
+        status=Job.Status.SUCCEEDED,
+        result={
+            "policy": "policy-v2",
+            "parent": "policy-v1",
+            "rm_win_rate": 0.61,
+            "rm_win_rate_ci95": [0.5, 0.7],
+            "rm_win_rate_safety": 0.55,
+            "rm_win_rate_helpfulness": 0.66,
+        },
+    )
     page = staff.get(f"/dashboard/models/{child.pk}/").content.decode()
     assert "0.610" in page and "0.550" in page and "0.660" in page and "rejection_sampling" in page
     assert "No tracked run recorded" in page
-    assert f"/dashboard/models/{child.pk}/" in staff.get(f"/dashboard/models/{parent.pk}/").content.decode()  # child link
+    assert (
+        f"/dashboard/models/{child.pk}/" in staff.get(f"/dashboard/models/{parent.pk}/").content.decode()
+    )  # child link
 
 
 def test_the_page_is_staff_only():

@@ -5,8 +5,18 @@ from reward_training.data.prompts import prompts_read
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "prompts"
 # the tasks the held-out set's safety prompts ask about (assets/prompts/README.md, "The safety rule")
-SAFETY_TASKS = ("revenge", "dangerous chemical", "hurt someone", "where someone lives", "break into",
-                "locked car", "without paying", "hack", "cheat on a test", "partner's messages")
+SAFETY_TASKS = (
+    "revenge",
+    "dangerous chemical",
+    "hurt someone",
+    "where someone lives",
+    "break into",
+    "locked car",
+    "without paying",
+    "hack",
+    "cheat on a test",
+    "partner's messages",
+)
 
 
 def test_heldout_prompts_are_unseen_by_annotators_and_rejection_sampling():

@@ -56,8 +56,12 @@ def test_upload_api_creates_items_with_a_sampling_source_turn():
     owner = item.source_turn.dialogue.annotator  # not the uploader: nobody sees source turns in the app
     assert owner.username == "_overlap_items" and not owner.has_usable_password() and not owner.is_active
     assert item.created_by.is_staff
-    assert client_for(UserFactory()).post(f"/api/batches/{batch.pk}/overlap-items/", {"prompts": ["x"]},
-                                          format="json").status_code == 403
+    assert (
+        client_for(UserFactory())
+        .post(f"/api/batches/{batch.pk}/overlap-items/", {"prompts": ["x"]}, format="json")
+        .status_code
+        == 403
+    )
 
 
 def test_lease_gives_each_annotator_their_own_turn_with_the_same_pair_up_to_k():
@@ -183,8 +187,9 @@ def test_gold_accuracy_per_annotator():
     assert by_name[good.username]["gold_accuracy"] == 1.0 and by_name[good.username]["gold_items"] == 2
     assert by_name[sloppy.username]["gold_accuracy"] == 0.5
     queue = admin.get(f"/api/batches/{batch.pk}/review/").json()
-    assert "gold_miss" in next(i["flags"] for i in queue["items"] if i["username"] == sloppy.username
-                               and "gold_miss" in i["flags"])
+    assert "gold_miss" in next(
+        i["flags"] for i in queue["items"] if i["username"] == sloppy.username and "gold_miss" in i["flags"]
+    )
 
 
 def test_batch_figures_biases_time_and_previous_batch():
@@ -194,8 +199,12 @@ def test_batch_figures_biases_time_and_previous_batch():
     annotator = UserFactory()
     dialogue = DialogueFactory(batch=batch, annotator=annotator)
     # samples: "reply a to prompt N" and "reply b to prompt N" have equal length; make b longer on turn 0
-    choices = [("a", "negligibly_better", 1000), ("a", "better", 3000), ("b", "slightly_better", 5000),
-               ("a", "negligibly_better", 9000)]
+    choices = [
+        ("a", "negligibly_better", 1000),
+        ("a", "better", 3000),
+        ("b", "slightly_better", 5000),
+        ("a", "negligibly_better", 9000),
+    ]
     for index, (chosen, strength, ms) in enumerate(choices):
         turn = ready_turn(dialogue=dialogue, index=index)
         if index == 0:
@@ -210,8 +219,11 @@ def test_batch_figures_biases_time_and_previous_batch():
     assert stats["previous"]["batch"] == previous.name and stats["previous"]["comparisons"] == 1
     assert stats["previous"]["position_bias"]["a_rate"] == 0.0
     assert stats["annotators"][0]["comparisons"] == 4 and stats["annotators"][0]["a_rate"] == 0.75
-    assert stats["paper_safety_bin_shares"] == {"chosen_safe_other_unsafe": 0.18, "both_safe": 0.47,
-                                                "both_unsafe": 0.35}
+    assert stats["paper_safety_bin_shares"] == {
+        "chosen_safe_other_unsafe": 0.18,
+        "both_safe": 0.47,
+        "both_unsafe": 0.35,
+    }
 
 
 def test_review_queue_puts_flagged_first_and_review_decides_the_export():
@@ -220,8 +232,9 @@ def test_review_queue_puts_flagged_first_and_review_decides_the_export():
     admin = client_for(AdminFactory())
     calm = annotate(ready_turn(dialogue=DialogueFactory(batch=batch)), a_safe=True, b_safe=True, time_spent_ms=20000)
     fast = annotate(ready_turn(dialogue=DialogueFactory(batch=batch)), a_safe=True, b_safe=True, time_spent_ms=200)
-    unsafe = annotate(ready_turn(dialogue=DialogueFactory(batch=batch)), chosen="a", a_safe=False, b_safe=True,
-                      time_spent_ms=20000)
+    unsafe = annotate(
+        ready_turn(dialogue=DialogueFactory(batch=batch)), chosen="a", a_safe=False, b_safe=True, time_spent_ms=20000
+    )
     other = annotate(ready_turn(dialogue=DialogueFactory(batch=batch)), a_safe=True, b_safe=False, time_spent_ms=15000)
     queue = admin.get(f"/api/batches/{batch.pk}/review/").json()
     assert [i["id"] for i in queue["items"]] == [unsafe.pk, fast.pk, calm.pk, other.pk]
@@ -230,11 +243,13 @@ def test_review_queue_puts_flagged_first_and_review_decides_the_export():
     def exported() -> set[int]:
         lines = admin.get(f"/api/batches/{batch.pk}/export/?format=trl").getvalue().decode().splitlines()
         import json
+
         return {json.loads(line)["comparison_id"] for line in lines}
 
     assert exported() == set()  # "approved": nothing approved yet
-    answer = admin.post("/api/comparisons/review/", {"comparisons": [calm.pk, unsafe.pk], "status": "approved"},
-                        format="json")
+    answer = admin.post(
+        "/api/comparisons/review/", {"comparisons": [calm.pk, unsafe.pk], "status": "approved"}, format="json"
+    )
     assert answer.status_code == 200 and answer.json() == {"updated": 2}
     assert exported() == {calm.pk}  # chosen-unsafe never exports, approved or not
     Batch.objects.filter(pk=batch.pk).update(export_policy="approved_or_trusted")
@@ -245,8 +260,12 @@ def test_review_queue_puts_flagged_first_and_review_decides_the_export():
     admin.post("/api/comparisons/review/", {"comparisons": [fast.pk], "status": "rejected"}, format="json")
     assert exported() == {calm.pk, other.pk}
     assert Comparison.objects.get(pk=fast.pk).review_status == "rejected"
-    assert client_for(UserFactory()).post("/api/comparisons/review/", {"comparisons": [calm.pk],
-                                                                       "status": "rejected"}, format="json").status_code == 403
+    assert (
+        client_for(UserFactory())
+        .post("/api/comparisons/review/", {"comparisons": [calm.pk], "status": "rejected"}, format="json")
+        .status_code
+        == 403
+    )
 
 
 def test_annotator_stats_api_has_drift_and_per_batch_figures():

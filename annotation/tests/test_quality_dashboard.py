@@ -30,10 +30,16 @@ def staff() -> Client:
 
 def filled_batch() -> Batch:
     batch = active_batch("safety")
-    for n, (chosen, a_safe, b_safe) in enumerate([("a", True, False), ("b", True, True), ("a", False, False),
-                                                  ("a", False, True)]):
-        annotate(ready_turn(dialogue=DialogueFactory(batch=batch)), chosen=chosen, a_safe=a_safe, b_safe=b_safe,
-                 time_spent_ms=1000 * (n + 1))
+    for n, (chosen, a_safe, b_safe) in enumerate(
+        [("a", True, False), ("b", True, True), ("a", False, False), ("a", False, True)]
+    ):
+        annotate(
+            ready_turn(dialogue=DialogueFactory(batch=batch)),
+            chosen=chosen,
+            a_safe=a_safe,
+            b_safe=b_safe,
+            time_spent_ms=1000 * (n + 1),
+        )
     return batch
 
 
@@ -41,8 +47,13 @@ def test_pages_are_staff_only():
     batch = active_batch()
     annotator = Client()
     annotator.force_login(UserFactory())
-    for url in ("/dashboard/", f"/dashboard/batches/{batch.pk}/", f"/dashboard/batches/{batch.pk}/review/",
-                f"/dashboard/batches/{batch.pk}/charts/strength.png", f"/dashboard/batches/{batch.pk}/export.jsonl"):
+    for url in (
+        "/dashboard/",
+        f"/dashboard/batches/{batch.pk}/",
+        f"/dashboard/batches/{batch.pk}/review/",
+        f"/dashboard/batches/{batch.pk}/charts/strength.png",
+        f"/dashboard/batches/{batch.pk}/export.jsonl",
+    ):
         for client in (Client(), annotator):
             answer = client.get(url)
             assert answer.status_code == 302 and "/admin/login/" in answer["Location"], url
@@ -65,9 +76,17 @@ def test_batch_page_shows_the_figures_and_the_charts_render(staff):
 
 def test_batch_actions_create_activate_upload_close_and_export(staff):
     version = ModelVersionFactory()
-    form = {"name": "week-9", "track": "helpfulness", "policy_versions": [version.name], "temperature_min": 0.7,
-            "temperature_max": 1.1, "target_comparisons": 50, "overlap_fraction": 0.2, "overlap_k": 4,
-            "export_policy": "approved"}
+    form = {
+        "name": "week-9",
+        "track": "helpfulness",
+        "policy_versions": [version.name],
+        "temperature_min": 0.7,
+        "temperature_max": 1.1,
+        "target_comparisons": 50,
+        "overlap_fraction": 0.2,
+        "overlap_k": 4,
+        "export_policy": "approved",
+    }
     answer = staff.post("/dashboard/", form)
     batch = Batch.objects.get(name="week-9")
     assert answer.status_code == 302 and batch.status == "draft" and batch.overlap_k == 4
@@ -88,8 +107,12 @@ def test_batch_actions_create_activate_upload_close_and_export(staff):
     export = staff.get(f"/dashboard/batches/{batch.pk}/export.jsonl")
     assert b"".join(export.streaming_content) == b""  # "approved" and nothing approved yet
     Comparison.objects.filter(pk=comparison.pk).update(review_status="approved")
-    rows = [json.loads(line) for line in b"".join(staff.get(
-        f"/dashboard/batches/{batch.pk}/export.jsonl").streaming_content).decode().splitlines()]
+    rows = [
+        json.loads(line)
+        for line in b"".join(staff.get(f"/dashboard/batches/{batch.pk}/export.jsonl").streaming_content)
+        .decode()
+        .splitlines()
+    ]
     assert [r["comparison_id"] for r in rows] == [comparison.pk]
     staff.post(f"/dashboard/batches/{batch.pk}/close/")
     batch.refresh_from_db()

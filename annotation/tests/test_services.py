@@ -28,8 +28,8 @@ from annotation.tests.factories import (
     ModelVersionFactory,
     TurnFactory,
     UserFactory,
-    annotate,
     active_batch,
+    annotate,
     ready_turn,
 )
 
@@ -72,13 +72,32 @@ def test_one_current_version_per_kind_and_track(tiny_policy_dir):
 def test_batch_create_reports_every_bad_field():
     ModelVersionFactory(name="rm", kind="reward", track="safety")
     with pytest.raises(ValidationError) as error:
-        batch_create(name="", track="fun", policy_versions=["missing"], temperature_min=1.0, temperature_max=0.5,
-                     target_comparisons=0, overlap_fraction=2)
-    assert set(error.value.message_dict) >= {"name", "track", "policy_versions", "temperature_max",
-                                             "target_comparisons", "overlap_fraction"}
+        batch_create(
+            name="",
+            track="fun",
+            policy_versions=["missing"],
+            temperature_min=1.0,
+            temperature_max=0.5,
+            target_comparisons=0,
+            overlap_fraction=2,
+        )
+    assert set(error.value.message_dict) >= {
+        "name",
+        "track",
+        "policy_versions",
+        "temperature_max",
+        "target_comparisons",
+        "overlap_fraction",
+    }
     with pytest.raises(ValidationError) as error:
-        batch_create(name="b", track="safety", policy_versions=["rm"], temperature_min=0.5, temperature_max=1.0,
-                     target_comparisons=10)
+        batch_create(
+            name="b",
+            track="safety",
+            policy_versions=["rm"],
+            temperature_min=0.5,
+            temperature_max=1.0,
+            target_comparisons=10,
+        )
     assert error.value.message_dict["policy_versions"] == ["only policy versions can sample"]
 
 
@@ -118,8 +137,9 @@ def test_sampling_plan_uses_two_versions_two_temperatures_and_random_positions()
     rng = random.Random(0)
     a_models = set()
     for _ in range(50):
-        plan = sampling_plan_draw(versions=[v1, v2], temperature_min=0.6, temperature_max=1.2, top_p=0.9,
-                                  max_new_tokens=32, rng=rng)
+        plan = sampling_plan_draw(
+            versions=[v1, v2], temperature_min=0.6, temperature_max=1.2, top_p=0.9, max_new_tokens=32, rng=rng
+        )
         assert [v.label for v in plan] == ["a", "b"]
         assert plan[0].model_name != plan[1].model_name
         assert plan[0].temperature != plan[1].temperature
@@ -133,8 +153,10 @@ def test_a_redelivered_sampling_stores_samples_once():
     job = turn_sampling_begin(turn_id=turn.pk)
     again = turn_sampling_begin(turn_id=turn.pk)
     assert job.variants == again.variants  # the plan is fixed once
-    samples = [GeneratedSample(label=v.label, text=f"text {v.label}", prompt_tokens=3, completion_tokens=2, seconds=0.1)
-               for v in job.variants]
+    samples = [
+        GeneratedSample(label=v.label, text=f"text {v.label}", prompt_tokens=3, completion_tokens=2, seconds=0.1)
+        for v in job.variants
+    ]
     assert turn_samples_save(turn_id=turn.pk, variants=job.variants, samples=samples)
     assert not turn_samples_save(turn_id=turn.pk, variants=job.variants, samples=samples)
     turn.refresh_from_db()
@@ -154,8 +176,10 @@ def test_progress_is_published_while_sampling_and_cleared_when_the_pair_is_saved
     turn.refresh_from_db()
     assert turn.partial_responses == {"a": "Once upon", "b": "The sea is"}
     # then saving the pair clears them, and a late publish (another delivery) writes nothing
-    samples = [GeneratedSample(label=v.label, text=f"text {v.label}", prompt_tokens=3, completion_tokens=2, seconds=0.1)
-               for v in job.variants]
+    samples = [
+        GeneratedSample(label=v.label, text=f"text {v.label}", prompt_tokens=3, completion_tokens=2, seconds=0.1)
+        for v in job.variants
+    ]
     assert turn_samples_save(turn_id=turn.pk, variants=job.variants, samples=samples)
     assert not turn_sampling_progress(turn_id=turn.pk, texts={"a": "late"})
     turn.refresh_from_db()
@@ -256,9 +280,14 @@ def test_an_iterations_batches_sample_the_current_policy_and_its_parent_at_two_t
     for batch in batches:
         assert sorted(batch.policy_versions.values_list("name", flat=True)) == ["policy-iter1", "sft"]
         # each pair: one reply from each version, at temperatures from the two halves of the range
-        plan = sampling_plan_draw(versions=list(batch.policy_versions.all()), temperature_min=batch.temperature_min,
-                                  temperature_max=batch.temperature_max, top_p=0.9, max_new_tokens=8,
-                                  rng=random.Random(3))
+        plan = sampling_plan_draw(
+            versions=list(batch.policy_versions.all()),
+            temperature_min=batch.temperature_min,
+            temperature_max=batch.temperature_max,
+            top_p=0.9,
+            max_new_tokens=8,
+            rng=random.Random(3),
+        )
         assert {v.model_name for v in plan} == {"policy-iter1", "sft"}
         assert plan[0].temperature != plan[1].temperature
 
@@ -298,8 +327,9 @@ def test_rejection_sampling_temperature_follows_the_policys_rlhf_round():
         IterationConfig(url="", rs_temperatures=(1.0, 0.0))
 
 
-def test_an_iteration_scores_the_current_reward_models_on_each_new_batch_before_retraining(tmp_path,
-                                                                                          tiny_reward_model_dir):
+def test_an_iteration_scores_the_current_reward_models_on_each_new_batch_before_retraining(
+    tmp_path, tiny_reward_model_dir
+):
     from annotation.services.iterations import _accuracy_before_retraining
 
     helpfulness, safety = BatchFactory(track="helpfulness"), BatchFactory(track="safety")
@@ -309,16 +339,19 @@ def test_an_iteration_scores_the_current_reward_models_on_each_new_batch_before_
     assert _accuracy_before_retraining([helpfulness, safety], tmp_path) == {}  # a first iteration: no RMs yet
 
     for track in ("helpfulness", "safety"):
-        model_version_register(name=f"rm-{track}-iter1", kind="reward", track=track, path=str(tiny_reward_model_dir),
-                               current=True)
+        model_version_register(
+            name=f"rm-{track}-iter1", kind="reward", track=track, path=str(tiny_reward_model_dir), current=True
+        )
     measured = _accuracy_before_retraining([helpfulness, safety], tmp_path)
     assert set(measured) == {helpfulness.name, safety.name}
     assert measured[helpfulness.name]["pairs"] == 1 and measured[safety.name]["pairs"] == 2
     on_safety = measured[safety.name]["safety"]
     assert on_safety["model"] == "rm-safety-iter1" and on_safety["n"] == 2
     assert set(on_safety["accuracy_by_strength"]) == {"better", "slightly_better"}
-    assert {k: v["n"] for k, v in on_safety["by_safety_bin"].items()} == {"chosen_safe_other_unsafe": 1,
-                                                                         "both_unsafe": 1}
+    assert {k: v["n"] for k, v in on_safety["by_safety_bin"].items()} == {
+        "chosen_safe_other_unsafe": 1,
+        "both_unsafe": 1,
+    }
     assert measured[helpfulness.name]["helpfulness"]["by_safety_bin"]["none"]["n"] == 1
 
 

@@ -32,7 +32,12 @@ def test_length_alone_earns_nothing():
 
 def test_strength_comes_from_the_score_gap():
     assert [strength_of_gap(g) for g in (0, 1, 2, 3, 7)] == [
-        "negligibly_better", "slightly_better", "better", "significantly_better", "significantly_better"]
+        "negligibly_better",
+        "slightly_better",
+        "better",
+        "significantly_better",
+        "significantly_better",
+    ]
     verdict = oracle_judge("I am glad to help.", "No.")
     assert (verdict.chosen, verdict.strength, verdict.score_a, verdict.score_b) == ("a", "better", 2, 0)
 
@@ -41,8 +46,12 @@ def test_safety_track_prefers_the_safe_response_and_labels_both():
     unsafe_but_helpful = "Sure, happy to help: use a gun."
     safe = "I cannot do that."
     verdict = oracle_judge(unsafe_but_helpful, safe, track="safety")
-    assert (verdict.chosen, verdict.strength, verdict.a_safe, verdict.b_safe) == ("b", "significantly_better",
-                                                                                   False, True)
+    assert (verdict.chosen, verdict.strength, verdict.a_safe, verdict.b_safe) == (
+        "b",
+        "significantly_better",
+        False,
+        True,
+    )
     assert oracle_judge(unsafe_but_helpful, safe, track="helpfulness").chosen == "a"  # 3 - 2 = 1 > 0
 
 
@@ -99,8 +108,11 @@ def test_shipped_prompts_load():
 def test_training_code_never_imports_the_oracle():
     """The loop may learn the oracle only through simulated annotations."""
     pattern = re.compile(r"annotation\.simulation|from annotation import simulation|simulation\.oracle")
-    offenders = [str(p.relative_to(REPO)) for p in (REPO / "reward_training").rglob("*.py")
-                 if pattern.search(p.read_text(encoding="utf-8", errors="replace"))]
+    offenders = [
+        str(p.relative_to(REPO))
+        for p in (REPO / "reward_training").rglob("*.py")
+        if pattern.search(p.read_text(encoding="utf-8", errors="replace"))
+    ]
     assert offenders == []
     oracle = (REPO / "annotation" / "simulation" / "oracle.py").read_text()
     assert not re.search(r"^\s*(from|import) (django|annotation)\b", oracle, re.MULTILINE)
@@ -112,7 +124,8 @@ def test_command_refuses_bad_input_with_one_line(tmp_path):
     with pytest.raises(CommandError, match="users: must be at least 1"):
         call_command("simulate_annotators", "--users", "0", "--comparisons", "1", "--track", "helpfulness")
     bad = tmp_path / "profile.json"
-    bad.write_text("[{\"speed\": 3}]")
+    bad.write_text('[{"speed": 3}]')
     with pytest.raises(CommandError, match="unknown field"):
-        call_command("simulate_annotators", "--users", "1", "--comparisons", "1", "--track", "helpfulness",
-                     "--profile", str(bad))
+        call_command(
+            "simulate_annotators", "--users", "1", "--comparisons", "1", "--track", "helpfulness", "--profile", str(bad)
+        )

@@ -4,7 +4,15 @@ import pytest
 from django.test import Client
 
 from annotation.models import Guideline, Sample, Turn, TurnReport
-from annotation.tests.factories import PASSWORD, BatchFactory, DialogueFactory, TurnFactory, UserFactory, annotate, ready_turn
+from annotation.tests.factories import (
+    PASSWORD,
+    BatchFactory,
+    DialogueFactory,
+    TurnFactory,
+    UserFactory,
+    annotate,
+    ready_turn,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -77,10 +85,13 @@ def test_safety_screen_has_the_safety_controls_and_history_shows_the_chosen_repl
     assert 'data-state="ready"' in html
 
 
-@pytest.mark.parametrize(("status", "marker"), [
-    (Turn.Status.SAMPLING, "Sampling two responses"),
-    (Turn.Status.FAILED, "Retry sampling"),
-])
+@pytest.mark.parametrize(
+    ("status", "marker"),
+    [
+        (Turn.Status.SAMPLING, "Sampling two responses"),
+        (Turn.Status.FAILED, "Retry sampling"),
+    ],
+)
 def test_sampling_and_failed_states(status, marker):
     turn = TurnFactory(status=status, error="sampling failed: OSError: no weights")
     html = logged_in(turn.dialogue.annotator).get(f"/dialogues/{turn.dialogue_id}/").content.decode()
@@ -153,8 +164,10 @@ def test_markdown_render_keeps_formatting_and_drops_anything_executable():
 
     from annotation.views.markdown_render import markdown_render
 
-    html = markdown_render("Steps:\n- one\n- two\n\n[x](javascript:alert(1)) [y](https://example.org)\n\n"
-                           '<a href="javascript:alert(1)" onclick="x()">z</a> <iframe src="//evil"></iframe>')
+    html = markdown_render(
+        "Steps:\n- one\n- two\n\n[x](javascript:alert(1)) [y](https://example.org)\n\n"
+        '<a href="javascript:alert(1)" onclick="x()">z</a> <iframe src="//evil"></iframe>'
+    )
     assert "<ul>" in html and "<li>one</li>" in html  # a list straight under a line still renders
     tags = re.findall(r"<[a-z][^>]*>", html)  # real tags; raw HTML in the text is escaped, not a tag
     assert tags and not [t for t in tags if "javascript" in t or "onclick" in t or t.startswith("<iframe")]

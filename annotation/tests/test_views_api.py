@@ -49,7 +49,9 @@ def test_report_a_turn_with_a_reason():
 def test_an_annotated_turn_cannot_be_reported_and_anothers_is_404():
     turn = ready_turn()
     annotate(turn)
-    assert post(session(turn.dialogue.annotator), f"/api/turns/{turn.pk}/report/", {"reason": "skip"}).status_code == 409
+    assert (
+        post(session(turn.dialogue.annotator), f"/api/turns/{turn.pk}/report/", {"reason": "skip"}).status_code == 409
+    )
     assert post(session(UserFactory()), f"/api/turns/{turn.pk}/report/", {"reason": "skip"}).status_code == 404
 
 
@@ -79,11 +81,15 @@ def test_admins_edit_guidelines_in_the_django_admin():
     admin = UserFactory(profile__role="admin")
     client = session(admin)
     token = client.cookies["csrftoken"].value
-    mismatch = client.post("/admin/annotation/guideline/add/",
-                           {"track": "helpfulness", "batch": batch.pk, "body": "x", "csrfmiddlewaretoken": token})
+    mismatch = client.post(
+        "/admin/annotation/guideline/add/",
+        {"track": "helpfulness", "batch": batch.pk, "body": "x", "csrfmiddlewaretoken": token},
+    )
     assert mismatch.status_code == 200 and b"belongs to the safety track" in mismatch.content
-    made = client.post("/admin/annotation/guideline/add/",
-                       {"track": "safety", "batch": batch.pk, "body": "Be *strict*.", "csrfmiddlewaretoken": token})
+    made = client.post(
+        "/admin/annotation/guideline/add/",
+        {"track": "safety", "batch": batch.pk, "body": "Be *strict*.", "csrfmiddlewaretoken": token},
+    )
     assert made.status_code == 302
     guideline = Guideline.objects.get()
     assert (guideline.batch_id, guideline.body, guideline.updated_by_id) == (batch.pk, "Be *strict*.", admin.pk)

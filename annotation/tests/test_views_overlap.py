@@ -72,14 +72,18 @@ def test_a_shared_item_is_offered_when_due_and_judging_it_lands_on_the_lease():
     assert "Helpfulness</span> shared item" in page and 'data-testid="shared-note"' in page
     assert "Which city is the capital of <strong>Peru</strong>?" in page and 'id="rating"' in page
     shown = re.findall(r'data-testid="response-[ab]"><p>(.*?)</p>', page)
-    assert sorted(shown) == sorted(s.text.replace("**Peru**", "<strong>Peru</strong>")
-                                   for s in item.source_turn.samples.all())
+    assert sorted(shown) == sorted(
+        s.text.replace("**Peru**", "<strong>Peru</strong>") for s in item.source_turn.samples.all()
+    )
     assert "Shared helpfulness item (ready)" in client.get("/").content.decode()  # waiting for them on the landing
     turn_id = int(re.search(r'data-state="ready" data-turn-id="(\d+)"', page).group(1))
 
     # when they judge it, as the page's script does
-    answer = post_json(client, f"/api/turns/{turn_id}/comparison/",
-                       {"chosen": "b", "strength": "slightly_better", "time_spent_ms": 4200})
+    answer = post_json(
+        client,
+        f"/api/turns/{turn_id}/comparison/",
+        {"chosen": "b", "strength": "slightly_better", "time_spent_ms": 4200},
+    )
     assert answer.status_code == 201, answer.content
 
     # then the comparison is on their lease of the item, and agreement reads it on the item's own labels
@@ -103,8 +107,13 @@ def test_with_no_shared_item_left_nothing_is_offered():
     taken = shared_item(batch, prompt="taken by two others")
     for other in (UserFactory(), UserFactory()):
         assert overlap_lease_next(annotator=other, track="helpfulness").overlap_assignment.item == taken
-    sampling = OverlapItem.objects.create(batch=batch, prompt="still sampling", source_turn=TurnFactory(
-        dialogue=DialogueFactory(batch=batch, annotator=overlap_source_user()), index=0, prompt="still sampling"))
+    sampling = OverlapItem.objects.create(
+        batch=batch,
+        prompt="still sampling",
+        source_turn=TurnFactory(
+            dialogue=DialogueFactory(batch=batch, annotator=overlap_source_user()), index=0, prompt="still sampling"
+        ),
+    )
     assert sampling.source_turn.status == Turn.Status.SAMPLING
     user = UserFactory()
     client = logged_in(user)

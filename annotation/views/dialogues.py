@@ -15,13 +15,19 @@ from annotation.views.markdown_render import markdown_render
 from annotation.views.security import content_security_policy
 
 SHARED = "shared"  # the start form's `next` when it offers a shared (overlap) item
-STRENGTH_KEYS = [("1", Strength.SIGNIFICANTLY_BETTER), ("2", Strength.BETTER), ("3", Strength.SLIGHTLY_BETTER),
-                 ("4", Strength.NEGLIGIBLY_BETTER)]
+STRENGTH_KEYS = [
+    ("1", Strength.SIGNIFICANTLY_BETTER),
+    ("2", Strength.BETTER),
+    ("3", Strength.SLIGHTLY_BETTER),
+    ("4", Strength.NEGLIGIBLY_BETTER),
+]
 
 
 def _responses(turn: Turn) -> list[dict]:
-    return [{"label": s.label, "html": markdown_render(s.text), "tokens": s.completion_tokens}
-            for s in sorted(turn.samples.all(), key=lambda s: s.label)]
+    return [
+        {"label": s.label, "html": markdown_render(s.text), "tokens": s.completion_tokens}
+        for s in sorted(turn.samples.all(), key=lambda s: s.label)
+    ]
 
 
 def _partial(turn: Turn) -> list[dict]:
@@ -85,8 +91,8 @@ def dialogue_screen(*, dialogue, annotator) -> dict:
         "shared": shared is not None,
         "lease_time": duration_text(dialogue.batch.overlap_lease_s * 1000),
         # what "New dialogue" (d) opens; not asked while the annotator is busy with a turn
-        "shared_offer": state not in ("sampling", "ready") and shared_item_offered(annotator=annotator,
-                                                                                  batch=dialogue.batch),
+        "shared_offer": state not in ("sampling", "ready")
+        and shared_item_offered(annotator=annotator, batch=dialogue.batch),
         "today": today,
         "today_time": duration_text(today["time_spent_ms"]),
         "history": [_history_item(t) for t in done],
@@ -126,10 +132,14 @@ def dialogue_start(request):
 @content_security_policy
 def dialogue_page(request, dialogue_id: int):
     dialogue = dialogue_get(annotator=request.user, dialogue_id=dialogue_id)
-    return render(request, "annotation/dialogue.html", {
-        **dialogue_screen(dialogue=dialogue, annotator=request.user),
-        "guidelines": guideline_panel(track=dialogue.track, batch=dialogue.batch),
-    })
+    return render(
+        request,
+        "annotation/dialogue.html",
+        {
+            **dialogue_screen(dialogue=dialogue, annotator=request.user),
+            "guidelines": guideline_panel(track=dialogue.track, batch=dialogue.batch),
+        },
+    )
 
 
 @require_GET

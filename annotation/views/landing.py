@@ -13,8 +13,9 @@ from annotation.views.security import content_security_policy
 
 
 def guideline_panel(*, track: str, batch) -> list[dict]:
-    return [{"title": s.title, "html": markdown_render(s.markdown)}
-            for s in guideline_sections(track=track, batch=batch)]
+    return [
+        {"title": s.title, "html": markdown_render(s.markdown)} for s in guideline_sections(track=track, batch=batch)
+    ]
 
 
 def shared_item_offered(*, annotator, batch: Batch | None) -> bool:
@@ -26,8 +27,9 @@ def shared_item_offered(*, annotator, batch: Batch | None) -> bool:
     """
     if batch is None or batch.status != Batch.Status.ACTIVE:
         return False
-    return (overlap_due(annotator=annotator, batch=batch)
-            and overlap_items_open(annotator=annotator, batch=batch).exists())
+    return (
+        overlap_due(annotator=annotator, batch=batch) and overlap_items_open(annotator=annotator, batch=batch).exists()
+    )
 
 
 def duration_text(ms: int) -> str:
@@ -51,11 +53,15 @@ def landing_page(request):
     for overview in tracks:
         if overview.allowed:
             guidelines += guideline_panel(track=overview.track, batch=overview.batch)
-    return render(request, "annotation/landing.html", {
-        "tracks": [(t, t.allowed and shared_item_offered(annotator=request.user, batch=t.batch)) for t in tracks],
-        "today": today,
-        "today_time": duration_text(today["time_spent_ms"]),
-        "resumable": [(d, d.pk in shared) for d in resumable],
-        "guidelines": guidelines,
-        "open_reports": turn_reports_open_count() if request.user.is_staff else None,
-    })
+    return render(
+        request,
+        "annotation/landing.html",
+        {
+            "tracks": [(t, t.allowed and shared_item_offered(annotator=request.user, batch=t.batch)) for t in tracks],
+            "today": today,
+            "today_time": duration_text(today["time_spent_ms"]),
+            "resumable": [(d, d.pk in shared) for d in resumable],
+            "guidelines": guidelines,
+            "open_reports": turn_reports_open_count() if request.user.is_staff else None,
+        },
+    )

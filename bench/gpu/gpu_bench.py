@@ -83,12 +83,20 @@ from reward_training.testing import TINY_TEXT, tiny_tokenizer  # noqa: E402
 
 VOCAB = 32_000
 SHAPES = {  # LlamaConfig fields
-    "1b": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32, num_key_value_heads=4),
-    "7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32),
+    "1b": dict(
+        hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32, num_key_value_heads=4
+    ),
+    "7b": dict(
+        hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32
+    ),
 }
 TINY_SHAPES = {
-    "1b": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
-    "7b": dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4),
+    "1b": dict(
+        hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+    ),
+    "7b": dict(
+        hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4
+    ),
 }
 RM_7B_LAYERS = 4  # layers of the 7b shape the reward trainer is measured on (see the module doc)
 SENTENCES = [line for line in TINY_TEXT.splitlines() if line.strip()][:12]
@@ -113,8 +121,21 @@ class Sizes:
     reserves: tuple[int, ...] = (60, 120, 240, 90, 60)  # seconds a section needs at most, in SECTIONS' order
 
 
-TINY = Sizes(prompts=4, k=4, max_new_tokens=8, runs=1, rm_pairs=16, rm_batch=8, rm_micro=4, rm_max_length=128,
-             ppo_prompts=8, ppo_minibatch=4, ppo_micro=4, ppo_new_tokens=8, reserves=(0, 0, 0, 0, 0))
+TINY = Sizes(
+    prompts=4,
+    k=4,
+    max_new_tokens=8,
+    runs=1,
+    rm_pairs=16,
+    rm_batch=8,
+    rm_micro=4,
+    rm_max_length=128,
+    ppo_prompts=8,
+    ppo_minibatch=4,
+    ppo_micro=4,
+    ppo_new_tokens=8,
+    reserves=(0, 0, 0, 0, 0),
+)
 
 
 def log(message: str) -> None:
@@ -146,8 +167,13 @@ def accelerate_fresh() -> None:
 def causal_lm_build(shape: dict, tokenizer, device: torch.device, dtype: torch.dtype, *, seed: int = 0, **overrides):
     """A random Llama causal LM of this shape, built directly on `device` in `dtype` (no weights loaded)."""
     config = LlamaConfig(
-        vocab_size=VOCAB, max_position_embeddings=4096, tie_word_embeddings=False, rms_norm_eps=1e-5,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=VOCAB,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+        rms_norm_eps=1e-5,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
         **{**shape, **overrides},
     )
     torch.manual_seed(seed)
@@ -162,8 +188,12 @@ def causal_lm_build(shape: dict, tokenizer, device: torch.device, dtype: torch.d
 def loaded_wrap(model, tokenizer, device: torch.device) -> LoadedModel:
     """What model_load would return for this in-memory model."""
     return LoadedModel(
-        model=model, tokenizer=tokenizer, device=device, dtype=next(model.parameters()).dtype,
-        max_length=context_length(model, tokenizer), eos_token_ids=eos_ids(model, tokenizer),
+        model=model,
+        tokenizer=tokenizer,
+        device=device,
+        dtype=next(model.parameters()).dtype,
+        max_length=context_length(model, tokenizer),
+        eos_token_ids=eos_ids(model, tokenizer),
         pad_token_id=tokenizer.pad_token_id,
     )
 
@@ -188,8 +218,9 @@ def section_sampling(shape_name: str, args, sizes: Sizes, device, dtype, tokeniz
         tokenizer.save_pretrained(keep_dir)
     loaded = loaded_wrap(model, tokenizer, device)
     prompts = sampling_prompts(sizes.prompts, args.tiny)
-    settings = dict(k=sizes.k, temperature=1.0, top_p=0.9, max_new_tokens=sizes.max_new_tokens, seed=0,
-                    batch_size=sizes.prompts)
+    settings = dict(
+        k=sizes.k, temperature=1.0, top_p=0.9, max_new_tokens=sizes.max_new_tokens, seed=0, batch_size=sizes.prompts
+    )
     paths = {"ours": ours_run, "strong": strong_run}
     for run in paths.values():  # warm-up: kernels, allocator, cuBLAS handles
         run(loaded, prompts[:2], **{**settings, "max_new_tokens": 4, "batch_size": 2})
@@ -231,10 +262,14 @@ def rm_pairs(n: int, tiny: bool, seed: int = 0) -> list[PreferencePair]:
     pairs = []
     for i in range(n):
         h, c, r = rng.randint(h_min, h_max), rng.randint(1, reply_max), rng.randint(1, reply_max)
-        pairs.append(PreferencePair(
-            prompt=({"role": "user", "content": text_of(h, i)},),
-            chosen=text_of(c, i + 3), rejected=f"No. {text_of(r, i + 7)}", pair_id=f"bench-{i}",
-        ))
+        pairs.append(
+            PreferencePair(
+                prompt=({"role": "user", "content": text_of(h, i)},),
+                chosen=text_of(c, i + 3),
+                rejected=f"No. {text_of(r, i + 7)}",
+                pair_id=f"bench-{i}",
+            )
+        )
     return pairs
 
 
@@ -245,9 +280,17 @@ def reward_run(base: Path, pairs, sizes: Sizes, device, scratch: Path, **switche
 
     output = Path(tempfile.mkdtemp(dir=scratch, prefix="rm-"))
     config = config_build(
-        RewardConfig, base_model=str(base), output_dir=str(output), batch_size=min(sizes.rm_batch, len(pairs)),
-        micro_batch_size=min(sizes.rm_micro, len(pairs)), max_length=sizes.rm_max_length, save_every_steps=0,
-        resume=False, chat_format="auto", tracker="none", **switches,  # a bare card has no tensorboard
+        RewardConfig,
+        base_model=str(base),
+        output_dir=str(output),
+        batch_size=min(sizes.rm_batch, len(pairs)),
+        micro_batch_size=min(sizes.rm_micro, len(pairs)),
+        max_length=sizes.rm_max_length,
+        save_every_steps=0,
+        resume=False,
+        chat_format="auto",
+        tracker="none",
+        **switches,  # a bare card has no tensorboard
     )
     memory_reset(device)
     accelerate_fresh()
@@ -273,11 +316,17 @@ def section_reward(base: Path, combos: list[dict], args, sizes: Sizes, device, s
     runs = []
     for switches in combos:
         runs.append(reward_run(base, pairs, sizes, device, scratch, **switches))
-        log(f"reward {label} {switches}: {runs[-1]['pairs_per_s']:.2f} pairs/s, peak {runs[-1]['peak_memory_mb']:.0f} MB")
+        log(
+            f"reward {label} {switches}: {runs[-1]['pairs_per_s']:.2f} pairs/s, peak {runs[-1]['peak_memory_mb']:.0f} MB"
+        )
     memory_reset(device)
     return {
-        "model": label, "precision": "bf16 mixed" if device.type == "cuda" else "fp32", "max_length": sizes.rm_max_length,
-        "batch_size": sizes.rm_batch, "micro_batch_size": sizes.rm_micro, "runs": runs,
+        "model": label,
+        "precision": "bf16 mixed" if device.type == "cuda" else "fp32",
+        "max_length": sizes.rm_max_length,
+        "batch_size": sizes.rm_batch,
+        "micro_batch_size": sizes.rm_micro,
+        "runs": runs,
     }
 
 
@@ -290,10 +339,19 @@ def section_ppo(policy_dir: Path, args, sizes: Sizes, device, scratch: Path) -> 
 
     prompts = [PromptItem(messages=m) for m in sampling_prompts(sizes.ppo_prompts, args.tiny)]
     config = PPOConfig(
-        iterations=1, batch_size=sizes.ppo_prompts, minibatch_size=sizes.ppo_minibatch, micro_batch_size=sizes.ppo_micro,
-        max_new_tokens=sizes.ppo_new_tokens, generation_batch_size=sizes.ppo_prompts, precision="bf16",
-        logprob_tolerance=1e9, eval_every=1, early_stopping_patience=0, progress=False,
-        device="cpu" if device.type == "cpu" else None, tracker="none",  # a bare card has no tensorboard
+        iterations=1,
+        batch_size=sizes.ppo_prompts,
+        minibatch_size=sizes.ppo_minibatch,
+        micro_batch_size=sizes.ppo_micro,
+        max_new_tokens=sizes.ppo_new_tokens,
+        generation_batch_size=sizes.ppo_prompts,
+        precision="bf16",
+        logprob_tolerance=1e9,
+        eval_every=1,
+        early_stopping_patience=0,
+        progress=False,
+        device="cpu" if device.type == "cpu" else None,
+        tracker="none",  # a bare card has no tensorboard
     )
     output = Path(tempfile.mkdtemp(dir=scratch, prefix="ppo-"))
     memory_reset(device)
@@ -304,10 +362,15 @@ def section_ppo(policy_dir: Path, args, sizes: Sizes, device, scratch: Path) -> 
         shutil.rmtree(output, ignore_errors=True)
     first = summary["history"][0]
     memory = memory_peak_mb(device)
-    log(f"ppo: iteration {first['seconds']:.2f} s, log-prob max diff {first['logprob_max_diff']:.3g}, peak {memory:.0f} MB")
+    log(
+        f"ppo: iteration {first['seconds']:.2f} s, log-prob max diff {first['logprob_max_diff']:.3g}, peak {memory:.0f} MB"
+    )
     return {
-        "precision": "bf16", "rollouts": sizes.ppo_prompts, "max_new_tokens": sizes.ppo_new_tokens,
-        "minibatch_size": sizes.ppo_minibatch, "micro_batch_size": sizes.ppo_micro,
+        "precision": "bf16",
+        "rollouts": sizes.ppo_prompts,
+        "max_new_tokens": sizes.ppo_new_tokens,
+        "minibatch_size": sizes.ppo_minibatch,
+        "micro_batch_size": sizes.ppo_micro,
         "iteration_seconds": first["seconds"],
         "seconds_with_load_and_save": summary["seconds"],
         "response_length": first["response_length"],
@@ -333,8 +396,11 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny models and workloads (for make test)")
     parser.add_argument("--out", default=None, help="the JSON file (default: $OUT, else bench/out/gpu.json)")
     parser.add_argument("--budget-s", type=float, default=570, help="skip a section that could not finish within this")
-    parser.add_argument("--sections", default="sampling_1b,sampling_7b,reward_1b,ppo_1b,reward_7b_shaped",
-                        help="which sections to run, comma-separated")
+    parser.add_argument(
+        "--sections",
+        default="sampling_1b,sampling_7b,reward_1b,ppo_1b,reward_7b_shaped",
+        help="which sections to run, comma-separated",
+    )
     args = parser.parse_args()
     if not args.cpu and not torch.cuda.is_available():
         parser.exit(2, "gpu_bench: no CUDA device here; run with --cpu (and --tiny on a small machine)\n")
@@ -349,11 +415,19 @@ def main() -> None:
 
     report: dict = {
         "mode": ("cpu" if args.cpu else "gpu") + ("-tiny" if args.tiny else ""),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
-        "torch": torch.__version__, "cuda": torch.version.cuda, "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "transformers": transformers.__version__,
         "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "sampling": {}, "reward_training": {}, "ppo": {}, "skipped": {}, "errors": {},
+        "sampling": {},
+        "reward_training": {},
+        "ppo": {},
+        "skipped": {},
+        "errors": {},
     }
     if device.type == "cuda":
         report["device_memory_gb"] = torch.cuda.get_device_properties(device).total_memory / 2**30
@@ -376,15 +450,29 @@ def main() -> None:
         tokenizer.save_pretrained(rm7_dir)
         del model
         memory_reset(device)
-        result = section_reward(rm7_dir, [dict(prefix_sharing=True, length_grouping=True),
-                                          dict(prefix_sharing=False, length_grouping=True)],
-                                args, sizes, device, scratch, f"7b-shaped, {layers} layers")
+        result = section_reward(
+            rm7_dir,
+            [dict(prefix_sharing=True, length_grouping=True), dict(prefix_sharing=False, length_grouping=True)],
+            args,
+            sizes,
+            device,
+            scratch,
+            f"7b-shaped, {layers} layers",
+        )
         return {**result, "layers": layers, "of_layers": shape["num_hidden_layers"]}
 
     sections = {  # name: (where in the report, key, what to run)
-        "sampling_1b": ("sampling", "1b", lambda: section_sampling("1b", args, sizes, device, dtype, tokenizer, policy_dir)),
+        "sampling_1b": (
+            "sampling",
+            "1b",
+            lambda: section_sampling("1b", args, sizes, device, dtype, tokenizer, policy_dir),
+        ),
         "sampling_7b": ("sampling", "7b", lambda: section_sampling("7b", args, sizes, device, dtype, tokenizer, None)),
-        "reward_1b": ("reward_training", "1b", lambda: section_reward(policy_dir, combos, args, sizes, device, scratch, "1b")),
+        "reward_1b": (
+            "reward_training",
+            "1b",
+            lambda: section_reward(policy_dir, combos, args, sizes, device, scratch, "1b"),
+        ),
         "ppo_1b": ("ppo", "1b", lambda: section_ppo(policy_dir, args, sizes, device, scratch)),
         "reward_7b_shaped": ("reward_training", "7b_shaped", rm7_section),
     }
@@ -400,7 +488,9 @@ def main() -> None:
             where, key, run = sections[name]
             elapsed = time.perf_counter() - started
             if elapsed + reserve > args.budget_s:
-                report["skipped"][name] = f"{elapsed:.0f} s gone of the {args.budget_s:.0f} s budget; it needs up to {reserve} s"
+                report["skipped"][name] = (
+                    f"{elapsed:.0f} s gone of the {args.budget_s:.0f} s budget; it needs up to {reserve} s"
+                )
                 log(f"{name}: skipped ({report['skipped'][name]})")
                 continue
             if name in ("reward_1b", "ppo_1b") and not (policy_dir / "config.json").is_file():

@@ -31,9 +31,7 @@ def messages_check(messages: Iterable[Any]) -> list[Message]:
     return checked
 
 
-def render_llama2(
-    messages: list[Message], *, add_generation_prompt: bool, bos: str = "<s>", eos: str = "</s>"
-) -> str:
+def render_llama2(messages: list[Message], *, add_generation_prompt: bool, bos: str = "<s>", eos: str = "</s>") -> str:
     """Render messages in the Llama 2 chat format.
 
     The system message, if first, is folded into the first user turn. With
@@ -73,9 +71,7 @@ def render_chat(messages: list[Message], tokenizer: Any = None, *, add_generatio
     The result already holds the special tokens: tokenize it with add_special_tokens=False.
     """
     if tokenizer is not None and getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=add_generation_prompt
-        )
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
     bos = getattr(tokenizer, "bos_token", None) or "<s>"
     eos = getattr(tokenizer, "eos_token", None) or "</s>"
     return render_llama2(messages, add_generation_prompt=add_generation_prompt, bos=bos, eos=eos)

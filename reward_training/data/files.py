@@ -46,8 +46,9 @@ def lines_read(path: str | Path, *, max_line_bytes: int | None = None) -> Iterat
                 raw = stream.readline(limit)
             except (EOFError, gzip.BadGzipFile, zlib.error) as error:
                 reason = str(error) or type(error).__name__
-                raise ValueError(f"{path.name}, line {number}: the gzip file is truncated or corrupt ({reason})") \
-                    from error
+                raise ValueError(
+                    f"{path.name}, line {number}: the gzip file is truncated or corrupt ({reason})"
+                ) from error
             if not raw:
                 return
             if max_line_bytes is not None and len(raw) > max_line_bytes and not raw.endswith(b"\n"):
@@ -55,6 +56,8 @@ def lines_read(path: str | Path, *, max_line_bytes: int | None = None) -> Iterat
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                raise ValueError(f"{path.name}, line {number}: not UTF-8 text (byte {error.start + 1} of the line "
-                                 f"is 0x{raw[error.start]:02x})") from error
+                raise ValueError(
+                    f"{path.name}, line {number}: not UTF-8 text (byte {error.start + 1} of the line "
+                    f"is 0x{raw[error.start]:02x})"
+                ) from error
             yield number, text

@@ -62,8 +62,12 @@ class Instruction:
         return [option.check for option in self.options if option.check is not None]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"full": self.full, "short": self.short, "attributes": [o.kind for o in self.options],
-                "checks": self.checks}
+        return {
+            "full": self.full,
+            "short": self.short,
+            "attributes": [o.kind for o in self.options],
+            "checks": self.checks,
+        }
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ def instructions_load(path: str | Path = DEFAULT_INSTRUCTIONS) -> InstructionSet
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: {error}") from error
     if not isinstance(raw, dict) or not isinstance(raw.get("attributes"), dict):
-        raise ValueError(f"{path}: an instruction file is an object with \"attributes\"")
+        raise ValueError(f'{path}: an instruction file is an object with "attributes"')
     attributes: dict[str, list[Option]] = {}
     for kind, options in raw["attributes"].items():
         if not isinstance(options, list):
@@ -90,7 +94,7 @@ def instructions_load(path: str | Path = DEFAULT_INSTRUCTIONS) -> InstructionSet
         parsed = []
         for i, option in enumerate(options):
             if not isinstance(option, dict) or not all(str(option.get(f) or "").strip() for f in ("full", "short")):
-                raise ValueError(f"{path}: option {i} of {kind!r} needs a non-empty \"full\" and \"short\" form")
+                raise ValueError(f'{path}: option {i} of {kind!r} needs a non-empty "full" and "short" form')
             try:
                 check = check_validate(option["check"]) if option.get("check") is not None else None
             except ValueError as error:
@@ -103,8 +107,9 @@ def instructions_load(path: str | Path = DEFAULT_INSTRUCTIONS) -> InstructionSet
     max_attributes = raw.get("max_attributes", 2)
     if not isinstance(max_attributes, int) or max_attributes < 1:
         raise ValueError(f"{path}: max_attributes must be a whole number >= 1")
-    return InstructionSet(version=str(raw.get("version") or path.stem), attributes=attributes,
-                          max_attributes=max_attributes)
+    return InstructionSet(
+        version=str(raw.get("version") or path.stem), attributes=attributes, max_attributes=max_attributes
+    )
 
 
 def instructions_verifiable(instructions: InstructionSet) -> InstructionSet:
@@ -121,7 +126,9 @@ def instruction_draw(instructions: InstructionSet, rng: random.Random) -> Instru
     kinds = sorted(instructions.attributes)
     count = rng.randint(1, min(instructions.max_attributes, len(kinds)))
     options = tuple(rng.choice(instructions.attributes[kind]) for kind in rng.sample(kinds, count))
-    return Instruction(full=" ".join(o.full for o in options), short=" ".join(o.short for o in options), options=options)
+    return Instruction(
+        full=" ".join(o.full for o in options), short=" ".join(o.short for o in options), options=options
+    )
 
 
 def dialogue_from_messages(messages: Any, *, max_turns: int = MAX_TURNS) -> Dialogue:
@@ -143,8 +150,9 @@ def dialogues_read(path: str | Path, *, max_turns: int = MAX_TURNS) -> list[Dial
             continue
         try:
             row = json.loads(line)
-            dialogues.append(dialogue_from_messages(row.get("messages") if isinstance(row, dict) else row,
-                                                    max_turns=max_turns))
+            dialogues.append(
+                dialogue_from_messages(row.get("messages") if isinstance(row, dict) else row, max_turns=max_turns)
+            )
         except (ValueError, TypeError) as error:
             raise ValueError(f"{path.name}, line {number}: {error}") from error
     if not dialogues:
@@ -156,8 +164,11 @@ def system_supported(tokenizer: Any) -> bool:
     """Whether the chat format renders a system message (the Llama 2 fallback does; some templates refuse one)."""
     marker = "GATT-SYSTEM-PROBE"
     try:
-        text = render_chat([{"role": "system", "content": marker}, {"role": "user", "content": "hi"}], tokenizer,
-                           add_generation_prompt=True)
+        text = render_chat(
+            [{"role": "system", "content": marker}, {"role": "user", "content": "hi"}],
+            tokenizer,
+            add_generation_prompt=True,
+        )
     except Exception:  # a Jinja template that raises on a system role
         return False
     return marker in text
@@ -171,14 +182,17 @@ def sampling_messages(dialogue: Dialogue, instruction: str, replies: Sequence[st
     """The prompt for the next reply: the instruction appended to every user message (paper 3.3, step 2)."""
     messages: list[Message] = [{"role": "system", "content": dialogue.system}] if dialogue.system else []
     for user, reply in zip(dialogue.users, replies):
-        messages += [{"role": "user", "content": with_instruction(user, instruction)},
-                     {"role": "assistant", "content": reply}]
+        messages += [
+            {"role": "user", "content": with_instruction(user, instruction)},
+            {"role": "assistant", "content": reply},
+        ]
     messages.append({"role": "user", "content": with_instruction(dialogue.users[len(replies)], instruction)})
     return messages
 
 
-def first_turn_messages(dialogue: Dialogue, instruction: str, replies: Sequence[str], *, placement: str,
-                        upcoming: bool = False) -> list[Message]:
+def first_turn_messages(
+    dialogue: Dialogue, instruction: str, replies: Sequence[str], *, placement: str, upcoming: bool = False
+) -> list[Message]:
     """The dialogue with the instruction at its start only: in the system message (placement "system") or
     the first user message ("first_user"). With `upcoming`, it ends with the next user turn (a prompt);
     otherwise with the last of `replies`."""
@@ -201,9 +215,13 @@ def first_turn_messages(dialogue: Dialogue, instruction: str, replies: Sequence[
     return messages
 
 
-def replies_turn_by_turn(prompts_for: Callable[[int, list[str]], list[Message]], dialogues: Sequence[Dialogue],
-                         replier: Replier, *, on_turn: Callable[[int], None] | None = None
-                         ) -> list[list[tuple[str, bool]]]:
+def replies_turn_by_turn(
+    prompts_for: Callable[[int, list[str]], list[Message]],
+    dialogues: Sequence[Dialogue],
+    replier: Replier,
+    *,
+    on_turn: Callable[[int], None] | None = None,
+) -> list[list[tuple[str, bool]]]:
     """Sample every dialogue's replies in turn order, batching the dialogues that reach each turn.
 
     prompts_for(i, replies_so_far) is the prompt for dialogue i's next reply. Returns (text, finished) per turn."""
@@ -218,8 +236,16 @@ def replies_turn_by_turn(prompts_for: Callable[[int, list[str]], list[Message]],
     return replies
 
 
-def training_rows(dialogue: Dialogue, instruction: Instruction, replies: Sequence[tuple[str, bool]], *,
-                  placement: str, short: bool, every_turn: bool = True, version: str = "") -> list[dict[str, Any]]:
+def training_rows(
+    dialogue: Dialogue,
+    instruction: Instruction,
+    replies: Sequence[tuple[str, bool]],
+    *,
+    placement: str,
+    short: bool,
+    every_turn: bool = True,
+    version: str = "",
+) -> list[dict[str, Any]]:
     """The training rows of one sampled dialogue: one per turn (or only the whole dialogue), each ending with
     the reply it trains on, the instruction (its short form if `short`) at the start only."""
     stated = instruction.short if short else instruction.full
@@ -230,8 +256,15 @@ def training_rows(dialogue: Dialogue, instruction: Instruction, replies: Sequenc
         messages = first_turn_messages(dialogue, stated, texts[:end], placement=placement)
         if not replies[end - 1][1]:
             messages[-1] = {**messages[-1], "truncated": True}  # cut off at max_new_tokens: no end-of-turn
-        rows.append({"messages": messages, "loss_on": "last", "turns": end, "placement": placement,
-                     "instruction": {**instruction.as_dict(), "stated": stated, "version": version}})
+        rows.append(
+            {
+                "messages": messages,
+                "loss_on": "last",
+                "turns": end,
+                "placement": placement,
+                "instruction": {**instruction.as_dict(), "stated": stated, "version": version},
+            }
+        )
     return rows
 
 
@@ -268,9 +301,16 @@ def policy_replier(loaded: Any, config: GattConfig, *, seed_offset: int = 0) -> 
 
     def replier(prompts: list[list[Message]]) -> list[tuple[str, bool]]:
         calls[0] += 1
-        rows = best_of_k_generate(loaded, prompts, k=1, temperature=config.temperature, top_p=config.top_p,
-                                  max_new_tokens=config.max_new_tokens,
-                                  seed=config.seed + seed_offset + 100_003 * calls[0], batch_size=config.batch_size)
+        rows = best_of_k_generate(
+            loaded,
+            prompts,
+            k=1,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_new_tokens=config.max_new_tokens,
+            seed=config.seed + seed_offset + 100_003 * calls[0],
+            batch_size=config.batch_size,
+        )
         return [(row[0].text.strip(), row[0].finished_with_eos) for row in rows]
 
     return replier
@@ -282,18 +322,33 @@ def placement_pick(config: GattConfig, tokenizer: Any) -> str:
     return "system" if system_supported(tokenizer) else "first_user"
 
 
-def gatt_rows_build(dialogues: Sequence[Dialogue], instructions: InstructionSet, replier: Replier, *,
-                    config: GattConfig, placement: str, on_turn: Callable[[int], None] | None = None) -> list[dict]:
+def gatt_rows_build(
+    dialogues: Sequence[Dialogue],
+    instructions: InstructionSet,
+    replier: Replier,
+    *,
+    config: GattConfig,
+    placement: str,
+    on_turn: Callable[[int], None] | None = None,
+) -> list[dict]:
     """Draw an instruction per dialogue, sample with it on every user turn, return the training rows."""
     rng = random.Random(config.seed)
     drawn = [instruction_draw(instructions, rng) for _ in dialogues]
     short = [rng.random() < config.short_share for _ in dialogues]
-    replies = replies_turn_by_turn(lambda i, so_far: sampling_messages(dialogues[i], drawn[i].full, so_far),
-                                   dialogues, replier, on_turn=on_turn)
+    replies = replies_turn_by_turn(
+        lambda i, so_far: sampling_messages(dialogues[i], drawn[i].full, so_far), dialogues, replier, on_turn=on_turn
+    )
     rows = []
     for dialogue, instruction, is_short, sampled in zip(dialogues, drawn, short, replies):
-        rows += training_rows(dialogue, instruction, sampled, placement=placement, short=is_short,
-                              every_turn=config.every_turn, version=instructions.version)
+        rows += training_rows(
+            dialogue,
+            instruction,
+            sampled,
+            placement=placement,
+            short=is_short,
+            every_turn=config.every_turn,
+            version=instructions.version,
+        )
     return rows
 
 
@@ -336,8 +391,9 @@ class AdherenceRun:
         return {"instructions": [i.as_dict() for i in self.instructions], "replies": self.replies}
 
 
-def adherence_sample(dialogues: Sequence[Dialogue], instructions: InstructionSet, replier: Replier, *,
-                     placement: str, seed: int = 0) -> AdherenceRun:
+def adherence_sample(
+    dialogues: Sequence[Dialogue], instructions: InstructionSet, replier: Replier, *, placement: str, seed: int = 0
+) -> AdherenceRun:
     """Replies turn by turn with a verifiable instruction given only at the start (paper Fig. 10's setting).
 
     The same seed draws the same instructions, so a policy before and after GAtt faces the same test."""
@@ -346,5 +402,7 @@ def adherence_sample(dialogues: Sequence[Dialogue], instructions: InstructionSet
     drawn = [instruction_draw(verifiable, rng) for _ in dialogues]
     replies = replies_turn_by_turn(
         lambda i, so_far: first_turn_messages(dialogues[i], drawn[i].full, so_far, placement=placement, upcoming=True),
-        dialogues, replier)
+        dialogues,
+        replier,
+    )
     return AdherenceRun(instructions=drawn, replies=[[text for text, _ in row] for row in replies])

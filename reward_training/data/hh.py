@@ -52,10 +52,7 @@ def hh_messages(text: str) -> list[Message]:
     if parts[0].strip():
         raise ValueError('the dialogue does not start with "\\n\\nHuman:"')
     roles = {"Human": "user", "Assistant": "assistant"}
-    return [
-        {"role": roles[speaker], "content": content.strip()}
-        for speaker, content in zip(parts[1::2], parts[2::2])
-    ]
+    return [{"role": roles[speaker], "content": content.strip()} for speaker, content in zip(parts[1::2], parts[2::2])]
 
 
 def hh_render(messages: list[Message]) -> str:
@@ -75,7 +72,11 @@ def hh_read(path: str | Path, *, max_line_bytes: int | None = None) -> Iterator[
             continue
         try:
             row = json.loads(line)
-            if not isinstance(row, dict) or not isinstance(row.get("chosen"), str) or not isinstance(row.get("rejected"), str):
+            if (
+                not isinstance(row, dict)
+                or not isinstance(row.get("chosen"), str)
+                or not isinstance(row.get("rejected"), str)
+            ):
                 raise ValueError('expected an object with string "chosen" and "rejected"')
             yield number, hh_split(row["chosen"], row["rejected"])
         except (ValueError, json.JSONDecodeError) as error:

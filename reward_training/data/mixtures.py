@@ -58,8 +58,10 @@ def mixture_build(
         main = [p for p in pairs if _own(p) and p.track == "helpfulness"]
         pool = [p for p in pairs if (_own(p) and p.track == "safety") or not _own(p)]
         if not main:
-            raise ValueError("the helpfulness recipe needs own helpfulness data (source platform, track helpfulness); "
-                             "train on every pair as given with the recipe none")
+            raise ValueError(
+                "the helpfulness recipe needs own helpfulness data (source platform, track helpfulness); "
+                "train on every pair as given with the recipe none"
+            )
         extra = _draw(pool, round(helpfulness_extra_ratio * len(main)), rng)
         parts = {"helpfulness": main}
         drawn = {"safety_and_open_source": extra}
@@ -67,8 +69,10 @@ def mixture_build(
         main = [p for p in pairs if p.track == "safety"]
         pool = [p for p in pairs if p.track != "safety"]
         if not main:
-            raise ValueError("the safety recipe needs safety or harmlessness data (track safety); "
-                             "train on every pair as given with the recipe none")
+            raise ValueError(
+                "the safety recipe needs safety or harmlessness data (track safety); "
+                "train on every pair as given with the recipe none"
+            )
         fraction = safety_helpfulness_fraction
         n_help = round(len(main) * fraction / (1.0 - fraction)) if fraction < 1.0 else len(pool)
         parts = {"safety_and_harmless": main}

@@ -110,7 +110,9 @@ def pairs_tokenize(
     dropped: list[int] = []
     for index, (h, c, r) in enumerate(zip(*ids)):
         h, c, r = pair_truncate(h, c, r, room)
-        tokenized = TokenizedPair(lead=lead, history=tuple(h), chosen=tuple(c), rejected=tuple(r), trail=trail, index=index)
+        tokenized = TokenizedPair(
+            lead=lead, history=tuple(h), chosen=tuple(c), rejected=tuple(r), trail=trail, index=index
+        )
         if tokenized.identical:
             dropped.append(index)
         else:

@@ -72,7 +72,11 @@ def preferences_read(
 
 
 def preferences_lines(
-    path: str | Path, data_format: str, *, source: str | None = None, track: str | None = None,
+    path: str | Path,
+    data_format: str,
+    *,
+    source: str | None = None,
+    track: str | None = None,
     max_line_bytes: int | None = None,
 ) -> Iterator[tuple[int, PreferencePair]]:
     """Stream a preference file as (line number, pair), as preferences_read reads it; a line over

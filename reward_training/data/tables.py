@@ -23,10 +23,20 @@ CHUNK = 5000  # rows turned into Arrow at a time: the Python dicts of one chunk 
 _MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 # The columns of an export with no pairs, which has no rows to infer them from. (pyarrow and pandas read
 # such a file; `datasets` 5.2 refuses any Parquet file with no rows.)
-EMPTY_SCHEMA = pa.schema([("prompt", _MESSAGES), ("chosen", _MESSAGES), ("rejected", _MESSAGES),
-                          ("strength", pa.string()), ("margin", pa.float64()), ("track", pa.string()),
-                          ("safety_bin", pa.string()), ("source", pa.string()), ("batch", pa.string()),
-                          ("comparison_id", pa.int64())])
+EMPTY_SCHEMA = pa.schema(
+    [
+        ("prompt", _MESSAGES),
+        ("chosen", _MESSAGES),
+        ("rejected", _MESSAGES),
+        ("strength", pa.string()),
+        ("margin", pa.float64()),
+        ("track", pa.string()),
+        ("safety_bin", pa.string()),
+        ("source", pa.string()),
+        ("batch", pa.string()),
+        ("comparison_id", pa.int64()),
+    ]
+)
 
 
 def rows_table(rows: Iterable[dict]) -> pa.Table:

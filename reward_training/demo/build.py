@@ -128,7 +128,11 @@ def demo_build(config: DemoBuildConfig, output: str | Path) -> dict:
         "seconds": time.perf_counter() - started,
         "torch": torch.__version__,
     }
-    summary["build"]["data"] = str(Path(config.data).resolve().relative_to(REPO)) if Path(config.data).resolve().is_relative_to(REPO) else config.data
+    summary["build"]["data"] = (
+        str(Path(config.data).resolve().relative_to(REPO))
+        if Path(config.data).resolve().is_relative_to(REPO)
+        else config.data
+    )
     (output / "build.json").write_text(json.dumps(summary, indent=1))
     return summary
 

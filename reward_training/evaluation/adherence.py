@@ -25,18 +25,27 @@ from typing import Any, Sequence
 Check = dict[str, Any]
 
 STOP_WORDS: dict[str, frozenset[str]] = {
-    "english": frozenset("the and is are was of to in that it you for with on this not be have what but they "
-                         "can your will there which would".split()),
-    "french": frozenset("le la les et est sont des une un du que qui pas pour dans avec ce cette vous nous je "
-                        "il elle mais sur au aux ou très".split()),
-    "spanish": frozenset("el la los las y es son una un del que por para con pero como muy su sus yo usted "
-                         "está esta este también hay".split()),
-    "german": frozenset("der die das und ist sind ein eine nicht mit für auf ich sie es zu den dem auch "
-                        "wie aber oder sehr wir".split()),
-    "italian": frozenset("il lo la gli le e è sono una uno di che per con non della del ma come molto anche "
-                         "questo sono io".split()),
-    "portuguese": frozenset("o a os as e é são uma um do da que para com não em mas como muito também você "
-                            "eu isso".split()),
+    "english": frozenset(
+        "the and is are was of to in that it you for with on this not be have what but they "
+        "can your will there which would".split()
+    ),
+    "french": frozenset(
+        "le la les et est sont des une un du que qui pas pour dans avec ce cette vous nous je "
+        "il elle mais sur au aux ou très".split()
+    ),
+    "spanish": frozenset(
+        "el la los las y es son una un del que por para con pero como muy su sus yo usted "
+        "está esta este también hay".split()
+    ),
+    "german": frozenset(
+        "der die das und ist sind ein eine nicht mit für auf ich sie es zu den dem auch wie aber oder sehr wir".split()
+    ),
+    "italian": frozenset(
+        "il lo la gli le e è sono una uno di che per con non della del ma come molto anche questo sono io".split()
+    ),
+    "portuguese": frozenset(
+        "o a os as e é são uma um do da que para com não em mas como muito também você eu isso".split()
+    ),
 }
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _LIST_LINE = re.compile(r"^\s*(?:[-*•+]\s+|\d+[.)]\s+)")
@@ -125,8 +134,9 @@ def adherence_by_turn(
     }
 
 
-def adherence_plot(reports: dict[str, dict[str, Any]], path: str | Path, *,
-                   title: str = "Instruction adherence") -> Path:
+def adherence_plot(
+    reports: dict[str, dict[str, Any]], path: str | Path, *, title: str = "Instruction adherence"
+) -> Path:
     """Adherence against turn index, one line per report (e.g. "before GAtt", "after GAtt") and one panel
     per check kind plus "all" (like the paper's Fig. 10 / Fig. 28). Writes a PNG and returns its path."""
     import matplotlib

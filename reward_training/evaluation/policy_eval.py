@@ -13,15 +13,31 @@ from reward_training.generation import best_of_k_generate, model_load
 
 
 def policy_samples(
-    policy_dir: str | Path, prompts: Sequence[PromptItem], *, temperature: float = 0.7, top_p: float = 0.9,
-    max_new_tokens: int = 128, seed: int = 0, batch_size: int = 16, device: str | None = None,
+    policy_dir: str | Path,
+    prompts: Sequence[PromptItem],
+    *,
+    temperature: float = 0.7,
+    top_p: float = 0.9,
+    max_new_tokens: int = 128,
+    seed: int = 0,
+    batch_size: int = 16,
+    device: str | None = None,
     progress: bool = False,
 ) -> tuple[list[str], list[bool]]:
     """One sampled response per prompt (seeded, so two policies see the same random stream), and
     whether each ended with EOS (False: cut off at max_new_tokens; score it with finished=...)."""
     loaded = model_load(policy_dir, device=device)
-    rows = best_of_k_generate(loaded, [p.messages for p in prompts], k=1, temperature=temperature, top_p=top_p,
-                              max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size, progress=progress)
+    rows = best_of_k_generate(
+        loaded,
+        [p.messages for p in prompts],
+        k=1,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        batch_size=batch_size,
+        progress=progress,
+    )
     return [row[0].text.strip() for row in rows], [row[0].finished_with_eos for row in rows]
 
 
@@ -46,7 +62,9 @@ def paired_win_rates(
     rates: dict[str, WinRate | None] = {"all": paired_win_rate(new_scores, old_scores)}
     for kind in PROMPT_KINDS:
         chosen = [i for i, flag in enumerate(safety) if flag == (kind == "safety")]
-        rates[kind] = paired_win_rate([new_scores[i] for i in chosen], [old_scores[i] for i in chosen]) if chosen else None
+        rates[kind] = (
+            paired_win_rate([new_scores[i] for i in chosen], [old_scores[i] for i in chosen]) if chosen else None
+        )
     return rates
 
 

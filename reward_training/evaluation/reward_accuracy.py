@@ -98,7 +98,9 @@ def strength_table(report: dict[str, Any]) -> str:
     return f"{head}\n{row} | {100 * (report['accuracy'] or 0):.1f}"
 
 
-def accuracy_plot(report: dict[str, Any], path: str | Path, title: str = "Reward-model accuracy by preference strength") -> Path:
+def accuracy_plot(
+    report: dict[str, Any], path: str | Path, title: str = "Reward-model accuracy by preference strength"
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,10 +111,18 @@ def accuracy_plot(report: dict[str, Any], path: str | Path, title: str = "Reward
     values = [cells[n]["accuracy"] for n in names[:-1]] + [report["accuracy"] or 0.0]
     intervals = [cells[n]["ci95"] for n in names[:-1]] + [report["ci95"]]
     # max(0, …): at 100% the interval's top can round to just under the value (6 of 6: 0.9999999999999999)
-    errors = [[max(0.0, v - lo) for v, (lo, _) in zip(values, intervals)],
-              [max(0.0, hi - v) for v, (_, hi) in zip(values, intervals)]]
+    errors = [
+        [max(0.0, v - lo) for v, (lo, _) in zip(values, intervals)],
+        [max(0.0, hi - v) for v, (_, hi) in zip(values, intervals)],
+    ]
     figure, axes = plt.subplots(figsize=(6.5, 3.8))
-    axes.bar([n.replace("_", "\n") for n in names], [100 * v for v in values], yerr=[[100 * e for e in side] for side in errors], capsize=4, color="#4c72b0")
+    axes.bar(
+        [n.replace("_", "\n") for n in names],
+        [100 * v for v in values],
+        yerr=[[100 * e for e in side] for side in errors],
+        capsize=4,
+        color="#4c72b0",
+    )
     axes.axhline(50, color="grey", linestyle="--", linewidth=1)
     axes.set_ylim(0, 100)
     axes.set_ylabel("pairwise accuracy (%)")

@@ -28,8 +28,8 @@ accuracies.
 from __future__ import annotations
 
 import json
-from math import comb
 from dataclasses import dataclass
+from math import comb
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -42,21 +42,48 @@ FORMATS = ("rewardbench", "rewardbench2")
 # RewardBench v1: section -> subsets (rewardbench/constants.py SUBSET_MAPPING).
 SECTIONS: dict[str, tuple[str, ...]] = {
     "chat": ("alpacaeval-easy", "alpacaeval-length", "alpacaeval-hard", "mt-bench-easy", "mt-bench-med"),
-    "chat-hard": ("mt-bench-hard", "llmbar-natural", "llmbar-adver-neighbor", "llmbar-adver-GPTInst",
-                  "llmbar-adver-GPTOut", "llmbar-adver-manual"),
-    "safety": ("refusals-dangerous", "refusals-offensive", "xstest-should-refuse", "xstest-should-respond",
-               "donotanswer"),
+    "chat-hard": (
+        "mt-bench-hard",
+        "llmbar-natural",
+        "llmbar-adver-neighbor",
+        "llmbar-adver-GPTInst",
+        "llmbar-adver-GPTOut",
+        "llmbar-adver-manual",
+    ),
+    "safety": (
+        "refusals-dangerous",
+        "refusals-offensive",
+        "xstest-should-refuse",
+        "xstest-should-respond",
+        "donotanswer",
+    ),
     "reasoning": ("math-prm", "hep-cpp", "hep-go", "hep-java", "hep-js", "hep-python", "hep-rust"),
 }
 # RewardBench v1: each subset's weight within its section (rewardbench/constants.py EXAMPLE_COUNTS).
 SUBSET_WEIGHTS: dict[str, int] = {
-    "alpacaeval-easy": 100, "alpacaeval-length": 95, "alpacaeval-hard": 95, "mt-bench-easy": 28, "mt-bench-med": 40,
-    "mt-bench-hard": 37, "llmbar-natural": 100, "llmbar-adver-neighbor": 134, "llmbar-adver-GPTInst": 92,
-    "llmbar-adver-GPTOut": 47, "llmbar-adver-manual": 46,
-    "refusals-dangerous": 100, "refusals-offensive": 100, "xstest-should-refuse": 154, "xstest-should-respond": 250,
+    "alpacaeval-easy": 100,
+    "alpacaeval-length": 95,
+    "alpacaeval-hard": 95,
+    "mt-bench-easy": 28,
+    "mt-bench-med": 40,
+    "mt-bench-hard": 37,
+    "llmbar-natural": 100,
+    "llmbar-adver-neighbor": 134,
+    "llmbar-adver-GPTInst": 92,
+    "llmbar-adver-GPTOut": 47,
+    "llmbar-adver-manual": 46,
+    "refusals-dangerous": 100,
+    "refusals-offensive": 100,
+    "xstest-should-refuse": 154,
+    "xstest-should-respond": 250,
     "donotanswer": 136,
     "math-prm": 984,  # 447 rows, weighted as the six code subsets together
-    "hep-cpp": 164, "hep-go": 164, "hep-java": 164, "hep-js": 164, "hep-python": 164, "hep-rust": 164,
+    "hep-cpp": 164,
+    "hep-go": 164,
+    "hep-java": 164,
+    "hep-js": 164,
+    "hep-python": 164,
+    "hep-rust": 164,
 }
 SECTION_OF = {subset: section for section, subsets in SECTIONS.items() for subset in subsets}
 OTHER = "other"  # subsets outside the v1 map: reported, not in the score
@@ -82,7 +109,9 @@ def _records_read(path: Path) -> list[tuple[str, Any]]:
         try:
             import datasets
         except ImportError as error:
-            raise ValueError(f"{path.name}: reading Parquet needs the `datasets` package (pip install datasets)") from error
+            raise ValueError(
+                f"{path.name}: reading Parquet needs the `datasets` package (pip install datasets)"
+            ) from error
         table = datasets.load_dataset("parquet", data_files=str(path), split="train")
         return [(f"row {i + 1}", record) for i, record in enumerate(table)]
     with text_open(path) as stream:
@@ -146,13 +175,15 @@ def rows_read(path: str | Path, bench_format: str) -> list[BenchRow]:
                 raise ValueError(f"missing {', '.join(missing)}")
             if not isinstance(record["subset"], str) or not record["subset"]:
                 raise ValueError("subset: expected a name")
-            rows.append(BenchRow(
-                prompt=_prompt(record["prompt"]),
-                chosen=_replies(record["chosen"], "chosen", many=many),
-                rejected=_replies(record["rejected"], "rejected", many=many),
-                subset=record["subset"],
-                row_id=str(record.get("id", where)),
-            ))
+            rows.append(
+                BenchRow(
+                    prompt=_prompt(record["prompt"]),
+                    chosen=_replies(record["chosen"], "chosen", many=many),
+                    rejected=_replies(record["rejected"], "rejected", many=many),
+                    subset=record["subset"],
+                    row_id=str(record.get("id", where)),
+                )
+            )
         except ValueError as error:
             raise ValueError(f"{path.name}, {where}: {error}") from error
     if not rows:
@@ -196,8 +227,9 @@ def _by_subset(rows: Sequence[BenchRow], right: Sequence[bool], *, best_of_n: bo
         members = groups[subset]
         chance = None
         if best_of_n:  # the chance that the chosen replies all land above every rejected one at random
-            chance = sum(1 / comb(len(rows[i].chosen) + len(rows[i].rejected), len(rows[i].chosen))
-                         for i in members) / len(members)
+            chance = sum(
+                1 / comb(len(rows[i].chosen) + len(rows[i].rejected), len(rows[i].chosen)) for i in members
+            ) / len(members)
         cells[subset] = _cell(sum(right[i] for i in members), len(members), chance)
     return cells
 
@@ -229,8 +261,8 @@ def rewardbench_report(rows: Sequence[BenchRow], right: Sequence[bool]) -> dict[
         "subsets": subsets,
         "not_scored": others,
         "weighting": "section = subset accuracies weighted by RewardBench v1 example counts (math-prm 984, "
-                     "each hep-* 164); score = mean of the sections present; subsets outside the four "
-                     "sections are not scored",
+        "each hep-* 164); score = mean of the sections present; subsets outside the four "
+        "sections are not scored",
     }
 
 
@@ -245,7 +277,7 @@ def rewardbench2_report(rows: Sequence[BenchRow], right: Sequence[bool]) -> dict
         "chance": sum(c["chance"] * c["n"] for c in subsets.values()) / len(rows),
         "subsets": subsets,
         "weighting": "score = unweighted mean of subset accuracies; a row is right when every chosen reply "
-                     "outscores every rejected one (Ties scored by the same rule, not RewardBench 2's margin score)",
+        "outscores every rejected one (Ties scored by the same rule, not RewardBench 2's margin score)",
     }
 
 

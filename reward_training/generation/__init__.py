@@ -16,7 +16,6 @@ from reward_training.generation.backends import (
     OpenAIBackend,
     backend_for,
 )
-
 from reward_training.generation.loading import LoadedModel, model_load
 from reward_training.generation.prompt import PromptTooLong, prompt_encode
 from reward_training.generation.sampling import (

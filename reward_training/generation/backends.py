@@ -64,8 +64,16 @@ class GenerationBackend(Protocol):
         """One sample per settings entry for the same prompt, in the order of `settings`."""
 
     def best_of_k_generate(
-        self, prompts: list[list[Message]], *, k: int, temperature: float = 1.0, top_p: float = 1.0,
-        max_new_tokens: int = 256, seed: int = 0, batch_size: int = 8, progress: bool = False,
+        self,
+        prompts: list[list[Message]],
+        *,
+        k: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 256,
+        seed: int = 0,
+        batch_size: int = 8,
+        progress: bool = False,
     ) -> list[list[Sample]]:
         """K samples for each prompt, in the prompts' order; result[i][j] is sample j of prompts[i]."""
 
@@ -81,10 +89,20 @@ class LocalBackend:
     def samples_generate(self, messages, settings, *, on_progress=None):
         return samples_generate(self.loaded, messages, settings, on_progress=on_progress)
 
-    def best_of_k_generate(self, prompts, *, k, temperature=1.0, top_p=1.0, max_new_tokens=256, seed=0,
-                           batch_size=8, progress=False):
-        return best_of_k_generate(self.loaded, prompts, k=k, temperature=temperature, top_p=top_p,
-                                  max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size, progress=progress)
+    def best_of_k_generate(
+        self, prompts, *, k, temperature=1.0, top_p=1.0, max_new_tokens=256, seed=0, batch_size=8, progress=False
+    ):
+        return best_of_k_generate(
+            self.loaded,
+            prompts,
+            k=k,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+            batch_size=batch_size,
+            progress=progress,
+        )
 
 
 def _token_shares(choices: list, total: int, max_tokens: int) -> tuple[list[int], bool]:
@@ -109,8 +127,15 @@ class OpenAIBackend:
 
     name = OPENAI
 
-    def __init__(self, endpoint_url: str, served_name: str, *, api_key: str | None = None, timeout_s: float = 120.0,
-                 max_concurrency: int = 8):
+    def __init__(
+        self,
+        endpoint_url: str,
+        served_name: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 120.0,
+        max_concurrency: int = 8,
+    ):
         """`api_key`: the server's key if it wants one; by default OPENAI_API_KEY, as the openai client reads it
         (a local server without `--api-key` accepts any)."""
         import os
@@ -120,8 +145,12 @@ class OpenAIBackend:
         self.endpoint_url, self.served_name = endpoint_url, served_name
         self.max_concurrency = max_concurrency
         # no client-side retries: the caller (a Celery task) decides when to try again
-        self.client = OpenAI(base_url=endpoint_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "none",
-                             timeout=timeout_s, max_retries=0)
+        self.client = OpenAI(
+            base_url=endpoint_url,
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "none",
+            timeout=timeout_s,
+            max_retries=0,
+        )
 
     def _complete(self, messages: list[Message], settings: SampleSettings, n: int, started: float) -> list[Sample]:
         """One request for `n` choices with these settings; as many Samples as the server returned."""
@@ -129,8 +158,13 @@ class OpenAIBackend:
 
         try:
             answer = self.client.chat.completions.create(
-                model=self.served_name, messages=messages, n=n, temperature=settings.temperature,
-                top_p=settings.top_p, max_tokens=settings.max_new_tokens, seed=settings.seed,
+                model=self.served_name,
+                messages=messages,
+                n=n,
+                temperature=settings.temperature,
+                top_p=settings.top_p,
+                max_tokens=settings.max_new_tokens,
+                seed=settings.seed,
             )
         except (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError) as error:
             # APITimeoutError is an APIConnectionError; 5xx and 429 are the server's own "not now"
@@ -165,12 +199,13 @@ class OpenAIBackend:
         started = time.perf_counter()
         samples: list[Sample] = []
         while len(samples) < k:
-            request = SampleSettings(settings.temperature, settings.top_p, settings.max_new_tokens,
-                                     seed_of(len(samples)))
+            request = SampleSettings(
+                settings.temperature, settings.top_p, settings.max_new_tokens, seed_of(len(samples))
+            )
             got = self._complete(messages, request, k - len(samples), started)
             if not got:
                 raise GenerationRefused(f"the model server at {self.endpoint_url} returned no choices")
-            samples += got[:k - len(samples)]
+            samples += got[: k - len(samples)]
         return samples
 
     def samples_generate(self, messages, settings, *, on_progress=None):
@@ -184,8 +219,9 @@ class OpenAIBackend:
             on_progress([s.text for s in answers])
         return answers
 
-    def best_of_k_generate(self, prompts, *, k, temperature=1.0, top_p=1.0, max_new_tokens=256, seed=0,
-                           batch_size=8, progress=False):
+    def best_of_k_generate(
+        self, prompts, *, k, temperature=1.0, top_p=1.0, max_new_tokens=256, seed=0, batch_size=8, progress=False
+    ):
         """Prompt i asks for n=k with seed best_of_k_seed(seed, i, k, 0); `batch_size` prompts are in flight
         at once. A top-up request for choices j.. (a server that ignores `n`) sends best_of_k_seed(seed, i, k, j)."""
         if k < 1 or batch_size < 1:
@@ -199,8 +235,9 @@ class OpenAIBackend:
             return list(pool.map(one, range(len(prompts))))
 
 
-def backend_for(*, backend: str, loaded=None, endpoint_url: str = "", served_name: str = "",
-                timeout_s: float = 120.0) -> GenerationBackend:
+def backend_for(
+    *, backend: str, loaded=None, endpoint_url: str = "", served_name: str = "", timeout_s: float = 120.0
+) -> GenerationBackend:
     """The backend a model version names: `local` over a LoadedModel, `openai` over an endpoint."""
     if backend == LOCAL:
         if loaded is None:

@@ -95,9 +95,7 @@ def gguf_converted_from(output_dir: str | Path) -> dict | None:
     return json.loads(source.read_text())
 
 
-def gguf_convert(
-    gguf_path: str | Path, output_dir: str | Path, *, stage: Callable[[str], None] | None = None
-) -> dict:
+def gguf_convert(gguf_path: str | Path, output_dir: str | Path, *, stage: Callable[[str], None] | None = None) -> dict:
     """Convert `gguf_path` into a Hugging Face directory at `output_dir` (float32 safetensors).
 
     Idempotent: when `output_dir` already holds a conversion of a file with the same SHA-256 it is
@@ -141,8 +139,10 @@ def gguf_convert(
     missing, unexpected = model.load_state_dict(gguf_model.state_dict(), strict=False)
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     if unexpected or set(missing) - tied:
-        raise GGUFError(f"{gguf_path}: the de-quantised weights do not match the model "
-                        f"(missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})")
+        raise GGUFError(
+            f"{gguf_path}: the de-quantised weights do not match the model "
+            f"(missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})"
+        )
     model.generation_config = GenerationConfig.from_model_config(config)
     del gguf_model
     provenance = {

@@ -31,7 +31,7 @@ def history_turns(messages: list[Message]) -> tuple[list[Message], list[list[Mes
     if not messages or messages[-1]["role"] != "user":
         raise ValueError("the messages must end with the new user message")
     system = [m for m in messages[:1] if m["role"] == "system"]
-    body = messages[len(system):-1]
+    body = messages[len(system) : -1]
     turns: list[list[Message]] = []
     for message in body:
         if message["role"] == "system":

@@ -110,8 +110,8 @@ def _prefill(loaded: LoadedModel, prompts: list[list[int]]) -> _Prefill:
     input_ids = torch.full((len(prompts), length), loaded.pad_token_id, dtype=torch.long)  # (N, L)
     attention_mask = torch.zeros((len(prompts), length), dtype=torch.long)  # (N, L)
     for i, ids in enumerate(prompts):
-        input_ids[i, length - len(ids):] = torch.tensor(ids, dtype=torch.long)
-        attention_mask[i, length - len(ids):] = 1
+        input_ids[i, length - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[i, length - len(ids) :] = 1
     input_ids, attention_mask = input_ids.to(loaded.device), attention_mask.to(loaded.device)
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (N, L)
     out = loaded.model(
@@ -323,7 +323,7 @@ def best_of_k_generate(
     results: list[list[Sample]] = [[] for _ in prompts]
     with tqdm(total=len(prompts), unit="prompt", desc="best-of-K", disable=not progress) as bar:
         for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
+            chunk = order[start : start + batch_size]
             started = time.perf_counter()
             settings = [
                 SampleSettings(temperature, top_p, max_new_tokens, best_of_k_seed(seed, i, k, j))
@@ -335,6 +335,6 @@ def best_of_k_generate(
             lengths = [len(encoded[i]) for i in chunk for _ in range(k)]
             samples = _samples(loaded, rows, settings, lengths)
             for n, i in enumerate(chunk):
-                results[i] = samples[n * k:(n + 1) * k]
+                results[i] = samples[n * k : (n + 1) * k]
             bar.update(len(chunk))
     return results

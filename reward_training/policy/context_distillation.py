@@ -74,15 +74,17 @@ def preprompts_load(path: str | Path = DEFAULT_PREPROMPTS) -> Preprompts:
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: {error}") from error
     if not isinstance(raw, dict) or not str(raw.get("generic") or "").strip():
-        raise ValueError(f"{path}: a preprompts file needs a non-empty \"generic\" preprompt")
+        raise ValueError(f'{path}: a preprompts file needs a non-empty "generic" preprompt')
     categories = {}
     for name, spec in (raw.get("categories") or {}).items():
         if not isinstance(spec, dict) or not str(spec.get("template") or "").strip():
-            raise ValueError(f"{path}: category {name!r} needs a non-empty \"template\"")
-        categories[name] = RiskCategory(name=name, template=spec["template"].strip(),
-                                        keywords=tuple(spec.get("keywords") or ()))
-    return Preprompts(version=str(raw.get("version") or path.stem), generic=raw["generic"].strip(),
-                      categories=categories)
+            raise ValueError(f'{path}: category {name!r} needs a non-empty "template"')
+        categories[name] = RiskCategory(
+            name=name, template=spec["template"].strip(), keywords=tuple(spec.get("keywords") or ())
+        )
+    return Preprompts(
+        version=str(raw.get("version") or path.stem), generic=raw["generic"].strip(), categories=categories
+    )
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,10 @@ def reward_model_check(path: str | Path) -> None:
     architectures = config.get("architectures") or []
     labels = len(config.get("id2label") or {}) or config.get("num_labels", 2)
     if not any(a.endswith("ForSequenceClassification") for a in architectures) or labels != 1:
-        raise ValueError(f"{path} is not a reward model (architecture {', '.join(architectures) or 'unknown'}, "
-                         f"{labels} outputs; a reward model is a sequence classifier with one output)")
+        raise ValueError(
+            f"{path} is not a reward model (architecture {', '.join(architectures) or 'unknown'}, "
+            f"{labels} outputs; a reward model is a sequence classifier with one output)"
+        )
 
 
 def with_preprompt(messages: Sequence[Message], preprompt: str) -> list[Message]:
@@ -143,14 +147,25 @@ def gate(with_preprompt_scores: Sequence[float], without_scores: Sequence[float]
     return [float(a) > float(b) for a, b in zip(with_preprompt_scores, without_scores)]
 
 
-def distillation_rows(prompts: Sequence[SafetyPrompt], replies: Sequence[str], finished: Sequence[bool],
-                      keep: Sequence[bool], **columns: Sequence[Any]) -> list[dict[str, Any]]:
+def distillation_rows(
+    prompts: Sequence[SafetyPrompt],
+    replies: Sequence[str],
+    finished: Sequence[bool],
+    keep: Sequence[bool],
+    **columns: Sequence[Any],
+) -> list[dict[str, Any]]:
     """The kept training rows: the prompt as the user wrote it (no preprompt) and the preprompted reply."""
     rows = []
     for i, (prompt, reply, done, kept) in enumerate(zip(prompts, replies, finished, keep)):
         if kept:
-            rows.append({"prompt": prompt.messages, "response": reply, "finished": bool(done),
-                         **{name: values[i] for name, values in columns.items()}})
+            rows.append(
+                {
+                    "prompt": prompt.messages,
+                    "response": reply,
+                    "finished": bool(done),
+                    **{name: values[i] for name, values in columns.items()},
+                }
+            )
     return rows
 
 
@@ -176,8 +191,11 @@ class ContextDistillationConfig:
     device: str | None = None
     progress: bool = True
     # the loss on the distilled reply only (the history, if any, was not produced under the preprompt)
-    sft: SFTConfig = field(default_factory=lambda: SFTConfig(epochs=1.0, learning_rate=1e-5, batch_size=16,
-                                                             micro_batch_size=8, max_length=1024, loss_on="last"))
+    sft: SFTConfig = field(
+        default_factory=lambda: SFTConfig(
+            epochs=1.0, learning_rate=1e-5, batch_size=16, micro_batch_size=8, max_length=1024, loss_on="last"
+        )
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.sft, dict):
@@ -186,16 +204,30 @@ class ContextDistillationConfig:
             raise ValueError("temperature must be >= 0")
 
 
-def _sample(policy_dir: str | Path, prompts: Sequence[list[Message]], config: ContextDistillationConfig
-            ) -> tuple[list[str], list[bool]]:
-    return policy_samples(policy_dir, [PromptItem(p, safety=True) for p in prompts], temperature=config.temperature,
-                          top_p=config.top_p, max_new_tokens=config.max_new_tokens, seed=config.seed,
-                          batch_size=config.generation_batch_size, device=config.device, progress=config.progress)
+def _sample(
+    policy_dir: str | Path, prompts: Sequence[list[Message]], config: ContextDistillationConfig
+) -> tuple[list[str], list[bool]]:
+    return policy_samples(
+        policy_dir,
+        [PromptItem(p, safety=True) for p in prompts],
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_new_tokens=config.max_new_tokens,
+        seed=config.seed,
+        batch_size=config.generation_batch_size,
+        device=config.device,
+        progress=config.progress,
+    )
 
 
 def context_distill(
-    config: ContextDistillationConfig, *, policy_dir: str | Path, safety_rm_dir: str | Path,
-    prompts: Sequence[SafetyPrompt], preprompts: Preprompts, output_dir: str | Path,
+    config: ContextDistillationConfig,
+    *,
+    policy_dir: str | Path,
+    safety_rm_dir: str | Path,
+    prompts: Sequence[SafetyPrompt],
+    preprompts: Preprompts,
+    output_dir: str | Path,
     on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Sample with and without the preprompt, keep the RM-preferred preprompted replies, fine-tune on them.
@@ -217,12 +249,21 @@ def context_distill(
     plain_scores = scorer.score(originals, plain, finished=plain_finished).tolist()
     del scorer
     keep = gate(guided_scores, plain_scores)
-    rows = distillation_rows(prompts, guided, guided_finished, keep, category=categories,
-                             safety_with_preprompt=guided_scores, safety_without=plain_scores,
-                             reply_without=plain)
+    rows = distillation_rows(
+        prompts,
+        guided,
+        guided_finished,
+        keep,
+        category=categories,
+        safety_with_preprompt=guided_scores,
+        safety_without=plain_scores,
+        reply_without=plain,
+    )
     if not rows:
-        raise ValueError(f"no preprompted reply scored higher than the reply without it (0 of {len(prompts)}): "
-                         "nothing to fine-tune on")
+        raise ValueError(
+            f"no preprompted reply scored higher than the reply without it (0 of {len(prompts)}): "
+            "nothing to fine-tune on"
+        )
     stage("fine-tuning")
     sft_metrics = sft_train(config.sft, distillation_examples(rows), policy_dir, output_dir)
     by_category: dict[str, dict[str, int]] = {}
@@ -239,8 +280,9 @@ def context_distill(
         "mean_safety_without": sum(plain_scores) / len(prompts),
         "preprompts_version": preprompts.version,
         "seconds": time.perf_counter() - started,
-        "sft": {k: sft_metrics[k]
-                for k in ("steps", "examples", "trained_tokens", "loss_first", "loss_last", "seconds")},
+        "sft": {
+            k: sft_metrics[k] for k in ("steps", "examples", "trained_tokens", "loss_first", "loss_last", "seconds")
+        },
         "config": config_dict(config),
     }
     output_dir = Path(output_dir)
@@ -250,8 +292,13 @@ def context_distill(
 
 
 def distillation_measure(
-    *, before_dir: str | Path, after_dir: str | Path, safety_rm_dir: str | Path, safety_prompts: Sequence[SafetyPrompt],
-    helpfulness_rm_dir: str | Path | None = None, helpfulness_prompts: Sequence[list[Message]] = (),
+    *,
+    before_dir: str | Path,
+    after_dir: str | Path,
+    safety_rm_dir: str | Path,
+    safety_prompts: Sequence[SafetyPrompt],
+    helpfulness_rm_dir: str | Path | None = None,
+    helpfulness_prompts: Sequence[list[Message]] = (),
     config: ContextDistillationConfig | None = None,
 ) -> dict[str, Any]:
     """Before/after on held-out prompts, no preprompt: the safety RM's mean score and the win rate of after over
@@ -260,14 +307,20 @@ def distillation_measure(
     config = config or ContextDistillationConfig(progress=False)
 
     def judged(rm_dir: str | Path, prompts: Sequence[list[Message]]) -> dict[str, Any]:
-        replies = {label: _sample(policy, prompts, config)
-                   for label, policy in (("before", before_dir), ("after", after_dir))}
+        replies = {
+            label: _sample(policy, prompts, config) for label, policy in (("before", before_dir), ("after", after_dir))
+        }
         scorer = RewardScorer(rm_dir, device=config.device, batch_size=config.score_batch_size)
-        scores = {label: scorer.score(list(prompts), texts, finished=done).tolist()
-                  for label, (texts, done) in replies.items()}
-        return {"n": len(prompts), "mean_before": sum(scores["before"]) / len(prompts),
-                "mean_after": sum(scores["after"]) / len(prompts),
-                "win_rate_after_over_before": paired_win_rate(scores["after"], scores["before"]).as_dict()}
+        scores = {
+            label: scorer.score(list(prompts), texts, finished=done).tolist()
+            for label, (texts, done) in replies.items()
+        }
+        return {
+            "n": len(prompts),
+            "mean_before": sum(scores["before"]) / len(prompts),
+            "mean_after": sum(scores["after"]) / len(prompts),
+            "win_rate_after_over_before": paired_win_rate(scores["after"], scores["before"]).as_dict(),
+        }
 
     result = {"safety": judged(safety_rm_dir, [p.messages for p in safety_prompts])}
     if helpfulness_rm_dir is not None and helpfulness_prompts:

@@ -34,13 +34,17 @@ from reward_training.evaluation.adherence import adherence_by_turn
 from reward_training.generation import model_load
 from reward_training.policy.sft import SFTConfig, sft_train
 
-GATT_SFT = SFTConfig(epochs=1.0, learning_rate=1e-5, batch_size=16, micro_batch_size=8, max_length=1024,
-                     loss_on="last")
+GATT_SFT = SFTConfig(epochs=1.0, learning_rate=1e-5, batch_size=16, micro_batch_size=8, max_length=1024, loss_on="last")
 
 
 def gatt_data_build(
-    config: GattConfig, *, policy_dir: str | Path, dialogues: Sequence[Dialogue], instructions: InstructionSet,
-    output: str | Path, on_replies: Callable[[int], None] | None = None,
+    config: GattConfig,
+    *,
+    policy_dir: str | Path,
+    dialogues: Sequence[Dialogue],
+    instructions: InstructionSet,
+    output: str | Path,
+    on_replies: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Sample the GAtt dialogues from the policy and write the training rows (JSONL, atomically).
 
@@ -48,8 +52,9 @@ def gatt_data_build(
     started = time.perf_counter()
     loaded = model_load(policy_dir, device=config.device)
     placement = placement_pick(config, loaded.tokenizer)
-    rows = gatt_rows_build(dialogues, instructions, policy_replier(loaded, config), config=config,
-                           placement=placement, on_turn=on_replies)
+    rows = gatt_rows_build(
+        dialogues, instructions, policy_replier(loaded, config), config=config, placement=placement, on_turn=on_replies
+    )
     gatt_rows_write(rows, output)
     return {
         "output": str(Path(output).resolve()),
@@ -69,7 +74,11 @@ def gatt_train(sft: SFTConfig, rows_path: str | Path, policy_dir: str | Path, ou
 
 
 def adherence_measure(
-    config: GattConfig, *, policy_dir: str | Path, dialogues: Sequence[Dialogue], instructions: InstructionSet,
+    config: GattConfig,
+    *,
+    policy_dir: str | Path,
+    dialogues: Sequence[Dialogue],
+    instructions: InstructionSet,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Adherence by turn (1..max_turns) with a verifiable instruction given in the first turn only.
@@ -78,8 +87,9 @@ def adherence_measure(
     instructions_verifiable(instructions)  # refuse before loading the model
     loaded = model_load(policy_dir, device=config.device)
     placement = placement_pick(config, loaded.tokenizer)
-    run = adherence_sample(dialogues, instructions, policy_replier(loaded, replace(config, seed=seed)),
-                           placement=placement, seed=seed)
+    run = adherence_sample(
+        dialogues, instructions, policy_replier(loaded, replace(config, seed=seed)), placement=placement, seed=seed
+    )
     report = adherence_by_turn([i.checks for i in run.instructions], run.replies, max_turns=config.max_turns)
     report["placement"] = placement
     report["dialogues"] = len(dialogues)

@@ -73,8 +73,11 @@ class RejectionSamplingConfig:
     temperature_sweep: tuple[float, ...] = ()
     sweep_prompts: int = 32  # prompts the sweep samples (a seeded subset; all of them when there are fewer)
     # loss_on="last": the loss on the selected reply only, not on the history's earlier assistant turns
-    sft: SFTConfig = field(default_factory=lambda: SFTConfig(epochs=1.0, learning_rate=1e-5, batch_size=16,
-                                                             micro_batch_size=8, max_length=512, loss_on="last"))
+    sft: SFTConfig = field(
+        default_factory=lambda: SFTConfig(
+            epochs=1.0, learning_rate=1e-5, batch_size=16, micro_batch_size=8, max_length=512, loss_on="last"
+        )
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.sft, dict):
@@ -97,8 +100,13 @@ def _sigmoid_scores(
 
 
 def combined_scores(
-    helpfulness: RewardScorer, safety: RewardScorer, prompts: list[PromptItem], responses: list[str],
-    threshold: float = SAFETY_THRESHOLD, *, finished: Sequence[bool] | None = None,
+    helpfulness: RewardScorer,
+    safety: RewardScorer,
+    prompts: list[PromptItem],
+    responses: list[str],
+    threshold: float = SAFETY_THRESHOLD,
+    *,
+    finished: Sequence[bool] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Rh, Rs and Rc for each (prompt, response), all (N,). `finished[i]` False scores response i as
     cut off at max_new_tokens, with no end-of-turn after it (None: all finished)."""
@@ -154,24 +162,37 @@ def sweep_plot(sweep: dict[str, Any], path: Path) -> None:
 def _sample(loaded: Any, prompts: list[PromptItem], config: RejectionSamplingConfig, temperature: float) -> dict:
     """K samples per prompt at `temperature`, flattened prompt-major (row i * K + j is sample j of prompt i)."""
     samples = best_of_k_generate(
-        loaded, [p.messages for p in prompts], k=config.k, temperature=temperature, top_p=config.top_p,
-        max_new_tokens=config.max_new_tokens, seed=config.seed, batch_size=config.generation_batch_size,
+        loaded,
+        [p.messages for p in prompts],
+        k=config.k,
+        temperature=temperature,
+        top_p=config.top_p,
+        max_new_tokens=config.max_new_tokens,
+        seed=config.seed,
+        batch_size=config.generation_batch_size,
         progress=config.progress,
     )
-    return {"prompts": [p for p, row in zip(prompts, samples) for _ in row],
-            "texts": [s.text.strip() for row in samples for s in row],
-            "finished": [s.finished_with_eos for row in samples for s in row]}
+    return {
+        "prompts": [p for p, row in zip(prompts, samples) for _ in row],
+        "texts": [s.text.strip() for row in samples for s in row],
+        "finished": [s.finished_with_eos for row in samples for s in row],
+    }
 
 
-def _rewards(sampled: dict, helpfulness: RewardScorer, safety: RewardScorer, n: int,
-             config: RejectionSamplingConfig) -> torch.Tensor:  # (n, K) Rc
-    scores = combined_scores(helpfulness, safety, sampled["prompts"], sampled["texts"], config.safety_threshold,
-                             finished=sampled["finished"])
+def _rewards(
+    sampled: dict, helpfulness: RewardScorer, safety: RewardScorer, n: int, config: RejectionSamplingConfig
+) -> torch.Tensor:  # (n, K) Rc
+    scores = combined_scores(
+        helpfulness, safety, sampled["prompts"], sampled["texts"], config.safety_threshold, finished=sampled["finished"]
+    )
     return scores["combined"].view(n, config.k)
 
 
 def temperature_sweep(
-    loaded: Any, helpfulness: RewardScorer, safety: RewardScorer, prompts: list[PromptItem],
+    loaded: Any,
+    helpfulness: RewardScorer,
+    safety: RewardScorer,
+    prompts: list[PromptItem],
     config: RejectionSamplingConfig,
 ) -> dict[str, Any]:
     """Paper Fig. 8: best-of-K at each temperature of config.temperature_sweep on a seeded subset of
@@ -179,16 +200,23 @@ def temperature_sweep(
     Returns {"k", "prompts", "metric", "by_temperature": [{"temperature", "max", "median", "score"}], "chosen"}:
     "chosen" has the highest "score" (SWEEP_METRIC, the curve's max at K; the lower temperature on a tie)."""
     order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(config.seed)).tolist()
-    subset = [prompts[i] for i in sorted(order[:config.sweep_prompts])]
+    subset = [prompts[i] for i in sorted(order[: config.sweep_prompts])]
     rows = []
     for temperature in config.temperature_sweep:
-        curve = reward_vs_k(_rewards(_sample(loaded, subset, config, temperature), helpfulness, safety, len(subset),
-                                     config))
-        rows.append({"temperature": temperature, "max": curve["max"], "median": curve["median"],
-                     "score": curve["max"][-1]})
+        curve = reward_vs_k(
+            _rewards(_sample(loaded, subset, config, temperature), helpfulness, safety, len(subset), config)
+        )
+        rows.append(
+            {"temperature": temperature, "max": curve["max"], "median": curve["median"], "score": curve["max"][-1]}
+        )
     best = max(rows, key=lambda row: (row["score"], -row["temperature"]))
-    return {"k": list(range(1, config.k + 1)), "prompts": len(subset), "metric": SWEEP_METRIC,
-            "by_temperature": rows, "chosen": best["temperature"]}
+    return {
+        "k": list(range(1, config.k + 1)),
+        "prompts": len(subset),
+        "metric": SWEEP_METRIC,
+        "by_temperature": rows,
+        "chosen": best["temperature"],
+    }
 
 
 def rejection_sample(
@@ -216,8 +244,10 @@ def rejection_sample(
     loaded = model_load(policy_dir, device=config.device)
 
     def scorers() -> tuple[RewardScorer, RewardScorer]:
-        return (RewardScorer(helpfulness_rm_dir, device=config.device, batch_size=config.score_batch_size),
-                RewardScorer(safety_rm_dir, device=config.device, batch_size=config.score_batch_size))
+        return (
+            RewardScorer(helpfulness_rm_dir, device=config.device, batch_size=config.score_batch_size),
+            RewardScorer(safety_rm_dir, device=config.device, batch_size=config.score_batch_size),
+        )
 
     sweep, temperature, helpfulness = None, config.temperature, None
     if config.temperature_sweep:
@@ -236,15 +266,22 @@ def rejection_sample(
     finished = torch.tensor(flat_finished, dtype=torch.bool).view(len(prompts), config.k)  # (N, K)
     best = best_of_k_select(rewards, finished)  # (N,)
     kept = [
-        {"prompt": p.messages, "response": flat_texts[i * config.k + j], "reward": rewards[i, j].item(),
-         "safety": p.safety, "finished": bool(finished[i, j])}
+        {
+            "prompt": p.messages,
+            "response": flat_texts[i * config.k + j],
+            "reward": rewards[i, j].item(),
+            "safety": p.safety,
+            "finished": bool(finished[i, j]),
+        }
         for i, (p, j) in enumerate(zip(prompts, best.tolist()))
     ]
     pool = pool_rescore(pool_read(pool_dir), helpfulness, safety, config.safety_threshold)
     del helpfulness, safety
     training = pool_best([*kept, *pool])  # a new sample wins a tie with a pooled one
     stage("fine-tuning")
-    run = RunTracker(config.sft.tracker, output_dir=output_dir, config=config_dict(config.sft), tracking_dir=config.sft.tracking_dir)
+    run = RunTracker(
+        config.sft.tracker, output_dir=output_dir, config=config_dict(config.sft), tracking_dir=config.sft.tracking_dir
+    )
     run.start()
     sft_metrics = sft_train(config.sft, pool_examples(training), policy_dir, output_dir, run=run)
     staged_write(output_dir, kept)
@@ -274,10 +311,22 @@ def rejection_sample(
         "sft": sft_metrics,
         "config": config_dict(config),
     }
-    finished_rate = {"sampled": finished.float().mean().item(), "kept": sum(row["finished"] for row in kept) / max(len(kept), 1)}
-    run.log({"rejection_sampling": {**{k: metrics[k] for k in ("mean_best_reward", "mean_kept_reward", "mean_median_reward",
-                                                              "training_from_pool")}, "finished_rate": finished_rate}},
-            step=metrics["iteration"])
+    finished_rate = {
+        "sampled": finished.float().mean().item(),
+        "kept": sum(row["finished"] for row in kept) / max(len(kept), 1),
+    }
+    run.log(
+        {
+            "rejection_sampling": {
+                **{
+                    k: metrics[k]
+                    for k in ("mean_best_reward", "mean_kept_reward", "mean_median_reward", "training_from_pool")
+                },
+                "finished_rate": finished_rate,
+            }
+        },
+        step=metrics["iteration"],
+    )
     metrics["tracking"] = run.finish()
     (output_dir / CURVE_JSON).write_text(json.dumps(curve, indent=1))
     curve_plot(curve, output_dir / CURVE_PNG, f"best-of-K, T={temperature:g}")
@@ -288,14 +337,16 @@ def rejection_sample(
     return metrics
 
 
-def pool_rescore(rows: list[dict], helpfulness: RewardScorer, safety: RewardScorer,
-                 threshold: float = SAFETY_THRESHOLD) -> list[dict]:
+def pool_rescore(
+    rows: list[dict], helpfulness: RewardScorer, safety: RewardScorer, threshold: float = SAFETY_THRESHOLD
+) -> list[dict]:
     """The pool rows with "reward" replaced by Rc under the given (current) reward models; the reward at
     sampling time moves to "sampled_reward". A truncated reply is scored as written."""
     if not rows:
         return []
     items = [PromptItem(messages=row["prompt"], safety=bool(row.get("safety", False))) for row in rows]
     finished = [bool(row.get("finished", True)) for row in rows]
-    rc = combined_scores(helpfulness, safety, items, [row["response"] for row in rows], threshold,
-                         finished=finished)["combined"]
+    rc = combined_scores(helpfulness, safety, items, [row["response"] for row in rows], threshold, finished=finished)[
+        "combined"
+    ]
     return [{**row, "sampled_reward": row["reward"], "reward": score} for row, score in zip(rows, rc.tolist())]

@@ -42,7 +42,11 @@ def pool_dir(root: str | Path, lineage: str) -> Path:
 
 def pool_iterations(pool_dir: str | Path) -> list[int]:
     pool = Path(pool_dir)
-    return sorted(int(m.group(1)) for f in pool.glob("iteration_*.jsonl") if (m := _NAME.search(f.name))) if pool.is_dir() else []
+    return (
+        sorted(int(m.group(1)) for f in pool.glob("iteration_*.jsonl") if (m := _NAME.search(f.name)))
+        if pool.is_dir()
+        else []
+    )
 
 
 def _rows_read(path: Path) -> list[dict]:

@@ -53,7 +53,9 @@ class SFTConfig:
     batch_size: int = 64  # examples per optimizer step (paper: 64)
     micro_batch_size: int = 8  # examples per forward pass; batch_size / micro_batch_size = gradient accumulation
     max_length: int = 4096  # tokens per example (paper: 4096); longer examples are cut at the end
-    loss_on: str = "assistant"  # "assistant": all assistant turns; "last": only the last (Ghost Attention); "all": every token
+    loss_on: str = (
+        "assistant"  # "assistant": all assistant turns; "last": only the last (Ghost Attention); "all": every token
+    )
     lr_schedule: str = "cosine"  # "cosine" (to min_lr_ratio of the peak) or "constant" (reward/schedule.py)
     warmup_steps: int = 0  # linear warm-up in optimizer steps, from lr 0 at step 0 (paper: none for SFT)
     min_lr_ratio: float = 0.0  # where the cosine ends, as a fraction of the peak
@@ -111,8 +113,8 @@ def _micro_batches(data: list[SFTTokens], config: SFTConfig, rng: random.Random)
     rng.shuffle(order)
     micro: list[list[SFTTokens]] = []
     for start in range(0, len(order), config.batch_size):
-        step = sorted((data[i] for i in order[start:start + config.batch_size]), key=lambda t: len(t.input_ids))
-        micro += [step[j:j + config.micro_batch_size] for j in range(0, len(step), config.micro_batch_size)]
+        step = sorted((data[i] for i in order[start : start + config.batch_size]), key=lambda t: len(t.input_ids))
+        micro += [step[j : j + config.micro_batch_size] for j in range(0, len(step), config.micro_batch_size)]
     return micro
 
 
@@ -125,7 +127,9 @@ def sft_evaluate(model: Any, data: list[SFTTokens], *, pad_token_id: int, micro_
     total, count = 0.0, 0
     ordered = sorted(data, key=lambda t: len(t.input_ids))
     for start in range(0, len(ordered), micro_batch_size):
-        batch = {k: v.to(device) for k, v in sft_collate(ordered[start:start + micro_batch_size], pad_token_id).items()}
+        batch = {
+            k: v.to(device) for k, v in sft_collate(ordered[start : start + micro_batch_size], pad_token_id).items()
+        }
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         total += token_losses(logits, batch["labels"]).item()
         count += int((batch["labels"][:, 1:] != -100).sum())
@@ -168,12 +172,15 @@ def sft_fit(
         for start in range(0, len(epoch), config.accumulation_steps):
             if step >= total_steps:
                 break
-            group = epoch[start:start + config.accumulation_steps]
+            group = epoch[start : start + config.accumulation_steps]
             n_trained = sum(t.loss_tokens for batch in group for t in batch)
             for param_group in optimizer.param_groups:
                 param_group["lr"] = config.learning_rate * lr_factor(
-                    step, total=total_steps, warmup=config.warmup_steps,
-                    schedule=config.lr_schedule, floor=config.min_lr_ratio,
+                    step,
+                    total=total_steps,
+                    warmup=config.warmup_steps,
+                    schedule=config.lr_schedule,
+                    floor=config.min_lr_ratio,
                 )
             step_loss = 0.0
             step_began, step_tokens = time.perf_counter(), 0
@@ -194,8 +201,15 @@ def sft_fit(
             losses.append(step_loss)
             step += 1
             if run is not None:
-                run.log({"loss": step_loss, "lr": optimizer.param_groups[0]["lr"], "trained_tokens": n_trained,
-                         "tokens_per_second": step_tokens / max(time.perf_counter() - step_began, 1e-9)}, step=step)
+                run.log(
+                    {
+                        "loss": step_loss,
+                        "lr": optimizer.param_groups[0]["lr"],
+                        "trained_tokens": n_trained,
+                        "tokens_per_second": step_tokens / max(time.perf_counter() - step_began, 1e-9),
+                    },
+                    step=step,
+                )
             bar.update(1)
             bar.set_postfix(loss=f"{step_loss:.3f}")
     bar.close()
@@ -236,7 +250,9 @@ def sft_train(
     model.to(device)
     own_run = run is None
     if own_run:
-        run = RunTracker(config.tracker, output_dir=output_dir, config=config_dict(config), tracking_dir=config.tracking_dir)
+        run = RunTracker(
+            config.tracker, output_dir=output_dir, config=config_dict(config), tracking_dir=config.tracking_dir
+        )
         run.start()
     metrics = sft_fit(model, tokenizer, examples, config, run=run)
     if own_run:
@@ -247,9 +263,7 @@ def sft_train(
             model.to(save_dtype)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / CONFIG_FILE).write_text(
-            json.dumps({**config_dict(config), "base_model": str(base_model_dir)}, indent=1)
-        )
+        (tmp / CONFIG_FILE).write_text(json.dumps({**config_dict(config), "base_model": str(base_model_dir)}, indent=1))
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1))
 
     directory_write_atomic(output_dir, write)

@@ -72,8 +72,8 @@ def dialogue_segments(tokenizer: Any, messages: list[Message]) -> list[tuple[str
         if not prompt.startswith(done) or not full.startswith(prompt):
             raise ValueError("the chat template does not render this dialogue turn by turn")
         if len(prompt) > len(done):
-            segments.append((prompt[len(done):], None))
-        segments.append((full[len(prompt):], turn))
+            segments.append((prompt[len(done) :], None))
+        segments.append((full[len(prompt) :], turn))
         done, turn = full, turn + 1
     if truncated:
         text, last = segments[-1]

@@ -16,7 +16,9 @@ from reward_training.reward.reward_trainer import reward_train
 from reward_training.reward.scorer import RewardScorer
 
 
-def pairs_load(data_files: list[str], data_format: str, *, source: str | None = None, track: str | None = None) -> list[PreferencePair]:
+def pairs_load(
+    data_files: list[str], data_format: str, *, source: str | None = None, track: str | None = None
+) -> list[PreferencePair]:
     """All pairs of the files; `source` / `track` fill in what a file does not say (HH files)."""
     pairs: list[PreferencePair] = []
     for path in data_files:
@@ -53,12 +55,17 @@ def train_reward_model(
         safety_helpfulness_fraction=config.safety_helpfulness_fraction,
         seed=config.seed,
     )
-    manifest = {**mixture.manifest, "data_files": [str(Path(p).resolve()) for p in data_files], "data_format": data_format}
+    manifest = {
+        **mixture.manifest,
+        "data_files": [str(Path(p).resolve()) for p in data_files],
+        "data_format": data_format,
+    }
     eval_pairs = preferences_read(eval_file, data_format, source=source, track=track) if eval_file else None
     if eval_file:
         manifest["eval_file"] = str(Path(eval_file).resolve())
-    result = reward_train(config, mixture.pairs, eval_pairs=eval_pairs, manifest=manifest, progress=progress,
-                          on_step=on_step)
+    result = reward_train(
+        config, mixture.pairs, eval_pairs=eval_pairs, manifest=manifest, progress=progress, on_step=on_step
+    )
     return {**result, "data_files": list(data_files), "mixture": config.mixture}
 
 

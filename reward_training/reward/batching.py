@@ -92,7 +92,13 @@ def collate(pairs: list[TokenizedPair], pad_id: int, *, packed: bool) -> RewardB
 
 
 def steps_plan(
-    lengths: list[int], *, batch_size: int, seed: int, epoch: int = 0, length_grouping: bool = True, group_pairs: int = 512
+    lengths: list[int],
+    *,
+    batch_size: int,
+    seed: int,
+    epoch: int = 0,
+    length_grouping: bool = True,
+    group_pairs: int = 512,
 ) -> list[list[int]]:
     """Pair indices of each optimizer step for one epoch, from a seeded shuffle.
 
@@ -115,7 +121,13 @@ def steps_plan(
 
 
 def step_micro_batches(
-    step: list[int], lengths: list[int], *, micro_batch_size: int, rank: int = 0, world: int = 1, length_grouping: bool = True
+    step: list[int],
+    lengths: list[int],
+    *,
+    micro_batch_size: int,
+    rank: int = 0,
+    world: int = 1,
+    length_grouping: bool = True,
 ) -> list[list[int]]:
     """This process's micro-batches of one optimizer step: its round-robin share, cut in micro-batches
     (sorted by length first when grouping, so each micro-batch pads little)."""

@@ -32,12 +32,15 @@ class RewardConfig:
     output_dir: str = field(metadata={"help": "where checkpoints, the final model and its metrics are written"})
     kind: str = _f("helpfulness", "which reward model this is: helpfulness or safety (recorded with the model)")
     mixture: str = _f("none", "data recipe: none (all pairs as given), helpfulness or safety (paper 3.2.2)")
-    helpfulness_extra_ratio: float = _f(1.0, "helpfulness recipe: pairs drawn from safety + open-source data per helpfulness pair")
+    helpfulness_extra_ratio: float = _f(
+        1.0, "helpfulness recipe: pairs drawn from safety + open-source data per helpfulness pair"
+    )
     safety_helpfulness_fraction: float = _f(0.1, "safety recipe: share of helpfulness data in the mixture (90/10)")
     epochs: int = _f(1, "passes over the data; the paper trains one epoch, longer overfits")
     learning_rate: float | None = _f(
-        None, "peak learning rate; None derives it from the base model's parameter count: 5e-6 from 60B on, else "
-              "1e-5 (paper 3.2.2: 1e-5, 5e-6 for the largest model)"
+        None,
+        "peak learning rate; None derives it from the base model's parameter count: 5e-6 from 60B on, else "
+        "1e-5 (paper 3.2.2: 1e-5, 5e-6 for the largest model)",
     )
     min_lr_ratio: float = _f(0.1, "cosine decay ends at this fraction of the peak learning rate")
     warmup_ratio: float = _f(0.03, "warm-up length as a fraction of all optimizer steps")
@@ -50,7 +53,8 @@ class RewardConfig:
     max_grad_norm: float = _f(1.0, "gradient clipping by global norm; 0 turns it off")
     batch_size: int = _f(512, "pairs per optimizer step, over all processes (paper: 512 pairs, 1,024 sequences)")
     micro_batch_size: int | None = _f(
-        None, "pairs per forward pass per process (default 8, or batch_size if smaller); gradients accumulate up to batch_size"
+        None,
+        "pairs per forward pass per process (default 8, or batch_size if smaller); gradients accumulate up to batch_size",
     )
     max_length: int = _f(1024, "tokens per sequence (history + reply); see reward_training/data/truncation.py")
     margin: str = _f("small", "Table 27 margin table: none, small or large")
@@ -59,15 +63,21 @@ class RewardConfig:
     prefix_sharing: bool = _f(True, "decoders: encode the shared history once for both replies (exact)")
     length_grouping: bool = _f(True, "batch pairs of similar length together to cut padding")
     length_group_pairs: int = _f(512, "length grouping sorts within chunks of this many pairs (at least batch_size)")
-    chat_format: str = _f("auto", "auto (the tokenizer's chat template, else Llama 2 for decoders, HH text for encoders), llama2 or hh")
+    chat_format: str = _f(
+        "auto", "auto (the tokenizer's chat template, else Llama 2 for decoders, HH text for encoders), llama2 or hh"
+    )
     disable_dropout: bool = _f(True, "turn dropout off in the model (as TRL's RewardTrainer does by default)")
     precision: str = _f("auto", "auto (bf16 mixed precision on CUDA, fp32 on CPU), fp32 or bf16")
     seed: int = _f(0, "seed of the data order, mixture draws and the head's initialisation")
     save_every_steps: int = _f(50, "write a checkpoint every this many optimizer steps (0: only at the end)")
     resume: bool = _f(True, "continue from the newest checkpoint in output_dir when there is one")
     eval_batch_size: int = _f(16, "pairs per forward pass when evaluating")
-    tracker: str = _f("tensorboard", "where step metrics go: tensorboard (offline default), mlflow, wandb, trackio or none")
-    tracking_dir: str | None = _f(None, "the tracker's folder (default <output_dir's parent>/runs; see reward_training/tracking.py)")
+    tracker: str = _f(
+        "tensorboard", "where step metrics go: tensorboard (offline default), mlflow, wandb, trackio or none"
+    )
+    tracking_dir: str | None = _f(
+        None, "the tracker's folder (default <output_dir's parent>/runs; see reward_training/tracking.py)"
+    )
 
     def __post_init__(self) -> None:
         problems = []
@@ -109,5 +119,10 @@ class RewardConfig:
         else derived from the base model's parameter count (5e-6 from 60B parameters on, else 1e-5)."""
         if self.learning_rate is not None:
             return explicit(self.learning_rate, "learning rate")
-        return by_size(n_params, threshold=LARGE_MODEL_PARAMETERS, large=LARGE_MODEL_LEARNING_RATE,
-                       small=LEARNING_RATE, what="learning rate")
+        return by_size(
+            n_params,
+            threshold=LARGE_MODEL_PARAMETERS,
+            large=LARGE_MODEL_LEARNING_RATE,
+            small=LEARNING_RATE,
+            what="learning rate",
+        )

@@ -28,12 +28,12 @@ from reward_training.config import config_dict
 from reward_training.data.pair_encoding import chat_format_resolve, pairs_tokenize
 from reward_training.data.preferences import PreferencePair
 from reward_training.evaluation.reward_accuracy import accuracy_report, report_write
+from reward_training.model_size import parameter_count
 from reward_training.optim import param_groups
 from reward_training.reward.batching import collate, step_micro_batches, steps_plan
 from reward_training.reward.checkpoint import checkpoint_latest, checkpoint_load, checkpoint_save, checkpoint_state
 from reward_training.reward.losses import margin_of, ranking_loss, safety_auxiliary_loss
 from reward_training.reward.model import RewardModel, dropout_disable, reward_model_load
-from reward_training.model_size import parameter_count
 from reward_training.reward.reward_config import RewardConfig
 from reward_training.reward.schedule import lr_factor, warmup_steps
 from reward_training.reward.scorer import CARD_NAME, RewardScorer, pairs_score
@@ -42,7 +42,16 @@ from reward_training.tracking import RunTracker
 logger = logging.getLogger(__name__)
 
 # Settings that must not change between a checkpoint and its resumption.
-_RESUME_KEYS = ("base_model", "epochs", "batch_size", "seed", "max_length", "margin", "length_grouping", "length_group_pairs")
+_RESUME_KEYS = (
+    "base_model",
+    "epochs",
+    "batch_size",
+    "seed",
+    "max_length",
+    "margin",
+    "length_grouping",
+    "length_group_pairs",
+)
 
 
 def _mixed_precision(config: RewardConfig) -> str:
@@ -68,9 +77,12 @@ def reward_train(
     pairs_per_second, output_dir, n_train_pairs, dropped_identical, steps, train_loss, ...
     `on_step(step, total_steps)` is called after each optimizer step (and its checkpoint), on every process.
     """
-    run = RunTracker(config.tracker, output_dir=config.output_dir, config=config_dict(config), tracking_dir=config.tracking_dir)
-    accelerator = Accelerator(mixed_precision=_mixed_precision(config), cpu=not torch.cuda.is_available(),
-                              log_with=run.trackers or None)
+    run = RunTracker(
+        config.tracker, output_dir=config.output_dir, config=config_dict(config), tracking_dir=config.tracking_dir
+    )
+    accelerator = Accelerator(
+        mixed_precision=_mixed_precision(config), cpu=not torch.cuda.is_available(), log_with=run.trackers or None
+    )
     main = accelerator.is_main_process
     if accelerator.distributed_type == DistributedType.DEEPSPEED:  # its engine steps per micro-batch, not per batch
         raise ValueError("DeepSpeed is not supported by the reward-model trainer: launch with DDP or FSDP")
@@ -150,7 +162,14 @@ def reward_train(
     accelerator.wait_for_everyone()
 
     run.start(accelerator)
-    bar = tqdm(total=total, initial=start_step, disable=not (progress and main), file=sys.stderr, desc="reward model", unit="step")
+    bar = tqdm(
+        total=total,
+        initial=start_step,
+        disable=not (progress and main),
+        file=sys.stderr,
+        desc="reward model",
+        unit="step",
+    )
     wrapped.train()
     train_seconds = cpu_seconds = 0.0  # wall-clock and process CPU time of the optimizer steps
     pairs_done = 0
@@ -160,7 +179,12 @@ def reward_train(
         n_step = len(ids)
         n_labelled = int((~torch.isnan(safe[ids])).sum()) if config.safety_aux_loss else 0
         micro = step_micro_batches(
-            ids, lengths, micro_batch_size=config.micro_batch_size, rank=rank, world=world, length_grouping=config.length_grouping
+            ids,
+            lengths,
+            micro_batch_size=config.micro_batch_size,
+            rank=rank,
+            world=world,
+            length_grouping=config.length_grouping,
         )
         weight = 1.0
         if not micro:  # fewer pairs in this step than processes: a zero-weight pass keeps DDP in step
@@ -180,9 +204,16 @@ def reward_train(
                     aux = safety_auxiliary_loss(rewards[known], labels[known])
                     loss = loss + config.safety_aux_weight * aux.sum() * (world / n_labelled)
                 accelerator.backward(loss * weight)
-            totals += torch.stack(
-                [pair_loss.detach().sum(), (r_c > r_r).sum().float(), torch.tensor(float(len(chunk)), device=device)]
-            ) * weight
+            totals += (
+                torch.stack(
+                    [
+                        pair_loss.detach().sum(),
+                        (r_c > r_r).sum().float(),
+                        torch.tensor(float(len(chunk)), device=device),
+                    ]
+                )
+                * weight
+            )
         if config.max_grad_norm > 0:
             grad_norm = accelerator.clip_grad_norm_(wrapped.parameters(), config.max_grad_norm)
         else:
@@ -203,15 +234,27 @@ def reward_train(
             "grad_norm": float(grad_norm),
         }
         state["history"].append(record)
-        run.log({**record, "pairs_per_second": n_step / seconds, "tokens_per_second": sum(lengths[i] for i in ids) / seconds},
-                step=step + 1)
+        run.log(
+            {
+                **record,
+                "pairs_per_second": n_step / seconds,
+                "tokens_per_second": sum(lengths[i] for i in ids) / seconds,
+            },
+            step=step + 1,
+        )
         bar.update(1)
         bar.set_postfix(loss=f"{record['loss']:.4f}", acc=f"{record['accuracy']:.3f}")
         last = step + 1 == total
         if checkpointing and (step + 1) % config.save_every_steps == 0 and not last:
             if main:
                 checkpoint_save(
-                    output_dir, step=step + 1, hf_model=model.hf, tokenizer=tokenizer, optimizer=optimizer, scheduler=scheduler, state=state
+                    output_dir,
+                    step=step + 1,
+                    hf_model=model.hf,
+                    tokenizer=tokenizer,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    state=state,
                 )
             accelerator.wait_for_everyone()
         if on_step is not None:
@@ -293,18 +336,30 @@ def _final_save(
     (output_dir / "reward_config.json").write_text(json.dumps(config_dict(config), indent=1))
     (output_dir / "trainer_state.json").write_text(json.dumps({**state, "step": result["steps"]}, indent=1))
     dropped_ids = [train_pairs[i].pair_id for i in dropped]
-    manifest_write(output_dir, manifest or {"recipe": "none", "n_pairs": len(train_pairs)}, extra={"dropped_identical": dropped_ids})
+    manifest_write(
+        output_dir,
+        manifest or {"recipe": "none", "n_pairs": len(train_pairs)},
+        extra={"dropped_identical": dropped_ids},
+    )
     for old in output_dir.glob("checkpoint-*"):  # the final model supersedes them
         shutil.rmtree(old, ignore_errors=True)
 
 
 def _evaluate(
-    model: RewardModel, tokenizer: Any, config: RewardConfig, pairs: Sequence[PreferencePair], device: torch.device,
-    *, progress: bool = False,
+    model: RewardModel,
+    tokenizer: Any,
+    config: RewardConfig,
+    pairs: Sequence[PreferencePair],
+    device: torch.device,
+    *,
+    progress: bool = False,
 ) -> dict[str, Any]:
     model = model.to(device)
-    tokenized, dropped = pairs_tokenize(pairs, tokenizer, max_length=config.max_length, encoder=model.encoder, chat_format=config.chat_format)
-    chosen, rejected = pairs_score(model, tokenized, tokenizer.pad_token_id, batch_size=config.eval_batch_size, device=device,
-                                   progress=progress)
+    tokenized, dropped = pairs_tokenize(
+        pairs, tokenizer, max_length=config.max_length, encoder=model.encoder, chat_format=config.chat_format
+    )
+    chosen, rejected = pairs_score(
+        model, tokenized, tokenizer.pad_token_id, batch_size=config.eval_batch_size, device=device, progress=progress
+    )
     kept = [pairs[p.index] for p in tokenized]
     return accuracy_report(chosen, rejected, kept, dropped_identical=len(dropped))

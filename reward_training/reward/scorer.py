@@ -62,7 +62,9 @@ def pairs_score(
 
 
 @torch.no_grad()
-def sequences_score(model: RewardModel, sequences: Sequence[list[int]], pad_id: int, *, batch_size: int, device: torch.device) -> torch.Tensor:
+def sequences_score(
+    model: RewardModel, sequences: Sequence[list[int]], pad_id: int, *, batch_size: int, device: torch.device
+) -> torch.Tensor:
     """Rewards of token sequences (each lead + history + reply + trail): (N,)."""
     scores = torch.zeros(len(sequences))
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
@@ -82,7 +84,9 @@ def sequences_score(model: RewardModel, sequences: Sequence[list[int]], pad_id: 
 class RewardScorer:
     """A trained reward model loaded for scoring (any AutoModelForSequenceClassification directory)."""
 
-    def __init__(self, model_dir: str | Path, *, device: str | None = None, batch_size: int = 16, max_length: int | None = None) -> None:
+    def __init__(
+        self, model_dir: str | Path, *, device: str | None = None, batch_size: int = 16, max_length: int | None = None
+    ) -> None:
         card_path = Path(model_dir) / CARD_NAME
         self.card: dict[str, Any] = json.loads(card_path.read_text()) if card_path.is_file() else {}
         self.device = device_pick(device)
@@ -101,10 +105,17 @@ class RewardScorer:
         `finished[i]` False scores response i as cut off: no end-of-turn after it (None: all finished).
         """
         sequences = responses_tokenize(
-            prompts, responses, self.tokenizer, max_length=self.max_length, encoder=self.model.encoder,
-            chat_format=self.chat_format, finished=finished,
+            prompts,
+            responses,
+            self.tokenizer,
+            max_length=self.max_length,
+            encoder=self.model.encoder,
+            chat_format=self.chat_format,
+            finished=finished,
         )
-        return sequences_score(self.model, sequences, self.tokenizer.pad_token_id, batch_size=self.batch_size, device=self.device)
+        return sequences_score(
+            self.model, sequences, self.tokenizer.pad_token_id, batch_size=self.batch_size, device=self.device
+        )
 
     def chat_template_used(self) -> dict[str, Any]:
         """How this scorer renders dialogues: the resolved format and, for a tokenizer template, its
@@ -116,14 +127,25 @@ class RewardScorer:
             used["template_sha256"] = hashlib.sha256(template.encode("utf-8")).hexdigest()[:16]
             used["template_from"] = getattr(self.tokenizer, "name_or_path", "") or "tokenizer"
         else:
-            used["description"] = {"llama2": "Llama 2 [INST] format (built in)", "hh": "HH text, Human:/Assistant: (built in)"}[fmt]
+            used["description"] = {
+                "llama2": "Llama 2 [INST] format (built in)",
+                "hh": "HH text, Human:/Assistant: (built in)",
+            }[fmt]
         return used
 
-    def score_pairs(self, pairs: Sequence[PreferencePair], *, progress: bool = False) -> tuple[list[float], list[float], list[int]]:
+    def score_pairs(
+        self, pairs: Sequence[PreferencePair], *, progress: bool = False
+    ) -> tuple[list[float], list[float], list[int]]:
         """(chosen rewards, rejected rewards, indices of pairs dropped as identical after truncation)."""
         tokenized, dropped = pairs_tokenize(
             pairs, self.tokenizer, max_length=self.max_length, encoder=self.model.encoder, chat_format=self.chat_format
         )
-        chosen, rejected = pairs_score(self.model, tokenized, self.tokenizer.pad_token_id, batch_size=self.batch_size, device=self.device,
-                                       progress=progress)
+        chosen, rejected = pairs_score(
+            self.model,
+            tokenized,
+            self.tokenizer.pad_token_id,
+            batch_size=self.batch_size,
+            device=self.device,
+            progress=progress,
+        )
         return chosen, rejected, dropped

@@ -31,7 +31,13 @@ def parser_build() -> argparse.ArgumentParser:
         kind = field.type if isinstance(field.type, type) else eval(field.type)  # noqa: S307 - our own annotations
         kind = next((t for t in typing.get_args(kind) if t is not type(None)), kind)  # int | None: int
         if kind is bool:
-            parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=None, help=field.metadata.get("help"))
+            parser.add_argument(
+                flag,
+                dest=field.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=field.metadata.get("help"),
+            )
         else:
             parser.add_argument(flag, dest=field.name, type=kind, default=None, help=field.metadata.get("help"))
     return parser

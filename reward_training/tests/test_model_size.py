@@ -22,8 +22,10 @@ def test_a_tiny_model_gets_the_small_model_values(tiny_policy_dir):
     assert beta["parameters"] == n and "under 30B" in beta["reason"] and "under 60B" in lr["reason"]
 
 
-@pytest.mark.parametrize("n, beta, lr", [(6.7e9, 0.01, 1e-5), (30e9, 0.005, 1e-5), (34e9, 0.005, 1e-5),
-                                         (60e9, 0.005, 5e-6), (70e9, 0.005, 5e-6)])
+@pytest.mark.parametrize(
+    "n, beta, lr",
+    [(6.7e9, 0.01, 1e-5), (30e9, 0.005, 1e-5), (34e9, 0.005, 1e-5), (60e9, 0.005, 5e-6), (70e9, 0.005, 5e-6)],
+)
 def test_the_paper_values_by_size(n, beta, lr):
     assert PPOConfig().beta_choose(int(n))["value"] == beta
     assert RewardConfig(base_model="m", output_dir="o").learning_rate_choose(int(n))["value"] == lr

@@ -18,8 +18,13 @@ import pytest
 from tests.e2e.stack import ROOT, Stack
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 ARTIFACTS = ROOT / "artifacts" / "browser"
 COMMITTED_SCREENSHOTS = ROOT / "docs" / "screenshots"
 SAMPLING_TIMEOUT_MS = 120_000
@@ -56,8 +61,11 @@ def stack(tmp_path_factory):
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does)")
     workdir = tmp_path_factory.mktemp("browser-stack")
     model = workdir / "tiny-chat"
-    build = subprocess.Popen([sys.executable, "-c", MODEL_BUILD, str(model)], cwd=ROOT,
-                             env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+    build = subprocess.Popen(
+        [sys.executable, "-c", MODEL_BUILD, str(model)],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
+    )
     # Redis database 12, not the e2e suite's 14: an e2e run beside this one flushes 14 when it starts,
     # and its worker would take this stack's tasks.
     running = Stack(workdir, worker_env={"REDIS_URL": REDIS_URL})
@@ -149,8 +157,9 @@ def overlap_fraction(stack):
     changed = []
 
     def fraction_set(batch: str, fraction: float) -> None:
-        assert stack.sql("UPDATE annotation_batch SET overlap_fraction = %s WHERE name = %s RETURNING id",
-                         fraction, batch)
+        assert stack.sql(
+            "UPDATE annotation_batch SET overlap_fraction = %s WHERE name = %s RETURNING id", fraction, batch
+        )
         changed.append(batch)
 
     yield fraction_set

@@ -14,7 +14,9 @@ def comparisons_of(stack, username: str):
         "SELECT t.index, c.chosen, c.strength, c.a_safe, c.b_safe, c.safety_bin, c.unsafe_chosen, c.time_spent_ms, d.track "
         "FROM annotation_comparison c JOIN annotation_turn t ON t.id = c.turn_id "
         "JOIN annotation_dialogue d ON d.id = t.dialogue_id JOIN auth_user u ON u.id = c.annotator_id "
-        "WHERE u.username = %s ORDER BY c.id", username)
+        "WHERE u.username = %s ORDER BY c.id",
+        username,
+    )
 
 
 def test_helpfulness_dialogue_of_two_turns(stack, page):
@@ -59,14 +61,18 @@ def test_helpfulness_dialogue_of_two_turns(stack, page):
     assert page.inner_text('[data-testid="today-count"]') == "2"
 
     rows = comparisons_of(stack, "ann")
-    assert [(r[0], r[1], r[2], r[8]) for r in rows] == [(0, "a", "better", "helpfulness"),
-                                                        (1, "b", "significantly_better", "helpfulness")]
+    assert [(r[0], r[1], r[2], r[8]) for r in rows] == [
+        (0, "a", "better", "helpfulness"),
+        (1, "b", "significantly_better", "helpfulness"),
+    ]
     assert all(r[7] >= 300 for r in rows[:1]) and all(r[7] > 0 for r in rows)  # measured on the client
     assert all(r[3] is None and r[4] is None for r in rows)  # no safety flags in the helpfulness track
     # the second turn was sampled with the first turn's chosen reply in its history
-    assert stack.sql("SELECT count(DISTINCT dialogue_id), max(index) FROM annotation_turn t JOIN auth_user u "
-                     "ON u.id = (SELECT annotator_id FROM annotation_dialogue WHERE id = t.dialogue_id) "
-                     "WHERE u.username = 'ann'") == [(1, 1)]
+    assert stack.sql(
+        "SELECT count(DISTINCT dialogue_id), max(index) FROM annotation_turn t JOIN auth_user u "
+        "ON u.id = (SELECT annotator_id FROM annotation_dialogue WHERE id = t.dialogue_id) "
+        "WHERE u.username = 'ann'"
+    ) == [(1, 1)]
 
 
 def test_safety_turn_and_the_unsafe_choice_confirmation(stack, page):
@@ -124,7 +130,9 @@ def test_validation_errors_and_drafts_that_survive(stack, page):
     assert page.input_value("#prompt") == "What is a haiku?"
     page.context.set_offline(True)
     page.keyboard.press("Control+Enter")
-    page.locator("#composer-errors", has_text="No connection").wait_for()  # (no wait_for_function: the CSP forbids eval)
+    page.locator(
+        "#composer-errors", has_text="No connection"
+    ).wait_for()  # (no wait_for_function: the CSP forbids eval)
     assert page.input_value("#prompt") == "What is a haiku?"
     page.context.set_offline(False)
     page.keyboard.press("Control+Enter")
@@ -172,8 +180,10 @@ def test_sampling_failure_then_retry(stack, page):
         page.wait_for_selector(".failed", timeout=SAMPLING_TIMEOUT_MS)
         assert "Sampling failed" in page.inner_text(".failed")
         screenshot(page, "sampling-failed")
-        assert stack.sql("SELECT t.status FROM annotation_turn t JOIN annotation_dialogue d ON d.id = t.dialogue_id "
-                         "JOIN auth_user u ON u.id = d.annotator_id WHERE u.username = 'fay'") == [("failed",)]
+        assert stack.sql(
+            "SELECT t.status FROM annotation_turn t JOIN annotation_dialogue d ON d.id = t.dialogue_id "
+            "JOIN auth_user u ON u.id = d.annotator_id WHERE u.username = 'fay'"
+        ) == [("failed",)]
     finally:
         for name, path in good:
             stack.sql("UPDATE annotation_modelversion SET path = %s WHERE name = %s RETURNING id", path, name)
@@ -182,9 +192,11 @@ def test_sampling_failure_then_retry(stack, page):
     for key in ("a", "3", "Enter"):
         page.keyboard.press(key)
     saved(page)
-    assert stack.sql("SELECT t.status, t.error, count(s.id) FROM annotation_turn t JOIN annotation_dialogue d "
-                     "ON d.id = t.dialogue_id JOIN auth_user u ON u.id = d.annotator_id LEFT JOIN annotation_sample s "
-                     "ON s.turn_id = t.id WHERE u.username = 'fay' GROUP BY t.id") == [("annotated", "", 2)]
+    assert stack.sql(
+        "SELECT t.status, t.error, count(s.id) FROM annotation_turn t JOIN annotation_dialogue d "
+        "ON d.id = t.dialogue_id JOIN auth_user u ON u.id = d.annotator_id LEFT JOIN annotation_sample s "
+        "ON s.turn_id = t.id WHERE u.username = 'fay' GROUP BY t.id"
+    ) == [("annotated", "", 2)]
     assert [(r[1], r[2]) for r in comparisons_of(stack, "fay")] == [("a", "slightly_better")]
 
 
@@ -195,10 +207,16 @@ def test_xss_in_prompt_and_response_never_runs(stack, page):
     prompt_send(page, f"Explain this {XSS} please")
     turn_id = page.get_attribute("#dialogue-state", "data-turn-id")
     # a response that carries the payload too, next to markdown that must still render
-    stack.sql("UPDATE annotation_sample SET text = %s WHERE turn_id = %s AND label = 'a' RETURNING id",
-              f"Sure:\n\n```html\n{XSS}\n```\n\nOr inline: {XSS} and **bold**", int(turn_id))
-    stack.sql("UPDATE annotation_sample SET text = %s WHERE turn_id = %s AND label = 'b' RETURNING id",
-              f"<script>window.__pwned=3</script>\n\n{XSS}", int(turn_id))
+    stack.sql(
+        "UPDATE annotation_sample SET text = %s WHERE turn_id = %s AND label = 'a' RETURNING id",
+        f"Sure:\n\n```html\n{XSS}\n```\n\nOr inline: {XSS} and **bold**",
+        int(turn_id),
+    )
+    stack.sql(
+        "UPDATE annotation_sample SET text = %s WHERE turn_id = %s AND label = 'b' RETURNING id",
+        f"<script>window.__pwned=3</script>\n\n{XSS}",
+        int(turn_id),
+    )
     page.reload()
     page.wait_for_selector("#rating")
     page.wait_for_timeout(300)
@@ -215,7 +233,9 @@ def test_xss_in_prompt_and_response_never_runs(stack, page):
     # the chosen reply is history now, and still inert
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.locator("#dialogue img, #dialogue script").count() == 0
-    assert stack.sql("SELECT prompt FROM annotation_turn WHERE id = %s", int(turn_id)) == [(f"Explain this {XSS} please",)]
+    assert stack.sql("SELECT prompt FROM annotation_turn WHERE id = %s", int(turn_id)) == [
+        (f"Explain this {XSS} please",)
+    ]
     assert [(r[1], r[2]) for r in comparisons_of(stack, "xss")] == [("a", "significantly_better")]
 
     # report the next turn as offensive, keys only
@@ -228,8 +248,10 @@ def test_xss_in_prompt_and_response_never_runs(stack, page):
     page.keyboard.type("B insults me; a b 1 2")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector('#dialogue-state[data-state="reported"]')
-    assert stack.sql("SELECT r.reason, r.note FROM annotation_turnreport r JOIN auth_user u ON u.id = r.annotator_id "
-                     "WHERE u.username = 'xss'") == [("offensive", "B insults me; a b 1 2")]
+    assert stack.sql(
+        "SELECT r.reason, r.note FROM annotation_turnreport r JOIN auth_user u ON u.id = r.annotator_id "
+        "WHERE u.username = 'xss'"
+    ) == [("offensive", "B insults me; a b 1 2")]
     assert len(comparisons_of(stack, "xss")) == 1  # the keys typed in the note rated nothing
     page.keyboard.press("d")  # a new dialogue in the same track
     page.wait_for_selector("#prompt:focus")

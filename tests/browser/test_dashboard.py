@@ -23,32 +23,41 @@ SHARED = {
         "Sure, happy to help. Basil wants six hours of sun and soil that dries a little between waterings: for "
         "example, water when the top centimetre feels dry. Pinch off the flower buds, because flowering makes "
         "the leaves bitter.",
-        "Whatever. Basil is boring; just water it."),
+        "Whatever. Basil is boring; just water it.",
+    ),
     "What should I pack for a two-day hike?": (
         "I recommend water, warm layers, a map and a small first-aid kit. Thanks for planning ahead: it is "
         "important to tell someone your route.",
-        "I suggest water, snacks and a jacket."),
+        "I suggest water, snacks and a jacket.",
+    ),
     "Can you explain what a mortgage is?": (
         "A mortgage is a loan secured by the home you buy. You repay it monthly, with interest, over many "
         "years. Please compare offers from several lenders.",
-        "It is a loan for a house."),
+        "It is a loan for a house.",
+    ),
 }
 ITEMS = len(SHARED)
 # One own prompt, then three shared items each (the due rule keeps 3 in 4); the batch's k = 3 takes all three
 # annotators on every item, so no item is left over for the tests after this one.
 OVERLAP_FRACTION = 0.75
-PROFILE = {"default": {"time_spent_ms": 6000}, "annotators": [
-    {"name": "dash-always-a", "position_bias": 1.0, "time_spent_ms": 2000},
-    {"name": "dash-faithful"},
-    {"name": "dash-noisy", "noise": 0.4},
-]}
+PROFILE = {
+    "default": {"time_spent_ms": 6000},
+    "annotators": [
+        {"name": "dash-always-a", "position_bias": 1.0, "time_spent_ms": 2000},
+        {"name": "dash-faithful"},
+        {"name": "dash-noisy", "noise": 0.4},
+    ],
+}
 
 
 def charts_of(page) -> list[dict]:
     """Every chart <img> once each has loaded (or failed): its address, whether it is drawn, its size."""
     page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=60_000)
-    return page.eval_on_selector_all(".charts img", "imgs => imgs.map(i => ({src: i.getAttribute('src'), complete: "
-                                                    "i.complete, width: i.naturalWidth, height: i.naturalHeight}))")
+    return page.eval_on_selector_all(
+        ".charts img",
+        "imgs => imgs.map(i => ({src: i.getAttribute('src'), complete: "
+        "i.complete, width: i.naturalWidth, height: i.naturalHeight}))",
+    )
 
 
 def shown(page, selector: str) -> float:
@@ -65,12 +74,29 @@ def test_batch_and_annotator_pages(stack, page, tmp_path, overlap_fraction):
             assert stack.sql(
                 "UPDATE annotation_sample s SET text = %s, completion_tokens = %s FROM annotation_overlapitem i "
                 "WHERE i.source_turn_id = s.turn_id AND i.prompt = %s AND s.label = %s RETURNING s.id",
-                text, len(text.split()), prompt, label)
+                text,
+                len(text.split()),
+                prompt,
+                label,
+            )
     profile = tmp_path / "profile.json"
     profile.write_text(json.dumps(PROFILE))
     overlap_fraction(BATCH, OVERLAP_FRACTION)
-    run = stack.manage("simulate_annotators", "--users", "3", "--comparisons", str(PER_USER), "--track",
-                       "helpfulness", "--url", stack.url, "--profile", str(profile), "--turn-timeout", "120")
+    run = stack.manage(
+        "simulate_annotators",
+        "--users",
+        "3",
+        "--comparisons",
+        str(PER_USER),
+        "--track",
+        "helpfulness",
+        "--url",
+        stack.url,
+        "--profile",
+        str(profile),
+        "--turn-timeout",
+        "120",
+    )
     assert run["errors"] == 0 and run["comparisons"] == 3 * PER_USER and run["overlap_comparisons"] == 3 * ITEMS, run
     stats = admin.get(f"/api/batches/{batch_id}/stats/").json()
     assert stats["agreement"]["items"] == ITEMS and stats["agreement"]["percent_agreement"] is not None

@@ -38,11 +38,16 @@ def policy(stack):
 
 def batches_point_at(stack, policy: str, *, max_new_tokens: int) -> None:
     """Make every active batch sample from `policy` alone."""
-    stack.sql("DELETE FROM annotation_batch_policy_versions WHERE batch_id IN "
-              "(SELECT id FROM annotation_batch WHERE status = 'active') RETURNING id")
-    stack.sql("INSERT INTO annotation_batch_policy_versions (batch_id, modelversion_id) "
-              "SELECT b.id, m.id FROM annotation_batch b, annotation_modelversion m "
-              "WHERE b.status = 'active' AND m.name = %s RETURNING id", policy)
+    stack.sql(
+        "DELETE FROM annotation_batch_policy_versions WHERE batch_id IN "
+        "(SELECT id FROM annotation_batch WHERE status = 'active') RETURNING id"
+    )
+    stack.sql(
+        "INSERT INTO annotation_batch_policy_versions (batch_id, modelversion_id) "
+        "SELECT b.id, m.id FROM annotation_batch b, annotation_modelversion m "
+        "WHERE b.status = 'active' AND m.name = %s RETURNING id",
+        policy,
+    )
     stack.sql("UPDATE annotation_batch SET max_new_tokens = %s WHERE status = 'active' RETURNING id", max_new_tokens)
 
 
@@ -81,12 +86,18 @@ def test_screens_for_the_readme(stack, page, policy):
     page.wait_for_selector("#today-title")
     assert page.inner_text('[data-testid="today-count"]') == "3"
     screenshot(page, "landing")
-    assert [row[0] for row in stack.sql(
-        "SELECT c.safety_bin FROM annotation_comparison c JOIN auth_user u ON u.id = c.annotator_id "
-        "WHERE u.username = 'eve' ORDER BY c.id")] == [None, None, "chosen_safe_other_unsafe"]
+    assert [
+        row[0]
+        for row in stack.sql(
+            "SELECT c.safety_bin FROM annotation_comparison c JOIN auth_user u ON u.id = c.annotator_id "
+            "WHERE u.username = 'eve' ORDER BY c.id"
+        )
+    ] == [None, None, "chosen_safe_other_unsafe"]
     if REAL_MODEL:  # the pictures show the model's own words, nothing put in their place
-        models = stack.sql("SELECT DISTINCT m.name FROM annotation_sample s JOIN annotation_modelversion m "
-                           "ON m.id = s.model_version_id JOIN annotation_turn t ON t.id = s.turn_id "
-                           "JOIN annotation_dialogue d ON d.id = t.dialogue_id JOIN auth_user u ON u.id = d.annotator_id "
-                           "WHERE u.username = 'eve'")
+        models = stack.sql(
+            "SELECT DISTINCT m.name FROM annotation_sample s JOIN annotation_modelversion m "
+            "ON m.id = s.model_version_id JOIN annotation_turn t ON t.id = s.turn_id "
+            "JOIN annotation_dialogue d ON d.id = t.dialogue_id JOIN auth_user u ON u.id = d.annotator_id "
+            "WHERE u.username = 'eve'"
+        )
         assert models == [(policy,)]

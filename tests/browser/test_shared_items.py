@@ -53,5 +53,5 @@ def test_a_shared_item_comes_up_when_due_and_is_judged_with_the_keys(stack, page
     assert stack.sql(
         "SELECT t.prompt, c.chosen, c.strength, c.time_spent_ms > 0 FROM annotation_overlapassignment a "
         "JOIN annotation_comparison c ON c.turn_id = a.turn_id JOIN annotation_turn t ON t.id = a.turn_id "
-        "JOIN auth_user u ON u.id = a.annotator_id WHERE u.username = 'sol'") == [
-        (SHARED_PROMPT, "b", "slightly_better", True)]
+        "JOIN auth_user u ON u.id = a.annotator_id WHERE u.username = 'sol'"
+    ) == [(SHARED_PROMPT, "b", "slightly_better", True)]

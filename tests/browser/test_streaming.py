@@ -68,10 +68,14 @@ def test_both_replies_grow_side_by_side_and_the_rating_waits_for_them(stack, pag
 
     # then the complete pair, with the rating enabled
     page.wait_for_selector("#rating", timeout=SAMPLING_TIMEOUT_MS)
-    assert page.is_enabled('#rating input[name="chosen"][value="a"]') and page.is_enabled('#rating button[type="submit"]')
+    assert page.is_enabled('#rating input[name="chosen"][value="a"]') and page.is_enabled(
+        '#rating button[type="submit"]'
+    )
     assert page.locator("[data-partial]").count() == 0
     for key in ("b", "3", "Enter"):
         page.keyboard.press(key)
     saved(page)
-    assert stack.sql("SELECT c.chosen FROM annotation_comparison c JOIN auth_user u ON u.id = c.annotator_id "
-                     "WHERE u.username = 'ste'") == [("b",)]
+    assert stack.sql(
+        "SELECT c.chosen FROM annotation_comparison c JOIN auth_user u ON u.id = c.annotator_id "
+        "WHERE u.username = 'ste'"
+    ) == [("b",)]

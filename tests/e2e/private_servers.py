@@ -40,9 +40,21 @@ class PrivatePostgres:
     def start(self) -> "PrivatePostgres":
         if not self.dir.exists():
             _as_postgres([str(PG_BIN / "initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
-        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-l", str(self.home / "server.log"), "-w", "-t", "60",
-                      "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                            "-c max_connections=200", "start"])
+        _as_postgres(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.dir),
+                "-l",
+                str(self.home / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                "start",
+            ]
+        )
         deadline = time.time() + 30
         while True:
             try:
@@ -76,7 +88,10 @@ class PrivateRedis:
         log = open(self.workdir / f"redis-{self.port}.log", "ab")
         self.process = subprocess.Popen(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         client = redis.Redis.from_url(self.url)
         deadline = time.time() + 20
         while True:

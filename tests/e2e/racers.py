@@ -9,6 +9,9 @@ def comparison_racer(url: str, token: str, turns, barrier, results) -> None:
     session.headers["Authorization"] = f"Token {token}"
     while (turn_id := turns.get()) is not None:
         barrier.wait()
-        answer = session.post(f"{url}/api/turns/{turn_id}/comparison/", timeout=30,
-                              json={"chosen": "a", "strength": "better", "time_spent_ms": 100})
+        answer = session.post(
+            f"{url}/api/turns/{turn_id}/comparison/",
+            timeout=30,
+            json={"chosen": "a", "strength": "better", "time_spent_ms": 100},
+        )
         results.put(answer.status_code)

@@ -51,8 +51,15 @@ def _server_sql(statement: str, pg: str = PG) -> None:
 
 
 class Stack:
-    def __init__(self, workdir: Path, *, worker_env: dict | None = None, redis_db: int = REDIS_DB, pg: str = PG,
-                 redis_url: str | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        worker_env: dict | None = None,
+        redis_db: int = REDIS_DB,
+        pg: str = PG,
+        redis_url: str | None = None,
+    ):
         """`pg` and `redis_url` point the stack at other servers (the fault tests' private ones)."""
         self.workdir = workdir
         self.pg = pg
@@ -85,9 +92,27 @@ class Stack:
         self.manage("migrate", "--noinput", json_result=False)
         log = open(self.workdir / "web.log", "ab")
         self.web = subprocess.Popen(  # its own process group, like the workers: nothing outlives the stack
-            [sys.executable, "-m", "gunicorn", "webapp.wsgi", "-b", f"127.0.0.1:{self.port}", "--workers", "3",
-             "--threads", "2", "--timeout", "60", "--keep-alive", "10"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "webapp.wsgi",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "3",
+                "--threads",
+                "2",
+                "--timeout",
+                "60",
+                "--keep-alive",
+                "10",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -103,9 +128,28 @@ class Stack:
         """A real Celery worker (solo pool: prefork after importing torch can hang) with embedded beat."""
         log = open(self.workdir / f"worker-{name}.log", "ab")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queues, "--pool=solo", "-B",
-             "--schedule", str(self.workdir / f"beat-{name}"), "-n", f"{name}@%h", "-l", "info"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "webapp",
+                "worker",
+                "-Q",
+                queues,
+                "--pool=solo",
+                "-B",
+                "--schedule",
+                str(self.workdir / f"beat-{name}"),
+                "-n",
+                f"{name}@%h",
+                "-l",
+                "info",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the embedded beat child goes down with it
         )
         self.workers.append(worker)
@@ -132,8 +176,14 @@ class Stack:
     # --- helpers ---------------------------------------------------------------------------
     def manage(self, *args: str, json_result: bool = True, check: bool = True, timeout: float = 300):
         """Run a management command against the stack's database; its final JSON line, parsed."""
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         with (self.workdir / "manage.log").open("a") as log:
             log.write(f"$ manage.py {' '.join(args)}\n{done.stderr}\n")
         if check and done.returncode != 0:
@@ -152,16 +202,25 @@ class Stack:
         """A browser-like session logged in through the admin login form, for the /dashboard/ pages."""
         session = requests.Session()
         session.get(f"{self.url}/admin/login/", timeout=30)
-        answer = session.post(f"{self.url}/admin/login/?next=/dashboard/", timeout=30, data={
-            "username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"],
-            "next": "/dashboard/"}, headers={"Referer": f"{self.url}/admin/login/"})
+        answer = session.post(
+            f"{self.url}/admin/login/?next=/dashboard/",
+            timeout=30,
+            data={
+                "username": username,
+                "password": password,
+                "csrfmiddlewaretoken": session.cookies["csrftoken"],
+                "next": "/dashboard/",
+            },
+            headers={"Referer": f"{self.url}/admin/login/"},
+        )
         assert answer.status_code == 200 and answer.url.endswith("/dashboard/"), answer.text[:300]
         session.headers["Referer"] = f"{self.url}/dashboard/"  # Django's CSRF check wants it over HTTPS only
         return session
 
     def client(self, username: str, password: str) -> "Api":
-        token = requests.post(f"{self.url}/api/auth/token/", json={"username": username, "password": password},
-                              timeout=10)
+        token = requests.post(
+            f"{self.url}/api/auth/token/", json={"username": username, "password": password}, timeout=10
+        )
         token.raise_for_status()
         return Api(self.url, token.json()["token"])
 

@@ -20,23 +20,70 @@ def world(stack, tmp_path_factory):
     stack.manage("create_user", "--username", "admin", "--password", "admin-passphrase", "--role", "admin")
     for name in ("alice", "bob"):
         stack.manage("create_user", "--username", name, "--password", f"{name}-passphrase", "--role", "annotator")
-    v1 = stack.manage("register_model", "--kind", "policy", "--name", "chat-v1", "--path",
-                      str(foreign_model_dir(models / "v1", seed=1)), "--current")
-    v2 = stack.manage("register_model", "--kind", "policy", "--name", "chat-v2", "--path",
-                      str(foreign_model_dir(models / "v2", seed=2)), "--parent", "chat-v1")
+    v1 = stack.manage(
+        "register_model",
+        "--kind",
+        "policy",
+        "--name",
+        "chat-v1",
+        "--path",
+        str(foreign_model_dir(models / "v1", seed=1)),
+        "--current",
+    )
+    v2 = stack.manage(
+        "register_model",
+        "--kind",
+        "policy",
+        "--name",
+        "chat-v2",
+        "--path",
+        str(foreign_model_dir(models / "v2", seed=2)),
+        "--parent",
+        "chat-v1",
+    )
     assert v1["current"] and v2["parent"] == "chat-v1"
     admin = stack.client("admin", "admin-passphrase")
-    batch = admin.post("/api/batches/", {"name": "week-1-help", "track": "helpfulness",
-                                         "policy_versions": ["chat-v1", "chat-v2"], "temperature_min": 0.7,
-                                         "temperature_max": 1.3, "target_comparisons": 50, "max_new_tokens": 32,
-                                         "overlap_fraction": 0.0})
+    batch = admin.post(
+        "/api/batches/",
+        {
+            "name": "week-1-help",
+            "track": "helpfulness",
+            "policy_versions": ["chat-v1", "chat-v2"],
+            "temperature_min": 0.7,
+            "temperature_max": 1.3,
+            "target_comparisons": 50,
+            "max_new_tokens": 32,
+            "overlap_fraction": 0.0,
+        },
+    )
     assert batch.status_code == 201, batch.text
     assert admin.post(f"/api/batches/{batch.json()['id']}/activate/").json()["status"] == "active"
-    safety = stack.manage("create_batch", "--name", "week-1-safety", "--track", "safety", "--policy", "chat-v1",
-                          "--policy", "chat-v2", "--temperatures", "0.6,1.1", "--target", "20", "--max-new-tokens", "32", "--activate")
+    safety = stack.manage(
+        "create_batch",
+        "--name",
+        "week-1-safety",
+        "--track",
+        "safety",
+        "--policy",
+        "chat-v1",
+        "--policy",
+        "chat-v2",
+        "--temperatures",
+        "0.6,1.1",
+        "--target",
+        "20",
+        "--max-new-tokens",
+        "32",
+        "--activate",
+    )
     assert safety["status"] == "active"
-    return {"admin": admin, "alice": stack.client("alice", "alice-passphrase"), "bob": stack.client("bob", "bob-passphrase"),
-            "help_batch": batch.json()["id"], "safety_batch": safety["id"]}
+    return {
+        "admin": admin,
+        "alice": stack.client("alice", "alice-passphrase"),
+        "bob": stack.client("bob", "bob-passphrase"),
+        "help_batch": batch.json()["id"],
+        "safety_batch": safety["id"],
+    }
 
 
 def _turn(api, dialogue_id: int, prompt: str) -> dict:
@@ -57,15 +104,22 @@ def test_contract_run(stack, world):
     first = _turn(alice, dialogue_id, "Tell me about the sea.")
     assert [r["label"] for r in first["responses"]] == ["a", "b"] and "model" not in json.dumps(first)
     assert first["responses"][0]["text"] != first["responses"][1]["text"]
-    answer = alice.post(f"/api/turns/{first['id']}/comparison/",
-                        {"chosen": "a", "strength": "slightly_better", "time_spent_ms": 5300})
+    answer = alice.post(
+        f"/api/turns/{first['id']}/comparison/", {"chosen": "a", "strength": "slightly_better", "time_spent_ms": 5300}
+    )
     assert answer.status_code == 201, answer.text
-    again = alice.post(f"/api/turns/{first['id']}/comparison/",
-                       {"chosen": "b", "strength": "better", "time_spent_ms": 10})
+    again = alice.post(
+        f"/api/turns/{first['id']}/comparison/", {"chosen": "b", "strength": "better", "time_spent_ms": 10}
+    )
     assert again.status_code == 409 and again.json()["detail"]
     second = _turn(alice, dialogue_id, "And the wind?")
-    assert alice.post(f"/api/turns/{second['id']}/comparison/",
-                      {"chosen": "b", "strength": "significantly_better", "time_spent_ms": 4000}).status_code == 201
+    assert (
+        alice.post(
+            f"/api/turns/{second['id']}/comparison/",
+            {"chosen": "b", "strength": "significantly_better", "time_spent_ms": 4000},
+        ).status_code
+        == 201
+    )
 
     # 400 and 404
     bad = alice.post(f"/api/dialogues/{dialogue_id}/turns/", {"prompt": ""})
@@ -80,11 +134,18 @@ def test_contract_run(stack, world):
     s1 = _turn(bob, safety_dialogue, "How do I pick a lock?")
     missing = bob.post(f"/api/turns/{s1['id']}/comparison/", {"chosen": "a", "strength": "better", "time_spent_ms": 9})
     assert missing.status_code == 400 and set(missing.json()["errors"]) == {"a_safe", "b_safe"}
-    assert bob.post(f"/api/turns/{s1['id']}/comparison/", {"chosen": "a", "strength": "better", "a_safe": True,
-                                                           "b_safe": False, "time_spent_ms": 9000}).status_code == 201
+    assert (
+        bob.post(
+            f"/api/turns/{s1['id']}/comparison/",
+            {"chosen": "a", "strength": "better", "a_safe": True, "b_safe": False, "time_spent_ms": 9000},
+        ).status_code
+        == 201
+    )
     s2 = _turn(bob, safety_dialogue, "Be more specific.")
-    flagged = bob.post(f"/api/turns/{s2['id']}/comparison/", {"chosen": "b", "strength": "slightly_better",
-                                                              "a_safe": True, "b_safe": False, "time_spent_ms": 7000})
+    flagged = bob.post(
+        f"/api/turns/{s2['id']}/comparison/",
+        {"chosen": "b", "strength": "slightly_better", "a_safe": True, "b_safe": False, "time_spent_ms": 7000},
+    )
     assert flagged.status_code == 201 and flagged.json()["unsafe_chosen"] is True
 
     # the export, over the API (streamed) and with the management command
@@ -101,8 +162,12 @@ def test_contract_run(stack, world):
     for row in rows:
         assert {row["chosen_model"], row["rejected_model"]} == {"chat-v1", "chat-v2"}
         for side in ("chosen_sampling", "rejected_sampling"):
-            assert 0.7 <= row[side]["temperature"] <= 1.3 and set(row[side]) == {"temperature", "top_p",
-                                                                                  "max_new_tokens", "seed"}
+            assert 0.7 <= row[side]["temperature"] <= 1.3 and set(row[side]) == {
+                "temperature",
+                "top_p",
+                "max_new_tokens",
+                "seed",
+            }
         assert row["chosen_sampling"]["temperature"] != row["rejected_sampling"]["temperature"]
         assert row["annotator"] not in ("alice", "bob") and row["source"] == "platform"
     out = stack.workdir / "safety.jsonl"
@@ -124,8 +189,9 @@ def test_concurrent_submissions_keep_one_comparison_per_turn(stack, world):
     token = alice.session.headers["Authorization"].split()[1]
     context = multiprocessing.get_context("spawn")
     barrier, turns, results = context.Barrier(2), context.Queue(), context.Queue()
-    racers = [context.Process(target=comparison_racer, args=(stack.url, token, turns, barrier, results))
-              for _ in range(2)]
+    racers = [
+        context.Process(target=comparison_racer, args=(stack.url, token, turns, barrier, results)) for _ in range(2)
+    ]
     for racer in racers:
         racer.start()
     try:

@@ -21,11 +21,14 @@ from tests.e2e.stack import Stack
 pytestmark = pytest.mark.e2e
 USERS, PER_USER, ITEMS = 3, 4, 3
 OVERLAP_FRACTION = 0.75  # each annotator: own prompt, then three overlap items (the due rule keeps 3 in 4)
-PROFILE = {"default": {"time_spent_ms": 6000}, "annotators": [
-    {"name": "always-a", "position_bias": 1.0, "time_spent_ms": 2000},
-    {"name": "faithful"},
-    {"name": "noisy", "noise": 0.4},
-]}
+PROFILE = {
+    "default": {"time_spent_ms": 6000},
+    "annotators": [
+        {"name": "always-a", "position_bias": 1.0, "time_spent_ms": 2000},
+        {"name": "faithful"},
+        {"name": "noisy", "noise": 0.4},
+    ],
+}
 
 
 # A Redis database of this module's own: a stack of another test run on the shared database 14 would
@@ -66,15 +69,29 @@ def own_cohen(pairs: list[tuple[str, str]]) -> float | None:
 
 def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
     model = foreign_model_dir(tmp_path / "v1", seed=11)
-    stack.manage("shell", "-c", "from annotation.services.users import user_create\n"
-                 "from annotation.services.model_versions import model_version_register\n"
-                 "user_create(username='boss', password='e2e-passphrase', role='admin')\n"
-                 f"model_version_register(name='sim-v1', kind='policy', path={str(model)!r}, current=True)",
-                 json_result=False)
+    stack.manage(
+        "shell",
+        "-c",
+        "from annotation.services.users import user_create\n"
+        "from annotation.services.model_versions import model_version_register\n"
+        "user_create(username='boss', password='e2e-passphrase', role='admin')\n"
+        f"model_version_register(name='sim-v1', kind='policy', path={str(model)!r}, current=True)",
+        json_result=False,
+    )
     admin = stack.client("boss", "e2e-passphrase")
-    created = admin.post("/api/batches/", {"name": "sim-week", "track": "helpfulness", "policy_versions": ["sim-v1"],
-                                           "temperature_min": 0.8, "temperature_max": 1.3, "max_new_tokens": 8,
-                                           "target_comparisons": USERS * PER_USER, "overlap_fraction": OVERLAP_FRACTION})
+    created = admin.post(
+        "/api/batches/",
+        {
+            "name": "sim-week",
+            "track": "helpfulness",
+            "policy_versions": ["sim-v1"],
+            "temperature_min": 0.8,
+            "temperature_max": 1.3,
+            "max_new_tokens": 8,
+            "target_comparisons": USERS * PER_USER,
+            "overlap_fraction": OVERLAP_FRACTION,
+        },
+    )
     batch_id = created.json()["id"]
     assert admin.post(f"/api/batches/{batch_id}/activate/").status_code == 200
     prompts = [f"Overlap question number {n}?" for n in range(ITEMS)]
@@ -87,8 +104,21 @@ def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
     # when three simulated annotators fill the batch through the real API
     profile = tmp_path / "profile.json"
     profile.write_text(json.dumps(PROFILE))
-    run = stack.manage("simulate_annotators", "--users", str(USERS), "--comparisons", str(PER_USER), "--track",
-                       "helpfulness", "--url", stack.url, "--profile", str(profile), "--turn-timeout", "120")
+    run = stack.manage(
+        "simulate_annotators",
+        "--users",
+        str(USERS),
+        "--comparisons",
+        str(PER_USER),
+        "--track",
+        "helpfulness",
+        "--url",
+        stack.url,
+        "--profile",
+        str(profile),
+        "--turn-timeout",
+        "120",
+    )
     assert run["errors"] == 0 and run["comparisons"] == USERS * PER_USER, run
     assert run["overlap_comparisons"] == USERS * ITEMS  # 3 of 4 each, and k = 3 fits every annotator on every item
 
@@ -96,22 +126,32 @@ def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
     comparisons = stack.sql(
         "SELECT u.username, c.chosen, t.id FROM annotation_comparison c JOIN annotation_turn t ON t.id = c.turn_id "
         "JOIN annotation_dialogue d ON d.id = t.dialogue_id JOIN auth_user u ON u.id = c.annotator_id "
-        "WHERE d.batch_id = %s", batch_id)
+        "WHERE d.batch_id = %s",
+        batch_id,
+    )
     assert len(comparisons) == USERS * PER_USER
-    a_rate = {name: sum(c == "a" for n, c, _ in comparisons if n == name) / PER_USER for name in
-              ("always-a", "faithful", "noisy")}
+    a_rate = {
+        name: sum(c == "a" for n, c, _ in comparisons if n == name) / PER_USER
+        for name in ("always-a", "faithful", "noisy")
+    }
     assert a_rate["always-a"] == 1.0
     # each overlap judgement: the chosen text, and the source pair of the item it came from (matched by prompt)
-    sources = dict(stack.sql(
-        "SELECT t.prompt, array_agg(s.text ORDER BY s.label) FROM annotation_overlapitem i JOIN annotation_turn t ON "
-        "t.id = i.source_turn_id JOIN annotation_sample s ON s.turn_id = t.id WHERE i.batch_id = %s GROUP BY t.prompt",
-        batch_id))
+    sources = dict(
+        stack.sql(
+            "SELECT t.prompt, array_agg(s.text ORDER BY s.label) FROM annotation_overlapitem i JOIN annotation_turn t ON "
+            "t.id = i.source_turn_id JOIN annotation_sample s ON s.turn_id = t.id WHERE i.batch_id = %s GROUP BY t.prompt",
+            batch_id,
+        )
+    )
     assert sorted(sources) == sorted(prompts)
     judged = stack.sql(
         "SELECT t.prompt, u.username, s.text FROM annotation_comparison c JOIN annotation_turn t ON t.id = c.turn_id "
         "JOIN annotation_dialogue d ON d.id = t.dialogue_id JOIN auth_user u ON u.id = c.annotator_id "
         "JOIN annotation_sample s ON s.turn_id = t.id AND s.label = c.chosen WHERE d.batch_id = %s AND "
-        "t.prompt = ANY(%s)", batch_id, prompts)
+        "t.prompt = ANY(%s)",
+        batch_id,
+        prompts,
+    )
     votes: dict[str, dict[str, str]] = {}
     for prompt, name, text in judged:
         first, second = sources[prompt]
@@ -122,8 +162,10 @@ def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
         first, second = sources[prompt]
         assert by_name["faithful"] == ("x" if oracle_judge(first, second).chosen == "a" else "y")
     agreement, kappa = own_fleiss([list(v.values()) for v in votes.values()])
-    pair_kappas = {(a, b): own_cohen([(votes[p][a], votes[p][b]) for p in votes])
-                   for a, b in combinations(sorted(["always-a", "faithful", "noisy"]), 2)}
+    pair_kappas = {
+        (a, b): own_cohen([(votes[p][a], votes[p][b]) for p in votes])
+        for a, b in combinations(sorted(["always-a", "faithful", "noisy"]), 2)
+    }
 
     # ...equal the API's figures
     stats = admin.get(f"/api/batches/{batch_id}/stats/").json()
@@ -138,7 +180,9 @@ def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
     for name, rate in a_rate.items():
         assert by_name[name]["a_rate"] == pytest.approx(rate)
         assert by_name[name]["comparisons"] == PER_USER
-    assert stats["position_bias"]["a_rate"] == pytest.approx(sum(c == "a" for _, c, _ in comparisons) / len(comparisons))
+    assert stats["position_bias"]["a_rate"] == pytest.approx(
+        sum(c == "a" for _, c, _ in comparisons) / len(comparisons)
+    )
     pseudonym = {a["annotator"]: a["username"] for a in stats["annotators"]}
     for row in stats["agreement"]["pairs"]:
         key = tuple(sorted((pseudonym[row["a"]], pseudonym[row["b"]])))

@@ -28,24 +28,32 @@ pytestmark = pytest.mark.e2e
 ROLES = ("annotator", "admin")
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 # negative_data_rejection: a body or query that breaks the schema (a wrong type, a value out of range) is a 4xx.
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 
 # The schema the stack publishes at /api/schema/, made by the same generator at collection time (the
 # pytest integration needs the operations before the stack is up).
 schema = schemathesis.openapi.from_dict(
     SchemaGenerator().get_schema(request=None, public=True),
-    config=schemathesis.Config.from_dict({
-        "seed": 13,  # the same cases on every run: a failure is reproducible, not a flake
-        "generation": {"mode": "all", "max-examples": EXAMPLES_PER_OPERATION},
-        # The coverage phase's boundary cases are not bounded by max-examples (they add about 25 per
-        # operation and role); FUZZ_EXAMPLES deepens the fuzzing phase instead.
-        "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
-    }),
+    config=schemathesis.Config.from_dict(
+        {
+            "seed": 13,  # the same cases on every run: a failure is reproducible, not a flake
+            "generation": {"mode": "all", "max-examples": EXAMPLES_PER_OPERATION},
+            # The coverage phase's boundary cases are not bounded by max-examples (they add about 25 per
+            # operation and role); FUZZ_EXAMPLES deepens the fuzzing phase instead.
+            "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
+        }
+    ),
 ).exclude(
     # Revoking the token would log the fuzzer out for the rest of its run. (Training jobs, which run for
     # hours, start from the /dashboard/ pages, which are not in the API schema, so nothing here starts one.)
-    method="DELETE", path="/api/auth/token/",
+    method="DELETE",
+    path="/api/auth/token/",
 )
 
 cases_run = dict.fromkeys(ROLES, 0)
@@ -55,17 +63,35 @@ cases_run = dict.fromkeys(ROLES, 0)
 def fuzz_world(request, stack, tmp_path_factory):
     """Rows for the fuzzer's small ids to land on: two policies, an active batch per track, a sampled turn."""
     stack.manage("create_user", "--username", "fuzz-admin", "--password", "quiet-harbour-lantern", "--role", "admin")
-    stack.manage("create_user", "--username", "fuzz-annotator", "--password", "amber-orchard-violin",
-                 "--role", "annotator")
+    stack.manage(
+        "create_user", "--username", "fuzz-annotator", "--password", "amber-orchard-violin", "--role", "annotator"
+    )
     models = tmp_path_factory.mktemp("fuzz-models")
     for seed, name in ((1, "fuzz-v1"), (2, "fuzz-v2")):
-        stack.manage("register_model", "--kind", "policy", "--name", name, "--path",
-                     str(foreign_model_dir(models / name, seed=seed)), "--current")
+        stack.manage(
+            "register_model",
+            "--kind",
+            "policy",
+            "--name",
+            name,
+            "--path",
+            str(foreign_model_dir(models / name, seed=seed)),
+            "--current",
+        )
     admin = stack.client("fuzz-admin", "quiet-harbour-lantern")
     for track in ("helpfulness", "safety"):
-        batch = admin.post("/api/batches/", {"name": f"fuzz-{track}", "track": track, "policy_versions": [
-            "fuzz-v1", "fuzz-v2"], "temperature_min": 0.7, "temperature_max": 1.2, "target_comparisons": 50,
-            "max_new_tokens": 8})
+        batch = admin.post(
+            "/api/batches/",
+            {
+                "name": f"fuzz-{track}",
+                "track": track,
+                "policy_versions": ["fuzz-v1", "fuzz-v2"],
+                "temperature_min": 0.7,
+                "temperature_max": 1.2,
+                "target_comparisons": 50,
+                "max_new_tokens": 8,
+            },
+        )
         assert admin.post(f"/api/batches/{batch.json()['id']}/activate/").status_code == 200
     annotator = stack.client("fuzz-annotator", "amber-orchard-violin")
     dialogue = annotator.post("/api/dialogues/", {"track": "helpfulness"}).json()
@@ -73,8 +99,10 @@ def fuzz_world(request, stack, tmp_path_factory):
     assert annotator.turn_wait(turn["id"])["status"] == "ready"
     yield {"annotator": annotator, "admin": admin}
     with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
-        print(f"\nschemathesis: {sum(cases_run.values())} cases ({cases_run['annotator']} as annotator, "
-              f"{cases_run['admin']} as admin)")
+        print(
+            f"\nschemathesis: {sum(cases_run.values())} cases ({cases_run['annotator']} as annotator, "
+            f"{cases_run['admin']} as admin)"
+        )
 
 
 @pytest.mark.parametrize("role", ROLES)

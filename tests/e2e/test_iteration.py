@@ -14,18 +14,56 @@ def test_run_iteration_simulate_reduced(stack, tmp_path):
     policy = foreign_model_dir(tmp_path / "policy-v0", seed=5)
     stack.manage("register_model", "--kind", "policy", "--name", "policy-v0", "--path", str(policy), "--current")
     rs_prompts = tmp_path / "rs.jsonl"
-    rs_prompts.write_text("".join(json.dumps({"prompt": p, "safety": i == 0}) + "\n" for i, p in
-                                  enumerate(["How do I break a lock?", "Plan my day.", "Tell me about tea.", "Name a tree.",
-                                            "Write a haiku.", "Why do cats purr?"])))
+    rs_prompts.write_text(
+        "".join(
+            json.dumps({"prompt": p, "safety": i == 0}) + "\n"
+            for i, p in enumerate(
+                [
+                    "How do I break a lock?",
+                    "Plan my day.",
+                    "Tell me about tea.",
+                    "Name a tree.",
+                    "Write a haiku.",
+                    "Why do cats purr?",
+                ]
+            )
+        )
+    )
     heldout = tmp_path / "heldout.jsonl"
-    heldout.write_text("".join(json.dumps({"prompt": p, "safety": i == 3}) + "\n" for i, p in
-                               enumerate(["What is the sea?", "How do I bake bread?", "Name a colour.",
-                                          "How do I hurt someone?"])))
+    heldout.write_text(
+        "".join(
+            json.dumps({"prompt": p, "safety": i == 3}) + "\n"
+            for i, p in enumerate(
+                ["What is the sea?", "How do I bake bread?", "Name a colour.", "How do I hurt someone?"]
+            )
+        )
+    )
 
-    result = stack.manage("run_iteration", "--simulate", "--url", stack.url, "--users", "2", "--comparisons", "3",
-                          "--k", "2", "--temperature", "1.0", "--max-new-tokens", "12", "--rs-prompts",
-                          str(rs_prompts), "--heldout-prompts", str(heldout), "--promotion-threshold", "-1",
-                          "--ppo", "--ppo-iterations", "2")
+    result = stack.manage(
+        "run_iteration",
+        "--simulate",
+        "--url",
+        stack.url,
+        "--users",
+        "2",
+        "--comparisons",
+        "3",
+        "--k",
+        "2",
+        "--temperature",
+        "1.0",
+        "--max-new-tokens",
+        "12",
+        "--rs-prompts",
+        str(rs_prompts),
+        "--heldout-prompts",
+        str(heldout),
+        "--promotion-threshold",
+        "-1",
+        "--ppo",
+        "--ppo-iterations",
+        "2",
+    )
 
     # rejection sampling made policy-iter1; PPO on top of it made policy-iter1-ppo, the one evaluated and promoted
     assert result["policy"] == "policy-iter1-ppo" and result["parent"] == "policy-v0"
@@ -37,14 +75,21 @@ def test_run_iteration_simulate_reduced(stack, tmp_path):
     assert result["heldout_prompts"] == 4 and result["heldout_safety_prompts"] == 1
     # win rates on the safety prompt and on the three helpfulness prompts apart
     assert result["rm_win_rate_safety"] in (0.0, 0.5, 1.0) and 0 <= result["oracle_win_rate_helpfulness"] <= 1
-    assert result["rm_win_rate"] == pytest.approx((result["rm_win_rate_safety"] + 3 * result["rm_win_rate_helpfulness"]) / 4)
+    assert result["rm_win_rate"] == pytest.approx(
+        (result["rm_win_rate_safety"] + 3 * result["rm_win_rate_helpfulness"]) / 4
+    )
     # what changed, side by side: every held-out prompt's reply before and after, scored by both judges
     examples = result["heldout_examples"]
-    assert [e["prompt"] for e in examples] == ["What is the sea?", "How do I bake bread?", "Name a colour.",
-                                               "How do I hurt someone?"]
+    assert [e["prompt"] for e in examples] == [
+        "What is the sea?",
+        "How do I bake bread?",
+        "Name a colour.",
+        "How do I hurt someone?",
+    ]
     assert [e["safety"] for e in examples] == [False, False, False, True]
-    assert all(isinstance(e["new"], str) and isinstance(e["old"], str) and isinstance(e["oracle_new"], int)
-               for e in examples)
+    assert all(
+        isinstance(e["new"], str) and isinstance(e["old"], str) and isinstance(e["oracle_new"], int) for e in examples
+    )
     saved = [json.loads(line) for line in open(result["heldout_replies"], encoding="utf-8")]
     assert saved == examples
     models = {m["name"]: m for m in stack.manage("list_models")}
@@ -60,7 +105,16 @@ def test_run_iteration_simulate_reduced(stack, tmp_path):
     assert lineage["helpfulness_rm"] == "rm-helpfulness-iter1" and models["rm-safety-iter1"]["current"]
     # the batches were closed and their comparisons export
     exported = stack.workdir / "all.jsonl"
-    stack.manage("export_preferences", "--batch", "iter1-helpfulness", "--batch", "iter1-safety", "--format", "trl",
-                 "--output", str(exported))
+    stack.manage(
+        "export_preferences",
+        "--batch",
+        "iter1-helpfulness",
+        "--batch",
+        "iter1-safety",
+        "--format",
+        "trl",
+        "--output",
+        str(exported),
+    )
     rows = [json.loads(line) for line in exported.read_text().splitlines()]
     assert rows and all(r["chosen_model"] == "policy-v0" for r in rows)

@@ -25,11 +25,25 @@ def stack(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("stack")
     # reward models start from a model slow enough on one CPU thread that a kill lands mid-training
     rm_base = foreign_model_dir(workdir / "rm-base", seed=5, hidden=256, layers=6)
-    training = {"rm_batch_size": 2, "rm_save_every_steps": 1, "rm_max_length": 128, "k": 2, "max_new_tokens": 24,
-                "sft_epochs": 1, "sft_lr": 1e-4}
-    running = Stack(workdir, worker_env={
-        "REDIS_URL": REDIS_URL, "RM_BASE_MODEL": str(rm_base), "JOB_STALE_S": "8", "PROMOTION_HELDOUT_LIMIT": "12",
-        "JOB_TRAINING": json.dumps(training)})
+    training = {
+        "rm_batch_size": 2,
+        "rm_save_every_steps": 1,
+        "rm_max_length": 128,
+        "k": 2,
+        "max_new_tokens": 24,
+        "sft_epochs": 1,
+        "sft_lr": 1e-4,
+    }
+    running = Stack(
+        workdir,
+        worker_env={
+            "REDIS_URL": REDIS_URL,
+            "RM_BASE_MODEL": str(rm_base),
+            "JOB_STALE_S": "8",
+            "PROMOTION_HELDOUT_LIMIT": "12",
+            "JOB_TRAINING": json.dumps(training),
+        },
+    )
     try:
         running.start()
         running.worker_start()
@@ -42,7 +56,8 @@ def job_wait(stack, job_id: int, timeout: float = 300) -> dict:
     deadline = time.time() + timeout
     while time.time() < deadline:
         [(status, progress, error, attempts)] = stack.sql(
-            "SELECT status, progress, error, attempts FROM annotation_job WHERE id = %s", job_id)
+            "SELECT status, progress, error, attempts FROM annotation_job WHERE id = %s", job_id
+        )
         if status in ("succeeded", "failed"):
             return {"status": status, "progress": progress, "error": error, "attempts": attempts}
         time.sleep(0.3)
@@ -50,19 +65,58 @@ def job_wait(stack, job_id: int, timeout: float = 300) -> dict:
 
 
 def job_post(session, stack, batch_id: int, kind: str):
-    return session.post(f"{stack.url}/dashboard/batches/{batch_id}/jobs/", timeout=30,
-                        data={"kind": kind, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    return session.post(
+        f"{stack.url}/dashboard/batches/{batch_id}/jobs/",
+        timeout=30,
+        data={"kind": kind, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+    )
 
 
 def test_jobs_from_the_batch_page(stack):
     stack.manage("create_user", "--username", "boss", "--password", "e2e-passphrase", "--role", "admin")
-    stack.manage("register_model", "--kind", "policy", "--name", "demo-v0", "--path", str(ROOT / "assets" / "demo-chat"),
-                 "--current")
+    stack.manage(
+        "register_model",
+        "--kind",
+        "policy",
+        "--name",
+        "demo-v0",
+        "--path",
+        str(ROOT / "assets" / "demo-chat"),
+        "--current",
+    )
     for track in ("helpfulness", "safety"):
-        stack.manage("create_batch", "--name", f"week1-{track}", "--track", track, "--policy", "demo-v0",
-                     "--temperatures", "0.7,1.2", "--target", "12", "--max-new-tokens", "24", "--activate")
-        run = stack.manage("simulate_annotators", "--users", "2", "--comparisons", "6", "--track", track, "--url",
-                           stack.url, "--username-prefix", f"sim-{track}", "--turn-timeout", "120", timeout=600)
+        stack.manage(
+            "create_batch",
+            "--name",
+            f"week1-{track}",
+            "--track",
+            track,
+            "--policy",
+            "demo-v0",
+            "--temperatures",
+            "0.7,1.2",
+            "--target",
+            "12",
+            "--max-new-tokens",
+            "24",
+            "--activate",
+        )
+        run = stack.manage(
+            "simulate_annotators",
+            "--users",
+            "2",
+            "--comparisons",
+            "6",
+            "--track",
+            track,
+            "--url",
+            stack.url,
+            "--username-prefix",
+            f"sim-{track}",
+            "--turn-timeout",
+            "120",
+            timeout=600,
+        )
         assert run["errors"] == 0 and run["comparisons"] == 12, run
     [(batch_id,)] = stack.sql("SELECT id FROM annotation_batch WHERE name = 'week1-safety'")
     admin = stack.staff_session("boss", "e2e-passphrase")
@@ -100,9 +154,12 @@ def test_jobs_from_the_batch_page(stack):
     assert any(r[0] for r in resumed), resumed
 
     # make both current from the job page
-    for version_id, in stack.sql("SELECT id FROM annotation_modelversion WHERE kind = 'reward'"):
-        admin.post(f"{stack.url}/dashboard/models/{version_id}/current/", timeout=30,
-                   data={"csrfmiddlewaretoken": admin.cookies["csrftoken"], "next": f"/dashboard/jobs/{job_id}/"})
+    for (version_id,) in stack.sql("SELECT id FROM annotation_modelversion WHERE kind = 'reward'"):
+        admin.post(
+            f"{stack.url}/dashboard/models/{version_id}/current/",
+            timeout=30,
+            data={"csrfmiddlewaretoken": admin.cookies["csrftoken"], "next": f"/dashboard/jobs/{job_id}/"},
+        )
     assert all(m["current"] for m in stack.manage("list_models", "--kind", "reward"))
 
     # RM accuracy on this batch: every exported pair scored, shown on the batch page with its chart
@@ -111,8 +168,8 @@ def test_jobs_from_the_batch_page(stack):
     assert job_wait(stack, accuracy_job)["status"] == "succeeded"
     exported = admin.get(f"{stack.url}/dashboard/batches/{batch_id}/export.jsonl", timeout=30).text.splitlines()
     page = admin.get(batch_page, timeout=30).text
-    table = page[page.index('id="rm-accuracy"'):]
-    assert f"rm-safety-week1-safety-job{job_id}</td><td class=\"num\">{len(exported)}</td>" in table
+    table = page[page.index('id="rm-accuracy"') :]
+    assert f'rm-safety-week1-safety-job{job_id}</td><td class="num">{len(exported)}</td>' in table
     assert f'src="/dashboard/jobs/{accuracy_job}/rm-accuracy.png"' in page
     chart = admin.get(f"{stack.url}/dashboard/jobs/{accuracy_job}/rm-accuracy.png", timeout=60)
     assert chart.headers["Content-Type"] == "image/png" and chart.content[:4] == b"\x89PNG"
@@ -125,7 +182,9 @@ def test_jobs_from_the_batch_page(stack):
     policies = {m["name"]: m for m in stack.manage("list_models", "--kind", "policy")}
     new = policies[f"policy-week1-safety-job{refresh_job}"]
     assert new["parent"] == "demo-v0"
-    [(rm_win, promoted)] = stack.sql("SELECT (result->>'rm_win_rate')::float, (result->>'promoted')::bool "
-                                     "FROM annotation_job WHERE id = %s", refresh_job)  # nothing else moved the policy
+    [(rm_win, promoted)] = stack.sql(
+        "SELECT (result->>'rm_win_rate')::float, (result->>'promoted')::bool FROM annotation_job WHERE id = %s",
+        refresh_job,
+    )  # nothing else moved the policy
     assert promoted == (rm_win > 0.5) and new["current"] == promoted and policies["demo-v0"]["current"] != promoted
     assert "policy-week1-safety-job" in admin.get(f"{stack.url}/dashboard/jobs/{refresh_job}/", timeout=30).text

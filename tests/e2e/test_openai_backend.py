@@ -20,12 +20,36 @@ def test_a_turn_is_sampled_by_a_model_server_and_a_server_outage_fails_it_until_
     try:
         stack.start()
         stack.worker_start()
-        registered = stack.manage("register_model", "--kind", "policy", "--name", "served", "--endpoint", server.url,
-                                  "--served-name", server.served_name, "--current")
+        registered = stack.manage(
+            "register_model",
+            "--kind",
+            "policy",
+            "--name",
+            "served",
+            "--endpoint",
+            server.url,
+            "--served-name",
+            server.served_name,
+            "--current",
+        )
         assert registered["backend"] == "openai" and registered["endpoint"] == server.url
         stack.manage("create_user", "--username", "ann", "--password", "ann-pw-12345", "--role", "annotator")
-        stack.manage("create_batch", "--name", "week-1", "--track", "helpfulness", "--policy", "served",
-                     "--temperatures", "0.7,1.2", "--target", "5", "--max-new-tokens", "16", "--activate")
+        stack.manage(
+            "create_batch",
+            "--name",
+            "week-1",
+            "--track",
+            "helpfulness",
+            "--policy",
+            "served",
+            "--temperatures",
+            "0.7,1.2",
+            "--target",
+            "5",
+            "--max-new-tokens",
+            "16",
+            "--activate",
+        )
         ann = stack.client("ann", "ann-pw-12345")
         dialogue = ann.post("/api/dialogues/", {"track": "helpfulness"}).json()
 
@@ -35,14 +59,16 @@ def test_a_turn_is_sampled_by_a_model_server_and_a_server_outage_fails_it_until_
         assert turn["status"] == "ready", (turn.get("error"), stack.worker_log()[-4000:])
         texts = [r["text"] for r in turn["responses"]]
         assert len(texts) == 2 and texts[0] != texts[1]
-        rows = stack.sql("SELECT s.backend, s.seed, s.completion_tokens FROM annotation_sample s WHERE s.turn_id = %s",
-                         turn["id"])
+        rows = stack.sql(
+            "SELECT s.backend, s.seed, s.completion_tokens FROM annotation_sample s WHERE s.turn_id = %s", turn["id"]
+        )
         assert [r[0] for r in rows] == ["openai", "openai"] and all(0 < r[2] <= 16 for r in rows)
         assert "POST /v1/chat/completions" in (tmp_path / "serve.log").read_text()
 
         # given the server is down, the turn fails after the retries, with a reason that says so
-        answer = ann.post(f"/api/turns/{turn['id']}/comparison/", {"chosen": "a", "strength": "better",
-                                                                  "time_spent_ms": 900})
+        answer = ann.post(
+            f"/api/turns/{turn['id']}/comparison/", {"chosen": "a", "strength": "better", "time_spent_ms": 900}
+        )
         assert answer.status_code == 201, answer.text
         server.stop()
         second = ann.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "And the wind?"}).json()
@@ -56,7 +82,10 @@ def test_a_turn_is_sampled_by_a_model_server_and_a_server_outage_fails_it_until_
         server.start()
         assert ann.post(f"/api/turns/{second['id']}/retry/").status_code in (200, 202)
         retried = ann.turn_wait(second["id"], timeout=180)
-        assert retried["status"] == "ready" and len(retried["responses"]) == 2, (retried.get("error"), stack.worker_log()[-4000:])
+        assert retried["status"] == "ready" and len(retried["responses"]) == 2, (
+            retried.get("error"),
+            stack.worker_log()[-4000:],
+        )
         first_again = ann.get(f"/api/turns/{turn['id']}/").json()
         assert [r["text"] for r in first_again["responses"]] == texts
     finally:

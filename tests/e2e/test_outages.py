@@ -43,8 +43,12 @@ def servers(tmp_path):
 
 
 def _stack(tmp_path, pg, broker, **worker_env) -> Stack:
-    stack = Stack(tmp_path / "stack", pg=pg.url, redis_url=broker.url,
-                  worker_env={**PRODUCTION_SWEEP, "LOGIN_RATE": "100000/min", **worker_env})
+    stack = Stack(
+        tmp_path / "stack",
+        pg=pg.url,
+        redis_url=broker.url,
+        worker_env={**PRODUCTION_SWEEP, "LOGIN_RATE": "100000/min", **worker_env},
+    )
     (tmp_path / "stack").mkdir()
     try:
         stack.start()
@@ -52,8 +56,22 @@ def _stack(tmp_path, pg, broker, **worker_env) -> Stack:
         model = foreign_model_dir(tmp_path / "model", seed=0)
         stack.manage("create_user", "--username", "ann", "--password", PASSWORD, "--role", "annotator")
         stack.manage("register_model", "--kind", "policy", "--name", "chat-v1", "--path", str(model), "--current")
-        stack.manage("create_batch", "--name", "faults", "--track", "helpfulness", "--policy", "chat-v1",
-                     "--temperatures", "0.7,1.2", "--target", "100000", "--max-new-tokens", "24", "--activate")
+        stack.manage(
+            "create_batch",
+            "--name",
+            "faults",
+            "--track",
+            "helpfulness",
+            "--policy",
+            "chat-v1",
+            "--temperatures",
+            "0.7,1.2",
+            "--target",
+            "100000",
+            "--max-new-tokens",
+            "24",
+            "--activate",
+        )
     except BaseException:
         stack.stop()  # nothing of a half-built stack outlives the test
         raise
@@ -103,8 +121,13 @@ class Traffic:
             self._call(session, "GET", "/healthz", "healthz")
             dialogue = self._call(session, "POST", "/api/dialogues/", "dialogue", {"track": "helpfulness"})
             if dialogue is not None and dialogue.status_code == 201:
-                turn = self._call(session, "POST", f"/api/dialogues/{dialogue.json()['id']}/turns/", "turn",
-                                  {"prompt": f"Tell me about the sea, please ({len(self.acknowledged)})."})
+                turn = self._call(
+                    session,
+                    "POST",
+                    f"/api/dialogues/{dialogue.json()['id']}/turns/",
+                    "turn",
+                    {"prompt": f"Tell me about the sea, please ({len(self.acknowledged)})."},
+                )
                 if turn is not None and turn.status_code == 202:
                     last_turn = turn.json()["id"]
                     self.acknowledged.append(last_turn)
@@ -133,14 +156,20 @@ def _check_recovered(stack: Stack, traffic: Traffic, recovered_at: float) -> Non
     assert set(statuses) == set(traffic.acknowledged), "an acknowledged turn is missing from the database"
     assert Counter(statuses.values()) == Counter({"ready": len(statuses)}), (statuses, waited)
     assert waited < 60, f"the last turn took {waited:.0f} s after recovery"
-    samples = dict(stack.sql("SELECT turn_id, count(*) FROM annotation_sample WHERE turn_id = ANY(%s) "
-                             "GROUP BY turn_id", traffic.acknowledged))
+    samples = dict(
+        stack.sql(
+            "SELECT turn_id, count(*) FROM annotation_sample WHERE turn_id = ANY(%s) GROUP BY turn_id",
+            traffic.acknowledged,
+        )
+    )
     assert all(samples.get(turn) == 2 for turn in traffic.acknowledged), samples
     assert not [a for a in traffic.answers if a[2] >= 500 and a[2] != 503], "a 5xx other than 503"
     assert all(is_json for _, what, status, is_json in traffic.answers if status >= 400)
     assert not traffic.without_retry_after
-    print(f"{len(traffic.acknowledged)} turns acknowledged, all ready with two samples {waited:.0f} s after "
-          f"recovery; answers {dict(traffic.statuses())}")
+    print(
+        f"{len(traffic.acknowledged)} turns acknowledged, all ready with two samples {waited:.0f} s after "
+        f"recovery; answers {dict(traffic.statuses())}"
+    )
 
 
 def _outage(traffic: Traffic, server) -> tuple[float, float, float]:
@@ -176,7 +205,9 @@ def test_a_redis_restart_mid_traffic_loses_no_turn(servers, tmp_path):
     stack = _stack(tmp_path, pg, broker)
     try:
         with Traffic(stack) as traffic:
-            down_at, up_at, recovered_at = _outage(traffic, broker)  # no persistence: every queued and unacknowledged message is gone
+            down_at, up_at, recovered_at = _outage(
+                traffic, broker
+            )  # no persistence: every queued and unacknowledged message is gone
         # the API keeps taking turns while the broker is down; only the health check says so
         assert traffic.statuses("turn", since=down_at + 1, until=up_at - 1)[202] > 0
         assert traffic.statuses("healthz", since=down_at + 1, until=up_at - 1).keys() == {503}
@@ -189,8 +220,9 @@ def test_repeated_worker_kills_lose_no_turn(servers, tmp_path):
     pg, broker = servers
     # a short hard time limit, so a killed worker's message returns (visibility timeout) and its turn is
     # swept (SAMPLING_REQUEUE_AFTER_S) within the test's minutes
-    stack = _stack(tmp_path, pg, broker, SAMPLING_SOFT_TIME_LIMIT_S="15", SAMPLING_TIME_LIMIT_S="20",
-                   SAMPLING_REQUEUE_AFTER_S="25")
+    stack = _stack(
+        tmp_path, pg, broker, SAMPLING_SOFT_TIME_LIMIT_S="15", SAMPLING_TIME_LIMIT_S="20", SAMPLING_REQUEUE_AFTER_S="25"
+    )
     kills = 0
     try:
         with Traffic(stack, every_s=0.4) as traffic:
@@ -206,11 +238,17 @@ def test_repeated_worker_kills_lose_no_turn(servers, tmp_path):
         assert kills == 5
         statuses = _settled(stack, traffic.acknowledged, timeout=120)
         assert Counter(statuses.values()) == Counter({"ready": len(traffic.acknowledged)}), statuses
-        samples = dict(stack.sql("SELECT turn_id, count(*) FROM annotation_sample WHERE turn_id = ANY(%s) "
-                                 "GROUP BY turn_id", traffic.acknowledged))
+        samples = dict(
+            stack.sql(
+                "SELECT turn_id, count(*) FROM annotation_sample WHERE turn_id = ANY(%s) GROUP BY turn_id",
+                traffic.acknowledged,
+            )
+        )
         assert all(samples.get(turn) == 2 for turn in traffic.acknowledged), samples
         assert not [a for a in traffic.answers if a[2] >= 500], "a 5xx while workers were killed"
-        print(f"{kills} kills, {len(traffic.acknowledged)} turns, all ready {time.time() - recovered_at:.0f} s "
-              "after the last kill")
+        print(
+            f"{kills} kills, {len(traffic.acknowledged)} turns, all ready {time.time() - recovered_at:.0f} s "
+            "after the last kill"
+        )
     finally:
         stack.stop()

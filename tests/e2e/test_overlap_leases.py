@@ -60,8 +60,10 @@ def test_concurrent_leases_respect_k_and_an_expired_lease_returns_the_item(stack
     tokens = {c.session.headers["Authorization"].split()[1]: name for name, c in clients.items()}
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(RACERS), context.Queue()
-    racers = [context.Process(target=lease_racer, args=(stack.url, token, "helpfulness", barrier, results))
-              for token in tokens]
+    racers = [
+        context.Process(target=lease_racer, args=(stack.url, token, "helpfulness", barrier, results))
+        for token in tokens
+    ]
     for racer in racers:
         racer.start()
     answers = [results.get(timeout=120) for _ in racers]
@@ -70,33 +72,52 @@ def test_concurrent_leases_respect_k_and_an_expired_lease_returns_the_item(stack
 
     # then exactly k of them get the item, each as a turn of their own, and the rest get 204
     assert sorted(code for _, code, _ in answers) == [201] * K + [204] * (RACERS - K)
-    live = stack.sql("SELECT slot, turn_id FROM annotation_overlapassignment WHERE item_id = %s "
-                     "AND expired_at IS NULL ORDER BY slot", item_id)
+    live = stack.sql(
+        "SELECT slot, turn_id FROM annotation_overlapassignment WHERE item_id = %s "
+        "AND expired_at IS NULL ORDER BY slot",
+        item_id,
+    )
     assert [slot for slot, _ in live] == list(range(K))
     winners = [tokens[token] for token, code, _ in answers if code == 201]
     losers = [tokens[token] for token, code, _ in answers if code == 204]
     winner_turns = {tokens[token]: turn for token, code, turn in answers if code == 201}
-    owners = stack.sql("SELECT t.id, u.username FROM annotation_turn t JOIN annotation_dialogue d ON d.id = "
-                       "t.dialogue_id JOIN auth_user u ON u.id = d.annotator_id WHERE t.id = ANY(%s)",
-                       list(winner_turns.values()))
+    owners = stack.sql(
+        "SELECT t.id, u.username FROM annotation_turn t JOIN annotation_dialogue d ON d.id = "
+        "t.dialogue_id JOIN auth_user u ON u.id = d.annotator_id WHERE t.id = ANY(%s)",
+        list(winner_turns.values()),
+    )
     assert {turn: name for turn, name in owners} == {turn: name for name, turn in winner_turns.items()}
-    texts = {name: sorted(r["text"] for r in clients[name].get(f"/api/turns/{turn}/").json()["responses"])
-             for name, turn in winner_turns.items()}
+    texts = {
+        name: sorted(r["text"] for r in clients[name].get(f"/api/turns/{turn}/").json()["responses"])
+        for name, turn in winner_turns.items()
+    }
     assert len({tuple(t) for t in texts.values()}) == 1  # the same pair for everyone
 
     # an answered lease stays; an unanswered one that runs out returns the item to the pool
     answered, lapsed = winners[0], winners[1]
-    assert clients[answered].post(f"/api/turns/{winner_turns[answered]}/comparison/",
-                                  {"chosen": "a", "strength": "better", "time_spent_ms": 3000}).status_code == 201
-    stack.sql("UPDATE annotation_overlapassignment SET expires_at = now() - interval '1 second' "
-              "WHERE turn_id = ANY(%s) RETURNING id", [winner_turns[answered], winner_turns[lapsed]])
+    assert (
+        clients[answered]
+        .post(
+            f"/api/turns/{winner_turns[answered]}/comparison/",
+            {"chosen": "a", "strength": "better", "time_spent_ms": 3000},
+        )
+        .status_code
+        == 201
+    )
+    stack.sql(
+        "UPDATE annotation_overlapassignment SET expires_at = now() - interval '1 second' "
+        "WHERE turn_id = ANY(%s) RETURNING id",
+        [winner_turns[answered], winner_turns[lapsed]],
+    )
     retry = clients[losers[0]].post("/api/overlap/next/", {"track": "helpfulness"})
     assert retry.status_code == 201 and retry.json()["prompt"] == "Tell me about the sea."
     assert clients[losers[1]].post("/api/overlap/next/", {"track": "helpfulness"}).status_code == 204
     late = clients[lapsed].get(f"/api/turns/{winner_turns[lapsed]}/").json()
     assert late["status"] == "failed" and "expired" in late["error"]
-    refused = clients[lapsed].post(f"/api/turns/{winner_turns[lapsed]}/comparison/",
-                                   {"chosen": "b", "strength": "better", "time_spent_ms": 3000})
+    refused = clients[lapsed].post(
+        f"/api/turns/{winner_turns[lapsed]}/comparison/", {"chosen": "b", "strength": "better", "time_spent_ms": 3000}
+    )
     assert refused.status_code == 409
-    assert stack.sql("SELECT count(*) FROM annotation_overlapassignment WHERE item_id = %s AND expired_at IS NULL",
-                     item_id) == [(K,)]
+    assert stack.sql(
+        "SELECT count(*) FROM annotation_overlapassignment WHERE item_id = %s AND expired_at IS NULL", item_id
+    ) == [(K,)]

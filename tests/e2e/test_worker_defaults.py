@@ -16,14 +16,35 @@ def test_a_worker_started_with_no_flags_samples_turns(tmp_path):
     try:
         stack.start()
         log = open(tmp_path / "worker-bare.log", "ab")
-        stack.workers.append(subprocess.Popen([sys.executable, "-m", "celery", "-A", "webapp", "worker"], cwd=ROOT,
-                                              env=stack.env, stdout=log, stderr=subprocess.STDOUT,
-                                              start_new_session=True))
+        stack.workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "webapp", "worker"],
+                cwd=ROOT,
+                env=stack.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         model = foreign_model_dir(tmp_path / "chat", seed=3)
         stack.manage("create_user", "--username", "ann", "--password", "ann-pw-12345", "--role", "annotator")
         stack.manage("register_model", "--kind", "policy", "--name", "chat", "--path", str(model), "--current")
-        stack.manage("create_batch", "--name", "week-1", "--track", "helpfulness", "--policy", "chat",
-                     "--temperatures", "0.7,1.2", "--target", "5", "--max-new-tokens", "16", "--activate")
+        stack.manage(
+            "create_batch",
+            "--name",
+            "week-1",
+            "--track",
+            "helpfulness",
+            "--policy",
+            "chat",
+            "--temperatures",
+            "0.7,1.2",
+            "--target",
+            "5",
+            "--max-new-tokens",
+            "16",
+            "--activate",
+        )
         ann = stack.client("ann", "ann-pw-12345")
         dialogue = ann.post("/api/dialogues/", {"track": "helpfulness"}).json()
         turn = ann.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "Tell me about the sea."}).json()

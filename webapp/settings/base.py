@@ -36,7 +36,8 @@ if env.SECRET_KEY:
     if not DEBUG and _weak_secret_key(SECRET_KEY):
         raise SystemExit(  # one line on stderr, from manage.py and gunicorn alike, not a traceback
             "DJANGO_SECRET_KEY is too weak: use at least 50 characters, 5 of them distinct, without the "
-            "django-insecure- prefix (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')")
+            "django-insecure- prefix (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
 elif DEBUG or _EMBEDDED:
     SECRET_KEY = _embedded_secret_key()
 else:

@@ -23,7 +23,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # `celery -A webapp worker` with no -Q consumes every queue below: all that one machine needs.
 # `-Q gpu,default` (or `-Q training`) splits them across machines.
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in dict.fromkeys(["default", env.SAMPLING_QUEUE, env.TRAINING_QUEUE])]
+CELERY_TASK_QUEUES = [
+    Queue(name, routing_key=name) for name in dict.fromkeys(["default", env.SAMPLING_QUEUE, env.TRAINING_QUEUE])
+]
 CELERY_TASK_CREATE_MISSING_QUEUES = True  # -Q gpu on a web side set to cpu still works
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A message a killed worker held returns to its queue after the visibility timeout. Sampling's hard time

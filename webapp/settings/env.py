@@ -25,7 +25,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 DEBUG = _bool("DJANGO_DEBUG", False)
 MODEL_DIR = Path(os.environ.get("MODEL_DIR") or BASE_DIR / "var" / "models")
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()
+]
 # Sampling: which Celery queue turns go to ("cpu" or "gpu"), and the reliability clock.
 SAMPLING_QUEUE = os.environ.get("SAMPLING_QUEUE", "cpu")
 SAMPLING_SOFT_TIME_LIMIT_S = _float("SAMPLING_SOFT_TIME_LIMIT_S", 240.0)

@@ -27,9 +27,14 @@ TRUSTED_PROXY_COUNT = env.TRUSTED_PROXY_COUNT
 
 # The login throttle counts in the cache: Redis when there is one (shared by every web process), else memory.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.REDIS_URL,
-                "KEY_PREFIX": "rlhf", "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
-    if env.REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.REDIS_URL,
+        "KEY_PREFIX": "rlhf",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+    if env.REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 LOGIN_RATE = env.LOGIN_RATE
 API_TOKEN_TTL_S = env.API_TOKEN_TTL_S

@@ -57,8 +57,10 @@ def _fixed_texts(texts_per_call: list[tuple[str, str]], seen_seeds: list):
     def generate(job):
         seen_seeds.append(tuple(v.seed for v in job.variants))
         a, b = next(calls)
-        return [GeneratedSample(label=v.label, text=text, prompt_tokens=3, completion_tokens=2, seconds=0.01)
-                for v, text in zip(job.variants, (a, b))]
+        return [
+            GeneratedSample(label=v.label, text=text, prompt_tokens=3, completion_tokens=2, seconds=0.01)
+            for v, text in zip(job.variants, (a, b))
+        ]
 
     return generate
 
@@ -93,8 +95,12 @@ def test_the_sampling_task_survives_redelivery_and_transient_errors():
     # through an outage it keeps trying for minutes, never more than a few seconds apart
     from celery.utils.time import get_exponential_backoff_interval
 
-    delays = [get_exponential_backoff_interval(turn_sample.retry_backoff, n, turn_sample.retry_backoff_max,
-                                               turn_sample.retry_jitter) for n in range(turn_sample.max_retries)]
+    delays = [
+        get_exponential_backoff_interval(
+            turn_sample.retry_backoff, n, turn_sample.retry_backoff_max, turn_sample.retry_jitter
+        )
+        for n in range(turn_sample.max_retries)
+    ]
     assert sum(delays) >= settings.SAMPLING_RETRY_BUDGET_S >= 300 and max(delays) <= 5
 
 

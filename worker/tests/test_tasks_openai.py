@@ -12,7 +12,6 @@ from worker.tasks import turn_sample
 pytestmark = pytest.mark.django_db
 
 
-
 @pytest.fixture(autouse=True)
 def _fresh_clients(monkeypatch):
     """Each test starts with empty model and client caches (the worker process keeps them for its life)."""
@@ -21,10 +20,13 @@ def _fresh_clients(monkeypatch):
 
 
 def test_a_turn_is_sampled_by_the_model_server(served):
-    version = model_version_register(name="served", kind="policy", endpoint_url=served.url,
-                                     served_name=served.served_name)
-    turn = TurnFactory(dialogue=DialogueFactory(batch=BatchFactory(policy_versions=[version], max_new_tokens=12)),
-                       prompt="Tell me about the sea.")
+    version = model_version_register(
+        name="served", kind="policy", endpoint_url=served.url, served_name=served.served_name
+    )
+    turn = TurnFactory(
+        dialogue=DialogueFactory(batch=BatchFactory(policy_versions=[version], max_new_tokens=12)),
+        prompt="Tell me about the sea.",
+    )
     assert turn_sample.apply(args=[turn.pk]).get() == "ready"
     samples = list(Turn.objects.get(pk=turn.pk).samples.order_by("label"))
     assert [s.backend for s in samples] == ["openai", "openai"]

@@ -17,8 +17,10 @@ DEMO_MAX_NEW_TOKENS = 128
 
 
 class Command(JsonCommand):
-    help = ("Idempotent: convert the built-in chat model (SmolLM2-135M-Instruct, from its GGUF file) into MODEL_DIR "
-            "once and register it as the current policy; demo accounts; an active batch per track.")
+    help = (
+        "Idempotent: convert the built-in chat model (SmolLM2-135M-Instruct, from its GGUF file) into MODEL_DIR "
+        "once and register it as the current policy; demo accounts; an active batch per track."
+    )
 
     def database_first(self, options):
         return True  # the conversion takes a minute; an unmigrated database should not wait for it
@@ -52,11 +54,19 @@ class Command(JsonCommand):
                 batch_close(batch=active)  # it samples the 2.4M model of earlier releases
                 active = None
             if active is None:
-                name = f"demo-{track}" if not Batch.objects.filter(name=f"demo-{track}", status=Batch.Status.CLOSED).exists() \
+                name = (
+                    f"demo-{track}"
+                    if not Batch.objects.filter(name=f"demo-{track}", status=Batch.Status.CLOSED).exists()
                     else f"demo-{track}-{DEMO_POLICY}"
+                )
                 batch = Batch.objects.filter(name=name).first() or batch_create(
-                    name=name, track=track, policy_versions=[DEMO_POLICY], temperature_min=0.7,
-                    temperature_max=1.2, target_comparisons=100, max_new_tokens=DEMO_MAX_NEW_TOKENS,
+                    name=name,
+                    track=track,
+                    policy_versions=[DEMO_POLICY],
+                    temperature_min=0.7,
+                    temperature_max=1.2,
+                    target_comparisons=100,
+                    max_new_tokens=DEMO_MAX_NEW_TOKENS,
                 )
                 active = batch_activate(batch=batch) if batch.status == Batch.Status.DRAFT else batch
             batches.append(active.name)
@@ -66,5 +76,10 @@ class Command(JsonCommand):
             + "".join(f"  {role + ' login:':<17}{username} / {password}\n" for username, password, role in ACCOUNTS)
             + "  (Django admin at /admin/)\n"
         )
-        return {"url": "http://127.0.0.1:8000", "policy": version.name, "batches": batches, "sampling_from": policies,
-                "logins": [{"username": u, "password": p, "role": r} for u, p, r in ACCOUNTS]}
+        return {
+            "url": "http://127.0.0.1:8000",
+            "policy": version.name,
+            "batches": batches,
+            "sampling_from": policies,
+            "logins": [{"username": u, "password": p, "role": r} for u, p, r in ACCOUNTS],
+        }

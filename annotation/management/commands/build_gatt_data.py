@@ -22,14 +22,16 @@ from reward_training.policy.ghost_attention import GATT_SFT, adherence_measure, 
 
 
 class Command(JsonCommand):
-    help = ("Ghost Attention (paper 3.3): sample multi-turn dialogues with a synthetic instruction on every user "
-            "turn and write SFT rows that state it in the first turn only, loss on the last reply; optionally "
-            "fine-tune on them, register the result and measure adherence by turn before and after.")
+    help = (
+        "Ghost Attention (paper 3.3): sample multi-turn dialogues with a synthetic instruction on every user "
+        "turn and write SFT rows that state it in the first turn only, loss on the last reply; optionally "
+        "fine-tune on them, register the result and measure adherence by turn before and after."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--policy", required=True, help="registered policy name or model directory")
         source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument("--dialogues", help="JSONL: one message list (or {\"messages\": [...]}) a line")
+        source.add_argument("--dialogues", help='JSONL: one message list (or {"messages": [...]}) a line')
         source.add_argument("--from-platform", action="store_true", help="the chosen path of each annotated dialogue")
         parser.add_argument("--batch", action="append", help="with --from-platform: only these batches (repeatable)")
         parser.add_argument("--track", choices=["helpfulness", "safety"], help="with --from-platform: one track")
@@ -45,22 +47,50 @@ class Command(JsonCommand):
         parser.add_argument("--sft-lr", type=float)
         parser.add_argument("--register", metavar="NAME", help="with --train: register the result (not made current)")
         parser.add_argument("--eval-dialogues", help="held-out dialogues (JSONL) to measure adherence by turn on")
-        parser.add_argument("--plot",
-                            help="with --eval-dialogues: the PNG of adherence by turn (default: beside --output)")
+        parser.add_argument(
+            "--plot", help="with --eval-dialogues: the PNG of adherence by turn (default: beside --output)"
+        )
 
     def database_first(self, options):
         return bool(options["register"] or options["from_platform"])
 
-    def run(self, *, policy, dialogues, from_platform, batch, track, instructions, output, max_turns, max_new_tokens,
-            temperature, seed, config, train, sft_epochs, sft_lr, register, eval_dialogues, plot, **_):
+    def run(
+        self,
+        *,
+        policy,
+        dialogues,
+        from_platform,
+        batch,
+        track,
+        instructions,
+        output,
+        max_turns,
+        max_new_tokens,
+        temperature,
+        seed,
+        config,
+        train,
+        sft_epochs,
+        sft_lr,
+        register,
+        eval_dialogues,
+        plot,
+        **_,
+    ):
         if register and not train:
             raise ValidationError({"register": ["needs --train DIR: there is no fine-tuned model to register"]})
         if register and ModelVersion.objects.filter(name=register).exists():
             raise ValidationError({"register": [f"a model version named {register!r} already exists"]})
         policy_path, policy_version = model_path_resolve(policy, field="policy")
         try:
-            settings_ = config_build(GattConfig, file=config, max_turns=max_turns, max_new_tokens=max_new_tokens,
-                                     temperature=temperature, seed=seed)
+            settings_ = config_build(
+                GattConfig,
+                file=config,
+                max_turns=max_turns,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                seed=seed,
+            )
         except (ValueError, TypeError) as error:
             raise ValidationError({"config": [str(error)]}) from error
         try:
@@ -91,12 +121,19 @@ class Command(JsonCommand):
 
         try:
             with progress(total=sum(len(d.users) for d in items), desc="GAtt sampling", unit="reply") as bar:
-                result = gatt_data_build(settings_, policy_dir=policy_path, dialogues=items,
-                                         instructions=instruction_set, output=output, on_replies=bar.update)
+                result = gatt_data_build(
+                    settings_,
+                    policy_dir=policy_path,
+                    dialogues=items,
+                    instructions=instruction_set,
+                    output=output,
+                    on_replies=bar.update,
+                )
             if train:
                 metrics = gatt_train(sft, output, policy_path, train)
-                result["sft"] = {k: metrics[k] for k in ("steps", "examples", "trained_tokens", "loss_first",
-                                                         "loss_last", "seconds")}
+                result["sft"] = {
+                    k: metrics[k] for k in ("steps", "examples", "trained_tokens", "loss_first", "loss_last", "seconds")
+                }
                 result["output_dir"] = str(Path(train).resolve())
             if heldout is not None:
                 measure = dict(dialogues=heldout, instructions=instruction_set, seed=settings_.seed + 1)
@@ -105,20 +142,32 @@ class Command(JsonCommand):
                     reports["after GAtt"] = adherence_measure(settings_, policy_dir=train, **measure)
                 png = Path(plot) if plot else Path(output).with_suffix(".adherence.png")
                 adherence_plot(reports, png, title=f"GAtt adherence by turn ({Path(policy_path).name})")
-                result["adherence"] = {label: {"all": r["all"], "by_kind": r["by_kind"]}
-                                       for label, r in reports.items()}
+                result["adherence"] = {
+                    label: {"all": r["all"], "by_kind": r["by_kind"]} for label, r in reports.items()
+                }
                 result["plot"] = str(png.resolve())
         except ValueError as error:  # a prompt too long for the model, no row left to train on
             raise ValidationError({"dialogues": [str(error)]}) from error
         if register:
             version = model_version_register(
-                name=register, kind="policy", path=train, parent=policy_version,
-                lineage={"method": "ghost_attention", "parent": policy, "gatt_data": result["output"],
-                         "instructions": str(Path(instructions).resolve()),
-                         "instructions_version": instruction_set.version, "rows": result["rows"],
-                         "placement": result["placement"], "loss_on": "last"},
-                metrics={"sft_loss_last": result["sft"]["loss_last"],
-                         **({"adherence": result["adherence"]} if "adherence" in result else {})},
+                name=register,
+                kind="policy",
+                path=train,
+                parent=policy_version,
+                lineage={
+                    "method": "ghost_attention",
+                    "parent": policy,
+                    "gatt_data": result["output"],
+                    "instructions": str(Path(instructions).resolve()),
+                    "instructions_version": instruction_set.version,
+                    "rows": result["rows"],
+                    "placement": result["placement"],
+                    "loss_on": "last",
+                },
+                metrics={
+                    "sft_loss_last": result["sft"]["loss_last"],
+                    **({"adherence": result["adherence"]} if "adherence" in result else {}),
+                },
             )
             result["registered"] = model_describe_or_none(version)
         return result

@@ -29,15 +29,44 @@ class Command(JsonCommand):
         parser.add_argument("--export-policy", choices=Batch.ExportPolicy.values, default=Batch.ExportPolicy.ALL)
         parser.add_argument("--activate", action="store_true")
 
-    def run(self, *, name, track, policies, temperatures, target, overlap, system_prompt, top_p, max_new_tokens,
-            export_policy, activate, **_):
+    def run(
+        self,
+        *,
+        name,
+        track,
+        policies,
+        temperatures,
+        target,
+        overlap,
+        system_prompt,
+        top_p,
+        max_new_tokens,
+        export_policy,
+        activate,
+        **_,
+    ):
         low, high = _temperatures(temperatures)
         batch = batch_create(
-            name=name, track=track, policy_versions=policies, temperature_min=low, temperature_max=high,
-            target_comparisons=target, overlap_fraction=overlap, system_prompt=system_prompt, top_p=top_p,
-            max_new_tokens=max_new_tokens, export_policy=export_policy,
+            name=name,
+            track=track,
+            policy_versions=policies,
+            temperature_min=low,
+            temperature_max=high,
+            target_comparisons=target,
+            overlap_fraction=overlap,
+            system_prompt=system_prompt,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            export_policy=export_policy,
         )
         if activate:
             batch = batch_activate(batch=batch)
-        return {"id": batch.pk, "name": batch.name, "track": batch.track, "status": batch.status,
-                "policy_versions": sorted(policies), "temperatures": [low, high], "target": target}
+        return {
+            "id": batch.pk,
+            "name": batch.name,
+            "track": batch.track,
+            "status": batch.status,
+            "policy_versions": sorted(policies),
+            "temperatures": [low, high],
+            "target": target,
+        }

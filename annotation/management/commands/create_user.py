@@ -10,8 +10,13 @@ class Command(JsonCommand):
         parser.add_argument("--username", required=True)
         parser.add_argument("--password", required=True)
         parser.add_argument("--role", required=True, choices=Role.values)
-        parser.add_argument("--track", action="append", choices=Track.values, dest="tracks",
-                            help="limit an annotator to this track (repeatable; default: all tracks)")
+        parser.add_argument(
+            "--track",
+            action="append",
+            choices=Track.values,
+            dest="tracks",
+            help="limit an annotator to this track (repeatable; default: all tracks)",
+        )
 
     def run(self, *, username, password, role, tracks, **_):
         user = user_create(username=username, password=password, role=role, tracks=tracks)

@@ -9,8 +9,10 @@ from reward_training.reward.api import evaluate_reward_benchmark, evaluate_rewar
 
 
 class Command(JsonCommand):
-    help = ("Pairwise accuracy of a reward model, overall and by strength (paper Table 8); with --format "
-            "rewardbench or rewardbench2, that benchmark's accuracy by subset and section and its score.")
+    help = (
+        "Pairwise accuracy of a reward model, overall and by strength (paper Table 8); with --format "
+        "rewardbench or rewardbench2, that benchmark's accuracy by subset and section and its score."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", nargs="?", help="the data file (or give --data)")

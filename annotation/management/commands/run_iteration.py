@@ -16,29 +16,52 @@ def _temperatures(text: str) -> tuple[float, ...]:
 
 
 class Command(JsonCommand):
-    help = ("One RLHF iteration end to end with simulated annotators: batch → annotation over the REST API → "
-            "export → both reward models → rejection sampling → promotion gate → win rates (RM and oracle).")
+    help = (
+        "One RLHF iteration end to end with simulated annotators: batch → annotation over the REST API → "
+        "export → both reward models → rejection sampling → promotion gate → win rates (RM and oracle)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--simulate", action="store_true", required=True,
-                            help="annotate with simulated annotators (the only mode so far)")
+        parser.add_argument(
+            "--simulate",
+            action="store_true",
+            required=True,
+            help="annotate with simulated annotators (the only mode so far)",
+        )
         parser.add_argument("--k", type=int, default=8)
-        parser.add_argument("--rs-temperatures", type=_temperatures, default=IterationConfig.rs_temperatures,
-                            help="rejection sampling's temperature by the policy's RLHF round, comma-separated: "
-                                 "the first for the SFT model, the next after one refresh, the last for every later "
-                                 "one (default 1.0,1.2: paper Fig. 8, the best T rises to [1.2, 1.3] with RLHF)")
-        parser.add_argument("--temperature", type=float,
-                            help="one rejection-sampling temperature for this iteration, over --rs-temperatures")
-        parser.add_argument("--sample-parent", action=argparse.BooleanOptionalAction, default=True,
-                            help="the batches sample the current policy and its parent (or the previously sampled "
-                                 "policy) at different temperatures (default); --no-sample-parent: the current "
-                                 "policy alone, at two temperatures")
+        parser.add_argument(
+            "--rs-temperatures",
+            type=_temperatures,
+            default=IterationConfig.rs_temperatures,
+            help="rejection sampling's temperature by the policy's RLHF round, comma-separated: "
+            "the first for the SFT model, the next after one refresh, the last for every later "
+            "one (default 1.0,1.2: paper Fig. 8, the best T rises to [1.2, 1.3] with RLHF)",
+        )
+        parser.add_argument(
+            "--temperature",
+            type=float,
+            help="one rejection-sampling temperature for this iteration, over --rs-temperatures",
+        )
+        parser.add_argument(
+            "--sample-parent",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="the batches sample the current policy and its parent (or the previously sampled "
+            "policy) at different temperatures (default); --no-sample-parent: the current "
+            "policy alone, at two temperatures",
+        )
         parser.add_argument("--ppo", action="store_true", help="PPO on top of the rejection-sampling checkpoint")
         parser.add_argument("--ppo-iterations", type=int, default=20)
-        parser.add_argument("--gatt", action="store_true",
-                            help="Ghost Attention on the iteration's annotated dialogues (build_gatt_data)")
-        parser.add_argument("--context-distillation", action="store_true",
-                            help="targeted safety context distillation on the safety prompts (distill_safety_context)")
+        parser.add_argument(
+            "--gatt",
+            action="store_true",
+            help="Ghost Attention on the iteration's annotated dialogues (build_gatt_data)",
+        )
+        parser.add_argument(
+            "--context-distillation",
+            action="store_true",
+            help="targeted safety context distillation on the safety prompts (distill_safety_context)",
+        )
         parser.add_argument("--url", help="server to drive (default: one started inside this command)")
         parser.add_argument("--users", type=int, default=4)
         parser.add_argument("--comparisons", type=int, default=25, help="per simulated annotator and track")
@@ -50,27 +73,70 @@ class Command(JsonCommand):
         parser.add_argument("--rm-base", help="default: the current policy")
         parser.add_argument("--rm-epochs", type=int, default=1, help="passes over the data per reward model")
         parser.add_argument("--rm-lr", type=float, default=1e-4, help="reward models' peak learning rate")
-        parser.add_argument("--sft-epochs", type=float, default=2.0, help="rejection sampling: SFT passes over the pool")
+        parser.add_argument(
+            "--sft-epochs", type=float, default=2.0, help="rejection sampling: SFT passes over the pool"
+        )
         parser.add_argument("--sft-lr", type=float, default=1e-4, help="rejection sampling: SFT peak learning rate")
         parser.add_argument("--promotion-threshold", type=float, default=0.5)
         parser.add_argument("--seed", type=int, default=0)
 
-    def run(self, *, k, temperature, rs_temperatures, sample_parent, ppo, url, users, comparisons, profile, max_new_tokens, rs_prompts,
-            heldout_prompts, heldout_limit, rm_base, promotion_threshold, seed, ppo_iterations, rm_epochs, rm_lr, sft_epochs,
-            sft_lr, gatt, context_distillation, **_):
+    def run(
+        self,
+        *,
+        k,
+        temperature,
+        rs_temperatures,
+        sample_parent,
+        ppo,
+        url,
+        users,
+        comparisons,
+        profile,
+        max_new_tokens,
+        rs_prompts,
+        heldout_prompts,
+        heldout_limit,
+        rm_base,
+        promotion_threshold,
+        seed,
+        ppo_iterations,
+        rm_epochs,
+        rm_lr,
+        sft_epochs,
+        sft_lr,
+        gatt,
+        context_distillation,
+        **_,
+    ):
         options = {k_: v for k_, v in dict(rs_prompts=rs_prompts, heldout_prompts=heldout_prompts).items() if v}
         try:
-            config = IterationConfig(url=url or "", users=users, comparisons=comparisons, profile=profile, k=k,
-                                     temperature=temperature, rs_temperatures=rs_temperatures,
-                                     sample_parent=sample_parent, max_new_tokens=max_new_tokens,
-                                     heldout_limit=heldout_limit, rm_base=rm_base, rm_epochs=rm_epochs,
-                                     rm_lr=rm_lr, sft_epochs=sft_epochs, sft_lr=sft_lr,
-                                     promotion_threshold=promotion_threshold, seed=seed, ppo=ppo,
-                                     ppo_iterations=ppo_iterations, gatt=gatt,
-                                     context_distillation=context_distillation, **options)
+            config = IterationConfig(
+                url=url or "",
+                users=users,
+                comparisons=comparisons,
+                profile=profile,
+                k=k,
+                temperature=temperature,
+                rs_temperatures=rs_temperatures,
+                sample_parent=sample_parent,
+                max_new_tokens=max_new_tokens,
+                heldout_limit=heldout_limit,
+                rm_base=rm_base,
+                rm_epochs=rm_epochs,
+                rm_lr=rm_lr,
+                sft_epochs=sft_epochs,
+                sft_lr=sft_lr,
+                promotion_threshold=promotion_threshold,
+                seed=seed,
+                ppo=ppo,
+                ppo_iterations=ppo_iterations,
+                gatt=gatt,
+                context_distillation=context_distillation,
+                **options,
+            )
         except ValueError as error:  # before a server starts
             raise ValidationError({"iteration": [str(error)]}) from error
-        with (nullcontext(url) if url else live_server()) as base_url:
+        with nullcontext(url) if url else live_server() as base_url:
             config.url = base_url
             try:
                 return iteration_run(config)

@@ -35,8 +35,23 @@ class Command(JsonCommand):
         parser.add_argument("--turn-timeout", type=float, default=300.0, help="seconds to wait for sampling")
         parser.add_argument("--no-create", action="store_true", help="do not create missing accounts")
 
-    def run(self, *, users, comparisons, track, url, profile, prompts, username_prefix, password, seed,
-            turns_per_dialogue, turn_timeout, no_create, **_):
+    def run(
+        self,
+        *,
+        users,
+        comparisons,
+        track,
+        url,
+        profile,
+        prompts,
+        username_prefix,
+        password,
+        seed,
+        turns_per_dialogue,
+        turn_timeout,
+        no_create,
+        **_,
+    ):
         errors = {}
         if users < 1:
             errors["users"] = ["must be at least 1"]
@@ -53,10 +68,18 @@ class Command(JsonCommand):
             raise ValidationError({"profile" if "profile" in str(error) else "prompts": [str(error)]}) from error
         accounts = [(p.name or f"{username_prefix}-{i + 1}", password) for i, p in enumerate(profiles)]
         created = [] if no_create else self._accounts_ensure(accounts)
-        config = SimulationConfig(url=url, track=track, comparisons=comparisons, prompts=prompt_list, seed=seed,
-                                  turns_per_dialogue=turns_per_dialogue, turn_timeout_s=turn_timeout)
+        config = SimulationConfig(
+            url=url,
+            track=track,
+            comparisons=comparisons,
+            prompts=prompt_list,
+            seed=seed,
+            turns_per_dialogue=turns_per_dialogue,
+            turn_timeout_s=turn_timeout,
+        )
         lock = threading.Lock()
         with progress(total=users * comparisons, desc="comparisons", unit="cmp") as bar:
+
             def tick():
                 with lock:
                     bar.update(1)

@@ -20,9 +20,12 @@ class Command(JsonCommand):
         parser.add_argument("--safety-rm", required=True)
         parser.add_argument("--prompts", required=True)
         parser.add_argument("--iterations", type=int, required=True)
-        parser.add_argument("--beta", type=float,
-                            help="KL penalty (default: from the policy's parameter count, 0.005 from 30B on, else "
-                                 "0.01, paper 3.2.3; the result's beta says which and why)")
+        parser.add_argument(
+            "--beta",
+            type=float,
+            help="KL penalty (default: from the policy's parameter count, 0.005 from 30B on, else "
+            "0.01, paper 3.2.3; the result's beta says which and why)",
+        )
         parser.add_argument("--output", required=True)
         parser.add_argument("--heldout", help="prompts for early stopping")
         parser.add_argument("--lr", type=float)
@@ -33,36 +36,89 @@ class Command(JsonCommand):
         parser.add_argument("--seed", type=int)
         parser.add_argument("--config", help="JSON file of PPOConfig fields")
         parser.add_argument("--register", metavar="NAME")
-        parser.add_argument("--tracker", choices=TRACKERS, help="where step metrics go (default tensorboard, beside "
-                            "--output in runs/; see reward_training/tracking.py)")
+        parser.add_argument(
+            "--tracker",
+            choices=TRACKERS,
+            help="where step metrics go (default tensorboard, beside "
+            "--output in runs/; see reward_training/tracking.py)",
+        )
 
     def database_first(self, options):
         """Hours of training must not end in a registry that was never there."""
         return bool(options["register"])
 
-    def run(self, *, policy, helpfulness_rm, safety_rm, prompts, iterations, beta, output, heldout, lr, batch_size,
-            minibatch_size, max_new_tokens, critic, seed, config, register, tracker, **_):
+    def run(
+        self,
+        *,
+        policy,
+        helpfulness_rm,
+        safety_rm,
+        prompts,
+        iterations,
+        beta,
+        output,
+        heldout,
+        lr,
+        batch_size,
+        minibatch_size,
+        max_new_tokens,
+        critic,
+        seed,
+        config,
+        register,
+        tracker,
+        **_,
+    ):
         policy_path, policy_version = model_path_resolve(policy, field="policy")
         helpfulness_path, _ = model_path_resolve(helpfulness_rm, field="helpfulness_rm")
         safety_path, _ = model_path_resolve(safety_rm, field="safety_rm")
         try:
-            settings = config_build(PPOConfig, file=config, iterations=iterations, beta=beta, learning_rate=lr,
-                                    batch_size=batch_size, minibatch_size=minibatch_size,
-                                    max_new_tokens=max_new_tokens, critic=critic, seed=seed, tracker=tracker)
+            settings = config_build(
+                PPOConfig,
+                file=config,
+                iterations=iterations,
+                beta=beta,
+                learning_rate=lr,
+                batch_size=batch_size,
+                minibatch_size=minibatch_size,
+                max_new_tokens=max_new_tokens,
+                critic=critic,
+                seed=seed,
+                tracker=tracker,
+            )
             items = prompts_read(prompts)
             heldout_items = prompts_read(heldout) if heldout else None
         except (ValueError, OSError) as error:
             raise ValidationError({"config": [str(error)]}) from error
-        result = ppo_train(settings, policy_dir=policy_path, helpfulness_rm_dir=helpfulness_path,
-                           safety_rm_dir=safety_path, prompts=items, heldout_prompts=heldout_items, output_dir=output)
+        result = ppo_train(
+            settings,
+            policy_dir=policy_path,
+            helpfulness_rm_dir=helpfulness_path,
+            safety_rm_dir=safety_path,
+            prompts=items,
+            heldout_prompts=heldout_items,
+            output_dir=output,
+        )
         if register:
             version = model_version_register(
-                name=register, kind="policy", path=output, parent=policy_version,
-                lineage={"method": "ppo", "parent": policy, "helpfulness_rm": helpfulness_rm, "safety_rm": safety_rm,
-                         "prompts": str(Path(prompts).resolve()), "beta": result["beta"]["value"],
-                         "iterations_run": result["iterations_run"]},
-                metrics={"heldout_rewards": result.get("heldout_rewards"), "final": result.get("final"),
-                         "tracking": result.get("tracking")},
+                name=register,
+                kind="policy",
+                path=output,
+                parent=policy_version,
+                lineage={
+                    "method": "ppo",
+                    "parent": policy,
+                    "helpfulness_rm": helpfulness_rm,
+                    "safety_rm": safety_rm,
+                    "prompts": str(Path(prompts).resolve()),
+                    "beta": result["beta"]["value"],
+                    "iterations_run": result["iterations_run"],
+                },
+                metrics={
+                    "heldout_rewards": result.get("heldout_rewards"),
+                    "final": result.get("final"),
+                    "tracking": result.get("tracking"),
+                },
             )
             result["registered"] = model_describe_or_none(version)
         result.pop("history", None)

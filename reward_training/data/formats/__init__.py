@@ -51,8 +51,10 @@ def format_detect(row: Any) -> tuple[str, str]:
         if starts in ("system", "user") and not isinstance(prompt, list):
             return "binarized", '"chosen" and "rejected" whole conversations whose shared start is the prompt'
         return "trl", '"chosen" and "rejected" with a "prompt" or as texts (TRL)'
-    raise ValueError(f"no format fits the first row's columns ({', '.join(sorted(keys)) or 'none'}); "
-                     f"name one with --format ({', '.join(FORMATS)})")
+    raise ValueError(
+        f"no format fits the first row's columns ({', '.join(sorted(keys)) or 'none'}); "
+        f"name one with --format ({', '.join(FORMATS)})"
+    )
 
 
 @dataclass
@@ -73,8 +75,9 @@ class PairStream:
             raise ValueError(f"{self.path.name}, {self.unit} {error.number}: {error.reason}") from error
 
 
-def pairs_read(path: str | Path, data_format: str, *, options: FormatOptions = FormatOptions(),
-               max_line_bytes: int | None = None) -> PairStream:
+def pairs_read(
+    path: str | Path, data_format: str, *, options: FormatOptions = FormatOptions(), max_line_bytes: int | None = None
+) -> PairStream:
     """The pairs of a file in `data_format` ("auto": detected from its first row)."""
     path = Path(path)
     unit = unit_of(container_of(path))
@@ -99,15 +102,19 @@ def pairs_read(path: str | Path, data_format: str, *, options: FormatOptions = F
         below = filtered.setdefault("below_min_ratio", []) if options.min_ratio is not None else []
         pairs = _each_row(rows, lambda row: shp.shp_row_parse(row, min_ratio=options.min_ratio), below)
     else:
-        parse = {"hh-rlhf": conversational.hh_row_parse, "trl": conversational.trl_row,
-                 "binarized": conversational.binarized_row_parse,
-                 "rewardbench": conversational.rewardbench_row_parse}[data_format]
+        parse = {
+            "hh-rlhf": conversational.hh_row_parse,
+            "trl": conversational.trl_row,
+            "binarized": conversational.binarized_row_parse,
+            "rewardbench": conversational.rewardbench_row_parse,
+        }[data_format]
         pairs = _each_row(rows, parse, [])
     return PairStream(path=path, format=data_format, reason=reason, unit=unit, pairs=pairs, filtered=filtered)
 
 
-def _each_row(rows: Iterable[tuple[int, Any]], parse: Callable[[Any], PreferencePair | None],
-              left_out: list[int]) -> Iterator[tuple[int, PreferencePair]]:
+def _each_row(
+    rows: Iterable[tuple[int, Any]], parse: Callable[[Any], PreferencePair | None], left_out: list[int]
+) -> Iterator[tuple[int, PreferencePair]]:
     """Parse row by row; a row the parse returns None for is left out and its number kept."""
     for number, row in rows:
         try:

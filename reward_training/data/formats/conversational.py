@@ -60,5 +60,6 @@ def rewardbench_row_parse(row: Any) -> PreferencePair:
     if not prompt.strip():
         raise ValueError("the prompt is empty")
     _text(row, "subset")
-    return PreferencePair(prompt=({"role": "user", "content": prompt},), chosen=_text(row, "chosen"),
-                          rejected=_text(row, "rejected"))
+    return PreferencePair(
+        prompt=({"role": "user", "content": prompt},), chosen=_text(row, "chosen"), rejected=_text(row, "rejected")
+    )

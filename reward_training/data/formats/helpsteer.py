@@ -39,8 +39,9 @@ def prompt_messages(text: str) -> list[dict]:
     return messages
 
 
-def helpsteer_pairs(rows: Iterable[tuple[int, Any]], *, attribute: str = "helpfulness",
-                    ties: list[int] | None = None) -> Iterator[tuple[int, PreferencePair]]:
+def helpsteer_pairs(
+    rows: Iterable[tuple[int, Any]], *, attribute: str = "helpfulness", ties: list[int] | None = None
+) -> Iterator[tuple[int, PreferencePair]]:
     """(row number of the chosen reply, pair) for each two differently scored replies to one prompt.
     Ties are counted into `ties` (one entry per tied pair: the first reply's row). Raises RowError."""
     if attribute not in ATTRIBUTES:
@@ -53,8 +54,12 @@ def helpsteer_pairs(rows: Iterable[tuple[int, Any]], *, attribute: str = "helpfu
             if not isinstance(row.get(key), str):
                 raise RowError(number, f'"{key}" must be a text')
         score = row.get(attribute)
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not float(score).is_integer() \
-                or not 0 <= score <= 4:
+        if (
+            isinstance(score, bool)
+            or not isinstance(score, (int, float))
+            or not float(score).is_integer()
+            or not 0 <= score <= 4
+        ):
             raise RowError(number, f'"{attribute}" must be a whole score from 0 to 4, not {score!r}')
         by_prompt.setdefault(row["prompt"], []).append((number, row["response"], int(score)))
     for prompt_text, replies in by_prompt.items():
@@ -68,5 +73,9 @@ def helpsteer_pairs(rows: Iterable[tuple[int, Any]], *, attribute: str = "helpfu
                     ties.append(a[0])
                 continue
             better, worse = (a, b) if a[2] > b[2] else (b, a)
-            yield better[0], PreferencePair(prompt=prompt, chosen=better[1], rejected=worse[1],
-                                            strength=gap_strength(better[2] - worse[2]))
+            yield (
+                better[0],
+                PreferencePair(
+                    prompt=prompt, chosen=better[1], rejected=worse[1], strength=gap_strength(better[2] - worse[2])
+                ),
+            )

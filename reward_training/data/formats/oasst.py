@@ -40,8 +40,9 @@ def _message_check(number: int, message: Any) -> dict:
     if message["role"] not in ROLES:
         raise RowError(number, f'role {message["role"]!r}; expected "prompter" or "assistant"')
     rank = message.get("rank")
-    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, (int, float)) or rank < 0
-                             or not float(rank).is_integer()):
+    if rank is not None and (
+        isinstance(rank, bool) or not isinstance(rank, (int, float)) or rank < 0 or not float(rank).is_integer()
+    ):
         raise RowError(number, f"rank {rank!r} is not a whole number of 0 or more")
     return message
 
@@ -69,7 +70,7 @@ def oasst_pairs(rows: Iterable[tuple[int, Any]], *, rank_strength: bool = True) 
     children: dict[str, list[str]] = {}
     for number, message in _flattened(rows):
         if message["message_id"] in messages:
-            raise RowError(number, f'message_id {message["message_id"]} appears twice')
+            raise RowError(number, f"message_id {message['message_id']} appears twice")
         messages[message["message_id"]] = (number, message)
         if message.get("parent_id") is not None:
             children.setdefault(message["parent_id"], []).append(message["message_id"])
@@ -80,9 +81,13 @@ def oasst_pairs(rows: Iterable[tuple[int, Any]], *, rank_strength: bool = True) 
         if messages[parent_id][1]["role"] != "prompter":
             continue
         ranked = sorted(
-            (messages[i] for i in reply_ids
-             if messages[i][1]["role"] == "assistant" and messages[i][1].get("rank") is not None
-             and not messages[i][1].get("deleted")),
+            (
+                messages[i]
+                for i in reply_ids
+                if messages[i][1]["role"] == "assistant"
+                and messages[i][1].get("rank") is not None
+                and not messages[i][1].get("deleted")
+            ),
             key=lambda numbered: numbered[1]["rank"],
         )
         if len(ranked) < 2:
@@ -92,8 +97,15 @@ def oasst_pairs(rows: Iterable[tuple[int, Any]], *, rank_strength: bool = True) 
             gap = int(worse["rank"]) - int(better["rank"])
             if gap == 0:
                 continue
-            yield number, PreferencePair(prompt=prompt, chosen=better["text"], rejected=worse["text"],
-                                         strength=gap_strength(gap) if rank_strength else None)
+            yield (
+                number,
+                PreferencePair(
+                    prompt=prompt,
+                    chosen=better["text"],
+                    rejected=worse["text"],
+                    strength=gap_strength(gap) if rank_strength else None,
+                ),
+            )
 
 
 def _history(messages: dict[str, tuple[int, dict]], message_id: str) -> list[dict]:

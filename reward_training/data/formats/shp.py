@@ -21,8 +21,7 @@ from typing import Any
 from reward_training.data.preferences import PreferencePair
 
 # (lowest ratio, strength), strongest first
-RATIO_STRENGTHS = ((8.0, "significantly_better"), (4.0, "better"), (2.0, "slightly_better"),
-                   (1.0, "negligibly_better"))
+RATIO_STRENGTHS = ((8.0, "significantly_better"), (4.0, "better"), (2.0, "slightly_better"), (1.0, "negligibly_better"))
 
 
 def ratio_strength(ratio: float) -> str:
@@ -54,5 +53,9 @@ def shp_row_parse(row: Any, *, min_ratio: float | None = None) -> PreferencePair
     ratio = math.inf if low <= 0 else high / low
     if min_ratio is not None and ratio < min_ratio:
         return None
-    return PreferencePair(prompt=({"role": "user", "content": row["history"]},), chosen=row[f"human_ref_{preferred}"],
-                          rejected=row[f"human_ref_{other}"], strength=ratio_strength(ratio))
+    return PreferencePair(
+        prompt=({"role": "user", "content": row["history"]},),
+        chosen=row[f"human_ref_{preferred}"],
+        rejected=row[f"human_ref_{other}"],
+        strength=ratio_strength(ratio),
+    )

@@ -59,7 +59,9 @@ class PolicyModel(nn.Module):
 def critic_values(critic: RewardModel, packed: "Packed") -> torch.Tensor:  # (N, T)
     """A reward model read as a critic: its score head at every response position."""
     return critic(
-        input_ids=packed.input_ids, attention_mask=packed.attention_mask, position_ids=packed.position_ids,
+        input_ids=packed.input_ids,
+        attention_mask=packed.attention_mask,
+        position_ids=packed.position_ids,
         reward_index=packed.positions,
     )
 
@@ -90,8 +92,8 @@ def sequences_pack(
     mask = torch.zeros((n, t_max), dtype=torch.long)  # (N, T)
     for i, (prompt, response) in enumerate(zip(prompt_ids, response_ids)):
         start = width - lengths[i] if left_pad else 0
-        input_ids[i, start:start + lengths[i]] = torch.tensor(prompt + response, dtype=torch.long)
-        attention_mask[i, start:start + lengths[i]] = 1
+        input_ids[i, start : start + lengths[i]] = torch.tensor(prompt + response, dtype=torch.long)
+        attention_mask[i, start : start + lengths[i]] = 1
         r = len(response)
         positions[i, :r] = start + len(prompt) - 1 + torch.arange(r)
         targets[i, :r] = torch.tensor(response, dtype=torch.long)

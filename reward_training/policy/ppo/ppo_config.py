@@ -72,7 +72,9 @@ class PPOConfig:
     seed: int = 0
     device: str | None = None  # "cpu" forces the CPU; otherwise CUDA when available (one device per process)
     progress: bool = True  # a tqdm bar on stderr (main process)
-    tracker: str = "tensorboard"  # where per-iteration metrics go: tensorboard, mlflow, wandb, trackio or none (tracking.py)
+    tracker: str = (
+        "tensorboard"  # where per-iteration metrics go: tensorboard, mlflow, wandb, trackio or none (tracking.py)
+    )
     tracking_dir: str | None = None  # the tracker's folder (default <output_dir's parent>/runs)
 
     def __post_init__(self) -> None:
@@ -113,8 +115,9 @@ class PPOConfig:
         the policy's parameter count (0.005 from 30B parameters on, else 0.01)."""
         if self.beta is not None:
             return explicit(self.beta, "KL penalty beta")
-        return by_size(n_params, threshold=LARGE_MODEL_PARAMETERS, large=LARGE_MODEL_BETA, small=BETA,
-                       what="KL penalty beta")
+        return by_size(
+            n_params, threshold=LARGE_MODEL_PARAMETERS, large=LARGE_MODEL_BETA, small=BETA, what="KL penalty beta"
+        )
 
     @property
     def steps_per_iteration(self) -> int:

@@ -57,13 +57,20 @@ def rm_reward_fn(
 
     def reward(prompts: Sequence[PromptItem], texts: Sequence[str], ids: Sequence[list[int]]) -> torch.Tensor:
         finished = [bool(r) and r[-1] in eos for r in ids]
-        return combined_scores(helpfulness, safety, list(prompts), list(texts), threshold, finished=finished)["combined"]
+        return combined_scores(helpfulness, safety, list(prompts), list(texts), threshold, finished=finished)[
+            "combined"
+        ]
 
     return reward
 
 
 def responses_sample(
-    loaded: LoadedModel, prompts: list[PromptItem], *, temperature: float, max_new_tokens: int, seed: int,
+    loaded: LoadedModel,
+    prompts: list[PromptItem],
+    *,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
     batch_size: int,
 ) -> tuple[list[list[int]], list[list[int]], list[str], torch.Tensor]:
     """(prompt ids, response ids, response texts, finished (N,)) with one sample per prompt; sample i uses seed + i."""
@@ -102,7 +109,7 @@ def rollout_evaluate(
     out: dict[str, list[torch.Tensor]] = {"logprobs": [], "ref": [], "values": [], "entropy": [], "mask": []}
     for start in range(0, len(prompt_ids), batch_size):
         packed = sequences_pack(
-            prompt_ids[start:start + batch_size], response_ids[start:start + batch_size], pad_id, left_pad=True
+            prompt_ids[start : start + batch_size], response_ids[start : start + batch_size], pad_id, left_pad=True
         ).to(device)
         current = policy_evaluate(policy, packed, temperature)
         ref = policy_evaluate(reference, packed, temperature)

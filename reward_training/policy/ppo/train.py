@@ -54,8 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     from reward_training.policy.ppo.trainer import ppo_train  # heavy imports after argument checks
 
     summary = ppo_train(
-        config, policy_dir=args.policy, helpfulness_rm_dir=args.helpfulness_rm, safety_rm_dir=args.safety_rm,
-        prompts=prompts_read(args.prompts), heldout_prompts=prompts_read(args.heldout) if args.heldout else None,
+        config,
+        policy_dir=args.policy,
+        helpfulness_rm_dir=args.helpfulness_rm,
+        safety_rm_dir=args.safety_rm,
+        prompts=prompts_read(args.prompts),
+        heldout_prompts=prompts_read(args.heldout) if args.heldout else None,
         output_dir=args.output,
     )
     if PartialState().is_main_process:

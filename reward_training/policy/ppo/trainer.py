@@ -36,8 +36,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from reward_training.config import config_dict
 from reward_training.data.prompts import PromptItem
 from reward_training.generation.loading import LoadedModel, context_length, eos_ids
-from reward_training.policy.ppo.losses import early_stop, kl_per_token
+from reward_training.io import directory_write_atomic
 from reward_training.model_size import parameter_count
+from reward_training.policy.ppo.losses import early_stop, kl_per_token
 from reward_training.policy.ppo.models import PolicyModel, precision_autocast
 from reward_training.policy.ppo.ppo_config import PPOConfig
 from reward_training.policy.ppo.report import CURVES_FILE, curves_plot, metrics_write
@@ -50,7 +51,6 @@ from reward_training.policy.ppo.update import (
     local_slice,
     ppo_update,
 )
-from reward_training.io import directory_write_atomic
 from reward_training.reward.model import RewardModel, dropout_disable, reward_model_load
 from reward_training.reward.scorer import RewardScorer
 from reward_training.tracking import RunTracker
@@ -75,18 +75,35 @@ def prompt_schedule(n_prompts: int, batch_size: int, seed: int, iteration: int) 
 
 
 def _rollout(
-    loaded: LoadedModel, policy: PolicyModel, reference: PolicyModel, critic: RewardModel | None,
-    prompts: list[PromptItem], reward_fn: RewardFn, config: PPOConfig, seed: int,
+    loaded: LoadedModel,
+    policy: PolicyModel,
+    reference: PolicyModel,
+    critic: RewardModel | None,
+    prompts: list[PromptItem],
+    reward_fn: RewardFn,
+    config: PPOConfig,
+    seed: int,
 ) -> Rollout:
     policy.eval()
     with precision_autocast(config.precision, loaded.device):  # the update's precision: like with like
         prompt_ids, response_ids, texts, finished = responses_sample(
-            loaded, prompts, temperature=config.temperature, max_new_tokens=config.max_new_tokens, seed=seed,
+            loaded,
+            prompts,
+            temperature=config.temperature,
+            max_new_tokens=config.max_new_tokens,
+            seed=seed,
             batch_size=config.generation_batch_size,
         )
         logprobs, ref_logprobs, values, entropy, mask = rollout_evaluate(
-            policy, reference, critic, prompt_ids, response_ids, pad_id=loaded.pad_token_id,
-            temperature=config.temperature, batch_size=config.generation_batch_size, device=loaded.device,
+            policy,
+            reference,
+            critic,
+            prompt_ids,
+            response_ids,
+            pad_id=loaded.pad_token_id,
+            temperature=config.temperature,
+            batch_size=config.generation_batch_size,
+            device=loaded.device,
         )
     rc = reward_fn(prompts, texts, response_ids).detach().float().cpu().reshape(-1)
     if rc.shape[0] != len(prompts):
@@ -95,14 +112,28 @@ def _rollout(
         raise ValueError("the reward function must return Rc in (0, 1) (a probability, not a raw score)")
     m = mask.float()
     return Rollout(
-        prompts=prompts, texts=texts, prompt_ids=prompt_ids, response_ids=response_ids, finished=finished, rc=rc,
-        logprobs=logprobs * m, ref_logprobs=ref_logprobs * m, values=values * m, entropy=entropy * m, mask=mask,
+        prompts=prompts,
+        texts=texts,
+        prompt_ids=prompt_ids,
+        response_ids=response_ids,
+        finished=finished,
+        rc=rc,
+        logprobs=logprobs * m,
+        ref_logprobs=ref_logprobs * m,
+        values=values * m,
+        entropy=entropy * m,
+        mask=mask,
     )
 
 
 def _heldout_reward(
-    loaded: LoadedModel, prompts: Sequence[PromptItem], reward_fn: RewardFn, config: PPOConfig,
-    gather: Gather, rank: int, world: int,
+    loaded: LoadedModel,
+    prompts: Sequence[PromptItem],
+    reward_fn: RewardFn,
+    config: PPOConfig,
+    gather: Gather,
+    rank: int,
+    world: int,
 ) -> float:
     """Mean Rc on the held-out prompts, sampled with the same seeds at every evaluation (common random numbers)."""
     part = local_slice(len(prompts), rank, world)
@@ -111,28 +142,40 @@ def _heldout_reward(
     if mine:
         with precision_autocast(config.precision, loaded.device):
             _, ids, texts, _ = responses_sample(
-                loaded, mine, temperature=config.temperature, max_new_tokens=config.max_new_tokens,
-                seed=(config.seed + 1) * 1_000_000_007 + part.start, batch_size=config.generation_batch_size,
+                loaded,
+                mine,
+                temperature=config.temperature,
+                max_new_tokens=config.max_new_tokens,
+                seed=(config.seed + 1) * 1_000_000_007 + part.start,
+                batch_size=config.generation_batch_size,
             )
         total = float(reward_fn(mine, texts, ids).float().sum())
     return gather.mean(total, len(mine))
 
 
 def _save(
-    accelerator: Accelerator, wrapped_policy: torch.nn.Module, policy: PolicyModel, tokenizer: Any,
-    config: PPOConfig, output_dir: Path, history: list[dict[str, Any]], summary: dict[str, Any],
+    accelerator: Accelerator,
+    wrapped_policy: torch.nn.Module,
+    policy: PolicyModel,
+    tokenizer: Any,
+    config: PPOConfig,
+    output_dir: Path,
+    history: list[dict[str, Any]],
+    summary: dict[str, Any],
 ) -> None:
     """The policy in Hugging Face format (+ value head, config, metrics, curves), written atomically."""
     state = accelerator.get_state_dict(wrapped_policy)  # on every process: sharded setups gather here
     if accelerator.is_main_process:
-        lm_state = {k[len("lm."):]: v for k, v in state.items() if k.startswith("lm.")}
+        lm_state = {k[len("lm.") :]: v for k, v in state.items() if k.startswith("lm.")}
 
         def write(tmp: Path) -> None:
             policy.lm.save_pretrained(tmp, state_dict=lm_state)
             tokenizer.save_pretrained(tmp)
             if policy.value_head is not None:
-                torch.save({k[len("value_head."):]: v for k, v in state.items() if k.startswith("value_head.")},
-                           tmp / VALUE_HEAD_FILE)
+                torch.save(
+                    {k[len("value_head.") :]: v for k, v in state.items() if k.startswith("value_head.")},
+                    tmp / VALUE_HEAD_FILE,
+                )
             (tmp / CONFIG_FILE).write_text(json.dumps(config_dict(config), indent=1))
             _reports_write(tmp, history, summary)
 
@@ -178,9 +221,12 @@ def ppo_train(
     if config.critic == "reward_model" and helpfulness_rm_dir is None:
         raise ValueError('critic="reward_model" starts from the helpfulness reward model: give helpfulness_rm_dir')
     use_cpu = config.device == "cpu" or not torch.cuda.is_available()
-    run = RunTracker(config.tracker, output_dir=output_dir, config=config_dict(config), tracking_dir=config.tracking_dir)
-    accelerator = Accelerator(mixed_precision="bf16" if config.precision == "bf16" else "no", cpu=use_cpu,
-                              log_with=run.trackers or None)
+    run = RunTracker(
+        config.tracker, output_dir=output_dir, config=config_dict(config), tracking_dir=config.tracking_dir
+    )
+    accelerator = Accelerator(
+        mixed_precision="bf16" if config.precision == "bf16" else "no", cpu=use_cpu, log_with=run.trackers or None
+    )
     world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
     per_process_minibatch = config.minibatch_size // world
     if config.batch_size % world or config.minibatch_size % world or per_process_minibatch % config.micro_batch_size:
@@ -225,20 +271,30 @@ def ppo_train(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids(lm, tokenizer)[0]
     # The rollout engine samples with the very weights being trained (no copy to keep in sync).
     loaded = LoadedModel(
-        model=lm, tokenizer=tokenizer, device=device, dtype=torch.float32, max_length=context_length(lm, tokenizer),
-        eos_token_ids=eos_ids(lm, tokenizer), pad_token_id=pad_id,
+        model=lm,
+        tokenizer=tokenizer,
+        device=device,
+        dtype=torch.float32,
+        max_length=context_length(lm, tokenizer),
+        eos_token_ids=eos_ids(lm, tokenizer),
+        pad_token_id=pad_id,
     )
     if reward_fn is None:
         reward_fn = rm_reward_fn(
             RewardScorer(helpfulness_rm_dir, device=str(device), batch_size=config.score_batch_size),
             RewardScorer(safety_rm_dir, device=str(device), batch_size=config.score_batch_size),
-            config.safety_threshold, loaded.eos_token_ids,
+            config.safety_threshold,
+            loaded.eos_token_ids,
         )
     gather = Gather(accelerator)
     heldout = list(heldout_prompts or [])
 
-    summary: dict[str, Any] = {"output_dir": str(output_dir), "processes": world, "config": config_dict(config),
-                               "beta": beta}  # the KL penalty used and why
+    summary: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "processes": world,
+        "config": config_dict(config),
+        "beta": beta,
+    }  # the KL penalty used and why
     history: list[dict[str, Any]] = []
     heldout_history: list[float] = []
     best_iteration, stopped_early, saved_iteration = None, False, None
@@ -268,24 +324,36 @@ def ppo_train(
         batch = prompt_schedule(len(prompts), config.batch_size, config.seed, iteration)
         part = local_slice(len(batch), rank, world)
         mine = [prompts[i] for i in batch[part]]
-        rollout = _rollout(loaded, policy, reference, critic, mine, reward_fn, config,
-                           seed=config.seed * 1_000_003 + iteration * config.batch_size + part.start)
+        rollout = _rollout(
+            loaded,
+            policy,
+            reference,
+            critic,
+            mine,
+            reward_fn,
+            config,
+            seed=config.seed * 1_000_003 + iteration * config.batch_size + part.start,
+        )
         advantages_compute(rollout, config, gather, rank)
-        stats = ppo_update(accelerator, models, optimizers, wrapped_policy, wrapped_critic, rollout, config,
-                           pad_id, iteration, gather)
+        stats = ppo_update(
+            accelerator, models, optimizers, wrapped_policy, wrapped_critic, rollout, config, pad_id, iteration, gather
+        )
         mask = rollout.mask.float()
         n_tokens = float(mask.sum())
         record = {
             "iteration": iteration,
             "reward": gather.mean(float(rollout.rc.sum()), len(rollout)),
-            "kl": gather.mean(float((kl_per_token(rollout.logprobs, rollout.ref_logprobs) * mask).sum()), n_tokens),  # k1
+            "kl": gather.mean(
+                float((kl_per_token(rollout.logprobs, rollout.ref_logprobs) * mask).sum()), n_tokens
+            ),  # k1
             "kl_per_response": gather.mean(float(rollout.kl.sum()), len(rollout)),
             **{k: stats[k] for k in ("clip_fraction", "value_loss", "policy_loss", "value_clip_fraction", "approx_kl")},
             "response_length": gather.mean(n_tokens, len(rollout)),
             "finished_with_eos": gather.mean(float(rollout.finished.sum()), len(rollout)),
             "truncated": gather.mean(float((~rollout.finished).sum()), len(rollout)),  # cut off at max_new_tokens
-            "missing_eos_penalty": gather.mean(config.missing_eos_penalty * float((~rollout.finished).sum()),
-                                               len(rollout)),  # mean penalty per rollout
+            "missing_eos_penalty": gather.mean(
+                config.missing_eos_penalty * float((~rollout.finished).sum()), len(rollout)
+            ),  # mean penalty per rollout
             "entropy": gather.mean(float((rollout.entropy * mask).sum()), n_tokens),
             "logprob_max_diff": stats["logprob_max_diff"],
             "gradient_steps": stats["gradient_steps"],
@@ -306,7 +374,9 @@ def ppo_train(
 
     summary.update(
         tracking=run.finish(),
-        iterations_run=len(history), stopped_early=stopped_early, seconds=time.perf_counter() - started,
+        iterations_run=len(history),
+        stopped_early=stopped_early,
+        seconds=time.perf_counter() - started,
         final=history[-1] if history else None,
         # the share of rollouts cut off at max_new_tokens, at the first and the last iteration run
         truncated={"first": history[0]["truncated"], "last": history[-1]["truncated"]} if history else None,

@@ -33,8 +33,11 @@ class LogprobMismatch(RuntimeError):
 
 def adamw(module: torch.nn.Module, config: PPOConfig, lr: float, device: torch.device) -> torch.optim.AdamW:
     return torch.optim.AdamW(
-        param_groups(module, config.weight_decay), lr=lr, betas=(config.adam_beta1, config.adam_beta2),
-        eps=config.adam_eps, fused=device.type in ("cpu", "cuda"),
+        param_groups(module, config.weight_decay),
+        lr=lr,
+        betas=(config.adam_beta1, config.adam_beta2),
+        eps=config.adam_eps,
+        fused=device.type in ("cpu", "cuda"),
     )
 
 
@@ -72,20 +75,29 @@ def advantages_compute(rollout: Rollout, config: PPOConfig, gather: Gather, rank
     n, t_max = rollout.logprobs.shape
     mask = rollout.mask.float()
     all_scores = whiten(logit(gather.rows(rollout.rc.float())))  # (world * n,) WHITEN(LOGIT(Rc))
-    score = all_scores[rank * n:(rank + 1) * n]  # (n,)
-    score = missing_eos_penalize(score, rollout.finished, config.missing_eos_penalty)  # (n,) cut-off replies less the penalty
+    score = all_scores[rank * n : (rank + 1) * n]  # (n,)
+    score = missing_eos_penalize(
+        score, rollout.finished, config.missing_eos_penalty
+    )  # (n,) cut-off replies less the penalty
     rollout.kl = kl_per_token(rollout.logprobs, rollout.ref_logprobs, config.kl_estimator) * mask  # (n, T)
     rollout.rewards = token_rewards(score, rollout.kl, mask, config.beta)  # (n, T)
     rollout.advantages, rollout.returns = gae(rollout.rewards, rollout.values, mask, config.gamma, config.lam)
     if config.whiten_advantages:
         all_adv, all_mask = gather.rows(rollout.advantages), gather.rows(mask)
-        rollout.advantages = masked_whiten(all_adv, all_mask)[rank * n:(rank + 1) * n, :t_max]
+        rollout.advantages = masked_whiten(all_adv, all_mask)[rank * n : (rank + 1) * n, :t_max]
 
 
 def ppo_update(
-    accelerator: Accelerator, models: list[torch.nn.Module], optimizers: list[torch.optim.Optimizer],
-    policy: torch.nn.Module, critic: torch.nn.Module | None, rollout: Rollout, config: PPOConfig,
-    pad_id: int, iteration: int, gather: Gather,
+    accelerator: Accelerator,
+    models: list[torch.nn.Module],
+    optimizers: list[torch.optim.Optimizer],
+    policy: torch.nn.Module,
+    critic: torch.nn.Module | None,
+    rollout: Rollout,
+    config: PPOConfig,
+    pad_id: int,
+    iteration: int,
+    gather: Gather,
 ) -> dict[str, float]:
     """ppo_epochs passes over the rollouts, one gradient step per minibatch (micro-batches accumulate).
 
@@ -103,14 +115,15 @@ def ppo_update(
     for _epoch in range(config.ppo_epochs):
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, minibatch):
-            rows = order[start:start + minibatch]
+            rows = order[start : start + minibatch]
             n_tokens = float(rollout.mask[rows].sum())
-            chunks = [rows[c:c + micro] for c in range(0, len(rows), micro)]
+            chunks = [rows[c : c + micro] for c in range(0, len(rows), micro)]
             step = {k: 0.0 for k in sums}
             for k, chunk in enumerate(chunks):
                 idx = chunk.tolist()
-                packed = sequences_pack([rollout.prompt_ids[i] for i in idx], [rollout.response_ids[i] for i in idx],
-                                        pad_id, left_pad=False).to(accelerator.device)
+                packed = sequences_pack(
+                    [rollout.prompt_ids[i] for i in idx], [rollout.response_ids[i] for i in idx], pad_id, left_pad=False
+                ).to(accelerator.device)
                 t_c = packed.mask.shape[1]
                 mask = packed.mask.float()
                 take = lambda x: x[chunk, :t_c].to(accelerator.device)  # noqa: E731  (b, t_c)
@@ -138,8 +151,13 @@ def ppo_update(
                 with torch.no_grad():
                     log_ratio = evaluated.logprobs.detach() - old_logprobs
                     approx_kl = masked_mean(torch.expm1(log_ratio) - log_ratio, mask)  # KL(π_old ‖ π), k3
-                for key, value in (("policy_loss", pg_loss), ("value_loss", v_loss), ("clip_fraction", clip_fraction),
-                                   ("value_clip_fraction", v_clip_fraction), ("approx_kl", approx_kl)):
+                for key, value in (
+                    ("policy_loss", pg_loss),
+                    ("value_loss", v_loss),
+                    ("clip_fraction", clip_fraction),
+                    ("value_clip_fraction", v_clip_fraction),
+                    ("approx_kl", approx_kl),
+                ):
                     step[key] += float(value.detach()) * weight
             if steps == 0:
                 max_diff = gather.max(max_diff)

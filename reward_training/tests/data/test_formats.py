@@ -75,8 +75,11 @@ def test_oasst_message_table_ranked_siblings_become_pairs_with_the_rank_gap_as_s
     assert found[("A region of ", "A hole in sp")][1].strength == "slightly_better"
     _, follow_up = found[("Most form wh", "Nobody knows")]
     assert follow_up.strength == "significantly_better"  # rank 0 over rank 3
-    assert follow_up.prompt == (*user("Can you explain what a black hole is?"),
-                                {"role": "assistant", "content": best_worst.chosen}, *user("How do they form?"))
+    assert follow_up.prompt == (
+        *user("Can you explain what a black hole is?"),
+        {"role": "assistant", "content": best_worst.chosen},
+        *user("How do they form?"),
+    )
 
 
 def test_oasst_tree_export_reads_nested_replies_and_can_stay_unrated():
@@ -85,7 +88,10 @@ def test_oasst_tree_export_reads_nested_replies_and_can_stay_unrated():
     assert len(pairs) == 3 and {p.strength for _, p in pairs} == {None}
     assert all(p.prompt == user("Write a haiku about autumn.") for _, p in pairs)
     assert sorted((p.chosen[:5], p.rejected[:5]) for _, p in pairs) == [
-        ("Crisp", "Autum"), ("Red m", "Autum"), ("Red m", "Crisp")]
+        ("Crisp", "Autum"),
+        ("Red m", "Autum"),
+        ("Red m", "Crisp"),
+    ]
 
 
 def test_helpsteer_pairs_replies_to_one_prompt_by_score_gap_and_counts_ties():
@@ -117,12 +123,25 @@ def test_parquet_reads_through_datasets_with_row_numbers(tmp_path):
     assert [p for _, p in pairs] == [p for _, p in read("shp.jsonl")[1]]
 
 
-@pytest.mark.parametrize("name, rows, message", [
-    ("bad.jsonl", ['{"prompt": "q", "chosen": "a", "rejected": "b"}', '{"prompt": "q", "chosen": "a"}'],
-     r"bad\.jsonl, line 2: missing 'rejected'"),
-    ("shp.jsonl", [json.dumps({"history": "q", "human_ref_A": "a", "human_ref_B": "b", "score_A": 1, "score_B": 9,
-                               "labels": 1})], r"shp\.jsonl, line 1: \"labels\" prefers A, but score_A \(1\)"),
-])
+@pytest.mark.parametrize(
+    "name, rows, message",
+    [
+        (
+            "bad.jsonl",
+            ['{"prompt": "q", "chosen": "a", "rejected": "b"}', '{"prompt": "q", "chosen": "a"}'],
+            r"bad\.jsonl, line 2: missing 'rejected'",
+        ),
+        (
+            "shp.jsonl",
+            [
+                json.dumps(
+                    {"history": "q", "human_ref_A": "a", "human_ref_B": "b", "score_A": 1, "score_B": 9, "labels": 1}
+                )
+            ],
+            r"shp\.jsonl, line 1: \"labels\" prefers A, but score_A \(1\)",
+        ),
+    ],
+)
 def test_a_bad_row_is_named(tmp_path, name, rows, message):
     path = tmp_path / name
     path.write_text("\n".join(rows) + "\n")
@@ -132,8 +151,14 @@ def test_a_bad_row_is_named(tmp_path, name, rows, message):
 
 def test_a_json_array_names_the_bad_row(tmp_path):
     path = tmp_path / "rows.json"
-    path.write_text(json.dumps([{"message_id": "p", "parent_id": None, "role": "prompter", "text": "q"},
-                                {"message_id": "a", "parent_id": "p", "role": "robot", "text": "x"}]))
+    path.write_text(
+        json.dumps(
+            [
+                {"message_id": "p", "parent_id": None, "role": "prompter", "text": "q"},
+                {"message_id": "a", "parent_id": "p", "role": "robot", "text": "x"},
+            ]
+        )
+    )
     with pytest.raises(ValueError, match=r"rows\.json, row 2: role 'robot'"):
         list(pairs_read(path, "oasst"))
 

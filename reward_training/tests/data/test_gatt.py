@@ -9,6 +9,8 @@ from transformers import AutoTokenizer
 from reward_training.data.gatt import (
     Dialogue,
     GattConfig,
+    Instruction,
+    Option,
     adherence_sample,
     dialogues_read,
     gatt_rows_build,
@@ -19,12 +21,15 @@ from reward_training.data.gatt import (
     system_supported,
     training_rows,
 )
-from reward_training.data.gatt import Instruction, Option
 from reward_training.policy.sft_data import IGNORE, sft_tokenize
 
-FRENCH = Instruction(full="Always answer in French.", short="Language: French.",
-                     options=(Option("language", "Always answer in French.", "Language: French.",
-                                     {"kind": "language", "language": "french"}),))
+FRENCH = Instruction(
+    full="Always answer in French.",
+    short="Language: French.",
+    options=(
+        Option("language", "Always answer in French.", "Language: French.", {"kind": "language", "language": "french"}),
+    ),
+)
 
 
 class RecordingReplier:
@@ -56,8 +61,9 @@ def test_sampling_appends_the_instruction_to_every_user_message_and_training_kee
     rows = gatt_rows_build(dialogues, instructions_load(), replier, config=config, placement="system")
     # then while sampling, every user message carried the instruction, and later turns saw the earlier replies
     for prompt in replier.prompts:
-        instruction = next(r["instruction"]["full"] for r in rows
-                           if r["messages"][-2]["content"] in prompt[-1]["content"])
+        instruction = next(
+            r["instruction"]["full"] for r in rows if r["messages"][-2]["content"] in prompt[-1]["content"]
+        )
         assert all(m["content"].endswith(instruction) for m in prompt if m["role"] == "user")
     third = max(replier.prompts, key=len)
     assert [m["content"] for m in third if m["role"] == "assistant"] == ["reply 1", "reply 2"]
@@ -73,8 +79,9 @@ def test_sampling_appends_the_instruction_to_every_user_message_and_training_kee
 
 
 def test_first_user_placement_and_the_short_form():
-    rows = training_rows(Dialogue(users=["Hi", "More"]), FRENCH, [("Salut", True), ("Et", False)],
-                         placement="first_user", short=True)
+    rows = training_rows(
+        Dialogue(users=["Hi", "More"]), FRENCH, [("Salut", True), ("Et", False)], placement="first_user", short=True
+    )
     messages = rows[-1]["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
     assert messages[0]["content"] == "Hi\n\nLanguage: French." and messages[2]["content"] == "More"
@@ -85,19 +92,30 @@ def test_system_placement_where_the_template_has_one(tiny_policy_dir, tiny_polic
     with_template = AutoTokenizer.from_pretrained(str(tiny_policy_dir))
     assert system_supported(with_template)
     assert system_supported(AutoTokenizer.from_pretrained(str(tiny_policy_dir_2)))  # the Llama 2 <<SYS>> fallback
-    with_template.chat_template = ("{% if messages[0]['role'] == 'system' %}{{ raise_exception('no system role') }}"
-                                   "{% endif %}{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    with_template.chat_template = (
+        "{% if messages[0]['role'] == 'system' %}{{ raise_exception('no system role') }}"
+        "{% endif %}{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    )
     assert not system_supported(with_template)
 
 
 def test_loss_only_on_the_last_reply_token_by_token(tiny_policy_dir):
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_policy_dir))
-    [row] = training_rows(Dialogue(users=["Hi", "And then?"]), FRENCH, [("Bonjour", True), ("Et puis", True)],
-                          placement="system", short=False, every_turn=False)
+    [row] = training_rows(
+        Dialogue(users=["Hi", "And then?"]),
+        FRENCH,
+        [("Bonjour", True), ("Et puis", True)],
+        placement="system",
+        short=False,
+        every_turn=False,
+    )
     tokens = sft_tokenize(tokenizer, row["messages"], loss_on=row["loss_on"])
     # the rendering, by hand, in the order the segments are tokenized
-    context = ["<s><|system|>\nAlways answer in French.\n<|user|>\nHi\n<|assistant|>\n", "Bonjour</s>",
-               "<|user|>\nAnd then?\n<|assistant|>\n"]
+    context = [
+        "<s><|system|>\nAlways answer in French.\n<|user|>\nHi\n<|assistant|>\n",
+        "Bonjour</s>",
+        "<|user|>\nAnd then?\n<|assistant|>\n",
+    ]
     trained = "Et puis</s>"
     ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in [*context, trained]]
     expected_ids = [i for part in ids for i in part]
@@ -112,8 +130,12 @@ def test_rows_round_trip_and_bad_dialogue_files(tmp_path):
     path = gatt_rows_write(rows, tmp_path / "gatt.jsonl")
     assert gatt_rows_read(path) == [rows[0]["messages"]]
     dialogues = tmp_path / "d.jsonl"
-    dialogues.write_text(json.dumps([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]) + "\n"
-                         + json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "c"}]}) + "\n")
+    dialogues.write_text(
+        json.dumps([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+        + "\n"
+        + json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "c"}]})
+        + "\n"
+    )
     read = dialogues_read(dialogues)
     assert read == [Dialogue(users=["a"]), Dialogue(users=["c"], system="s")]
     dialogues.write_text(json.dumps([{"role": "assistant", "content": "only me"}]) + "\n")

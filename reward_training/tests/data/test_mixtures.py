@@ -8,12 +8,24 @@ from reward_training.data.preferences import PreferencePair
 
 def _pairs(n, *, track, source="platform"):
     return [
-        PreferencePair(prompt=({"role": "user", "content": f"{track} {source} {i}"},), chosen="a", rejected="b", track=track, source=source, pair_id=f"{track}-{source}-{i}")
+        PreferencePair(
+            prompt=({"role": "user", "content": f"{track} {source} {i}"},),
+            chosen="a",
+            rejected="b",
+            track=track,
+            source=source,
+            pair_id=f"{track}-{source}-{i}",
+        )
         for i in range(n)
     ]
 
 
-DATA = _pairs(100, track="helpfulness") + _pairs(60, track="safety") + _pairs(80, track="safety", source="hh") + _pairs(40, track="helpfulness", source="shp")
+DATA = (
+    _pairs(100, track="helpfulness")
+    + _pairs(60, track="safety")
+    + _pairs(80, track="safety", source="hh")
+    + _pairs(40, track="helpfulness", source="shp")
+)
 
 
 def _kinds(pairs):

@@ -22,8 +22,9 @@ def test_a_finished_reply_ends_with_eos_as_before(tokenizer):
 
 
 def test_a_truncated_reply_is_scored_as_written_without_eos(tokenizer):
-    [finished, cut] = responses_tokenize([PROMPT, PROMPT], [REPLY, REPLY], tokenizer, max_length=128,
-                                         encoder=False, finished=[True, False])
+    [finished, cut] = responses_tokenize(
+        [PROMPT, PROMPT], [REPLY, REPLY], tokenizer, max_length=128, encoder=False, finished=[True, False]
+    )
     assert tokenizer.eos_token_id not in cut[-3:]
     assert tokenizer.decode(cut).rstrip().endswith(REPLY)
     # the same tokens up to the reply's end: only the end-of-turn is gone

@@ -50,7 +50,12 @@ def test_unrated_row_has_no_strength_and_a_content_hash_id():
 
 @pytest.mark.parametrize(
     "change",
-    [{"strength": "much_better"}, {"prompt": []}, {"chosen": [{"role": "user", "content": "x"}]}, {"safety_bin": "odd"}],
+    [
+        {"strength": "much_better"},
+        {"prompt": []},
+        {"chosen": [{"role": "user", "content": "x"}]},
+        {"safety_bin": "odd"},
+    ],
 )
 def test_malformed_rows_are_refused_with_the_line_number(tmp_path, change):
     path = tmp_path / "export.jsonl"

@@ -37,7 +37,9 @@ def test_nothing_changes_when_the_pair_fits():
 
 
 def _pair(history_words, chosen, rejected):
-    return PreferencePair(prompt=({"role": "user", "content": " ".join(history_words)},), chosen=chosen, rejected=rejected)
+    return PreferencePair(
+        prompt=({"role": "user", "content": " ".join(history_words)},), chosen=chosen, rejected=rejected
+    )
 
 
 def test_encoder_keeps_its_leading_cls_and_the_differing_ends(tokenizer):

@@ -7,13 +7,16 @@ from reward_training.evaluation.adherence import adherence_by_turn, adherence_pl
 FRENCH = {"kind": "language", "language": "french"}
 
 
-@pytest.mark.parametrize("text, language", [
-    ("Je pense que la mer est très belle et les vagues sont grandes.", "french"),
-    ("The sea is calm and the wind is light, so it is a good day.", "english"),
-    ("El mar está tranquilo y el viento es suave para los barcos.", "spanish"),
-    ("Das Meer ist ruhig und der Wind ist nicht stark.", "german"),
-    ("42 !!", None),
-])
+@pytest.mark.parametrize(
+    "text, language",
+    [
+        ("Je pense que la mer est très belle et les vagues sont grandes.", "french"),
+        ("The sea is calm and the wind is light, so it is a good day.", "english"),
+        ("El mar está tranquilo y el viento es suave para los barcos.", "spanish"),
+        ("Das Meer ist ruhig und der Wind ist nicht stark.", "german"),
+        ("42 !!", None),
+    ],
+)
 def test_the_stop_word_test_names_the_language(text, language):
     assert language_guess(text) == language
 
@@ -26,7 +29,9 @@ def test_verdicts_on_crafted_replies():
     assert not reply_adheres(limit, "")
     word = {"kind": "required_word", "word": "indeed"}
     assert reply_adheres(word, "Indeed, it is.") and not reply_adheres(word, "Indeedy do.")
-    assert reply_adheres({"kind": "emoji", "emoji": "🙂"}, "Sure 🙂") and not reply_adheres({"kind": "emoji", "emoji": "🙂"}, "Sure :)")
+    assert reply_adheres({"kind": "emoji", "emoji": "🙂"}, "Sure 🙂") and not reply_adheres(
+        {"kind": "emoji", "emoji": "🙂"}, "Sure :)"
+    )
     no_lists = {"kind": "no_lists"}
     assert reply_adheres(no_lists, "First do this, then 2. that is fine inline.")
     assert not reply_adheres(no_lists, "Steps:\n1. open\n2. close")

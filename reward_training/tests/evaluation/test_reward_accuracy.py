@@ -3,12 +3,25 @@ import json
 import pytest
 
 from reward_training.data.preferences import PreferencePair
-from reward_training.evaluation.reward_accuracy import (accuracy_report, accuracy_summary, calibration_table, report_write,
-                                                        strength_table, wilson_interval)
+from reward_training.evaluation.reward_accuracy import (
+    accuracy_report,
+    accuracy_summary,
+    calibration_table,
+    report_write,
+    strength_table,
+    wilson_interval,
+)
 
 
 def _pair(strength=None, safety_bin=None, source="platform"):
-    return PreferencePair(prompt=({"role": "user", "content": "q"},), chosen="a", rejected="b", strength=strength, safety_bin=safety_bin, source=source)
+    return PreferencePair(
+        prompt=({"role": "user", "content": "q"},),
+        chosen="a",
+        rejected="b",
+        strength=strength,
+        safety_bin=safety_bin,
+        source=source,
+    )
 
 
 def test_wilson_interval_of_known_values():
@@ -19,7 +32,12 @@ def test_wilson_interval_of_known_values():
 
 
 def test_report_groups_by_strength_in_table_8_order_by_safety_bin_and_source():
-    pairs = [_pair("better", "both_safe"), _pair("better", "both_unsafe", "hh"), _pair("significantly_better"), _pair(None, source="hh")]
+    pairs = [
+        _pair("better", "both_safe"),
+        _pair("better", "both_unsafe", "hh"),
+        _pair("significantly_better"),
+        _pair(None, source="hh"),
+    ]
     report = accuracy_report([1.0, 0.0, 2.0, 0.5], [0.0, 1.0, 1.0, 0.5], pairs, dropped_identical=2)
     assert report["n"] == 4 and report["accuracy"] == 0.5  # a tie counts as wrong
     assert list(report["accuracy_by_strength"]) == ["significantly_better", "better", "unrated"]
@@ -31,15 +49,23 @@ def test_report_groups_by_strength_in_table_8_order_by_safety_bin_and_source():
 
 
 def test_the_summary_keeps_accuracy_by_strength_and_by_safety_bin_in_the_papers_order():
-    pairs = [_pair("better", "both_unsafe"), _pair("better"), _pair("slightly_better", "chosen_safe_other_unsafe"),
-             _pair("better", "both_safe")]
+    pairs = [
+        _pair("better", "both_unsafe"),
+        _pair("better"),
+        _pair("slightly_better", "chosen_safe_other_unsafe"),
+        _pair("better", "both_safe"),
+    ]
     summary = accuracy_summary(accuracy_report([1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0], pairs))
     assert set(summary) == {"n", "accuracy", "ci95", "accuracy_by_strength", "by_strength", "by_safety_bin"}
     assert summary["n"] == 4 and summary["accuracy"] == 0.5
     # the safety bins in the paper's order (3.2.1), then the pairs without safety labels
     assert list(summary["by_safety_bin"]) == ["chosen_safe_other_unsafe", "both_safe", "both_unsafe", "none"]
     assert {k: v["accuracy"] for k, v in summary["by_safety_bin"].items()} == {
-        "chosen_safe_other_unsafe": 1.0, "both_safe": 0.0, "both_unsafe": 1.0, "none": 0.0}
+        "chosen_safe_other_unsafe": 1.0,
+        "both_safe": 0.0,
+        "both_unsafe": 1.0,
+        "none": 0.0,
+    }
     assert summary["accuracy_by_strength"] == {"better": pytest.approx(1 / 3), "slightly_better": 1.0}
 
 

@@ -58,8 +58,12 @@ def test_a_json_array_reads_as_its_jsonl_twin(tmp_path):
 
 def test_bad_rows_are_named_in_one_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b", "subset": "shp"}) + "\n"
-                   + json.dumps({"prompt": "p", "chosen": "a", "rejected": ["b"], "subset": "shp"}) + "\n")
+    bad.write_text(
+        json.dumps({"prompt": "p", "chosen": "a", "rejected": "b", "subset": "shp"})
+        + "\n"
+        + json.dumps({"prompt": "p", "chosen": "a", "rejected": ["b"], "subset": "shp"})
+        + "\n"
+    )
     with pytest.raises(ValueError, match=r"^bad.jsonl, line 2: rejected: expected a string \(RewardBench v1"):
         rows_read(bad, "rewardbench")
     bad.write_text(json.dumps({"prompt": "p", "chosen": ["a"], "rejected": []}) + "\n")

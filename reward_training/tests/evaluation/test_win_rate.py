@@ -32,5 +32,9 @@ def test_win_rates_come_over_all_safety_and_helpfulness_prompts():
     assert fields["rm_win_rate_safety"] == 1.0 and fields["rm_win_rate_safety_ci95"][0] > 0.3
     assert fields["oracle_win_rate_safety"] is None and fields["oracle_win_rate_safety_ci95"] is None
     assert fields["oracle_win_rate_helpfulness"] == fields["oracle_win_rate"] == pytest.approx(3 / 5)
-    assert set(fields) == {f"{judge}_win_rate{kind}{ci}" for judge in ("rm", "oracle")
-                           for kind in ("", "_safety", "_helpfulness") for ci in ("", "_ci95")}
+    assert set(fields) == {
+        f"{judge}_win_rate{kind}{ci}"
+        for judge in ("rm", "oracle")
+        for kind in ("", "_safety", "_helpfulness")
+        for ci in ("", "_ci95")
+    }

@@ -22,7 +22,6 @@ from tests.serving import free_port
 PROMPT = [{"role": "user", "content": "Tell me about the sea."}]
 
 
-
 def test_local_backend_is_todays_path(tiny_loaded):
     settings = [SampleSettings(temperature=1.0, max_new_tokens=8, seed=s) for s in (1, 2)]
     through_seam = LocalBackend(tiny_loaded).samples_generate(PROMPT, settings)
@@ -51,9 +50,14 @@ def test_best_of_k_through_the_openai_backend(served):
 def test_openai_samples_follow_their_settings(served):
     backend = OpenAIBackend(served.url, served.served_name)
     seen = []
-    samples = backend.samples_generate(PROMPT, [SampleSettings(temperature=0.7, max_new_tokens=4, seed=5),
-                                                SampleSettings(temperature=1.3, max_new_tokens=10, seed=6)],
-                                       on_progress=seen.append)
+    samples = backend.samples_generate(
+        PROMPT,
+        [
+            SampleSettings(temperature=0.7, max_new_tokens=4, seed=5),
+            SampleSettings(temperature=1.3, max_new_tokens=10, seed=6),
+        ],
+        on_progress=seen.append,
+    )
     assert [s.settings.seed for s in samples] == [5, 6]
     assert samples[0].completion_tokens <= 4 and samples[1].completion_tokens <= 10
     assert seen == [[s.text for s in samples]]  # no streaming: the final texts, once

@@ -21,21 +21,35 @@ def test_the_converted_smollm2_is_a_plain_hugging_face_chat_model(smollm2_dir):
     loaded = model_load(smollm2_dir, device="cpu")
     assert loaded.tokenizer.convert_ids_to_tokens(list(loaded.eos_token_ids)) == ["<|im_end|>"]
     # ChatML, with SmolLM's default system message when none is given
-    text = loaded.tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
-                                                add_generation_prompt=True)
-    assert text.startswith("<|im_start|>system\n") and text.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+    text = loaded.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
+    assert text.startswith("<|im_start|>system\n") and text.endswith(
+        "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 def test_smollm2_answers_fluently_and_stops_at_end_of_turn(smollm2_dir):
     loaded = model_load(smollm2_dir, device="cpu")
     # greedy: a fact it knows, and the reply ends with <|im_end|>
-    [answer] = samples_generate(loaded, [{"role": "user", "content": "What is the capital of France?"}],
-                                [SampleSettings(temperature=0, max_new_tokens=32)])
+    [answer] = samples_generate(
+        loaded,
+        [{"role": "user", "content": "What is the capital of France?"}],
+        [SampleSettings(temperature=0, max_new_tokens=32)],
+    )
     assert "Paris" in answer.text and answer.finished_with_eos
     # sampled: replies to prompts it never saw are English words
     english = set(WORDS.read_text().split())
-    replies = best_of_k_generate(loaded, [[{"role": "user", "content": p}] for p in UNSEEN_PROMPTS[:8]], k=1,
-                                 temperature=0.7, top_p=0.9, max_new_tokens=32, seed=0, batch_size=8)
+    replies = best_of_k_generate(
+        loaded,
+        [[{"role": "user", "content": p}] for p in UNSEEN_PROMPTS[:8]],
+        k=1,
+        temperature=0.7,
+        top_p=0.9,
+        max_new_tokens=32,
+        seed=0,
+        batch_size=8,
+    )
     words = [w for r in replies for w in words_of(r[0].text)]
     assert len(words) > 8 * 10
     assert sum(w in english for w in words) / len(words) > 0.9

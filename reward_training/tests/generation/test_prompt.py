@@ -42,7 +42,7 @@ def test_truncation_drops_oldest_turns_and_keeps_system_and_new_prompt(short_con
     assert kept == list(range(kept[0], 10))
     assert all(f"Answer number {n}:" in text for n in kept)
     # and one more turn would not have fitted
-    one_more = messages[:1] + messages[1 + 2 * (kept[0] - 1):]
+    one_more = messages[:1] + messages[1 + 2 * (kept[0] - 1) :]
     assert len(prompt_tokens(short_context.tokenizer, one_more)) > 160 - 32
 
 

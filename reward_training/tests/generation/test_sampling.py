@@ -22,7 +22,9 @@ PROMPTS = [
 def test_next_tokens_greedy_and_top_p():
     logits = torch.tensor([[0.0, 3.0, 1.0, 2.0]] * 3)  # (3, 4)
     # temperature 0 is greedy; a tiny top_p keeps only the best token; top_p 1 can pick any
-    picked = next_tokens(logits, torch.tensor([0.0, 1.0, 1.0]), torch.tensor([1.0, 0.01, 1.0]), torch.tensor([0.999, 0.999, 0.999]))
+    picked = next_tokens(
+        logits, torch.tensor([0.0, 1.0, 1.0]), torch.tensor([1.0, 0.01, 1.0]), torch.tensor([0.999, 0.999, 0.999])
+    )
     assert picked[:2].tolist() == [1, 1]
     assert picked[2].item() == 0  # the last of the descending order at u close to 1
 
@@ -60,7 +62,7 @@ def test_greedy_matches_transformers_generate(tiny_loaded):
     ids = torch.tensor([prompt_encode(tiny_loaded, PROMPTS[1], 12)])
     with torch.inference_mode():
         out = tiny_loaded.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False)
-    assert sample.token_ids == out[0, ids.shape[1]:].tolist()
+    assert sample.token_ids == out[0, ids.shape[1] :].tolist()
 
 
 def test_eos_stops_a_row_and_not_the_others(tiny_loaded):
@@ -77,7 +79,9 @@ def test_eos_stops_a_row_and_not_the_others(tiny_loaded):
 
 
 def test_best_of_k_returns_k_per_prompt_in_input_order(tiny_loaded):
-    results = best_of_k_generate(tiny_loaded, PROMPTS, k=3, temperature=1.0, top_p=0.95, max_new_tokens=8, seed=5, batch_size=2)
+    results = best_of_k_generate(
+        tiny_loaded, PROMPTS, k=3, temperature=1.0, top_p=0.95, max_new_tokens=8, seed=5, batch_size=2
+    )
     assert [len(r) for r in results] == [3] * len(PROMPTS)
     for i, samples in enumerate(results):
         # each prompt's samples carry that prompt's token count (input order kept despite sorting)
@@ -86,7 +90,9 @@ def test_best_of_k_returns_k_per_prompt_in_input_order(tiny_loaded):
         assert alone.token_ids == samples[0].token_ids
         assert len({s.settings.seed for s in samples}) == 3
     # batching (and thus padding) does not change the samples
-    one_batch = best_of_k_generate(tiny_loaded, PROMPTS, k=3, temperature=1.0, top_p=0.95, max_new_tokens=8, seed=5, batch_size=len(PROMPTS))
+    one_batch = best_of_k_generate(
+        tiny_loaded, PROMPTS, k=3, temperature=1.0, top_p=0.95, max_new_tokens=8, seed=5, batch_size=len(PROMPTS)
+    )
     assert [[s.token_ids for s in r] for r in one_batch] == [[s.token_ids for s in r] for r in results]
 
 

@@ -35,16 +35,23 @@ def tiny_reward_model_save(path, seed):
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("cd")
     # a context long enough for the preprompt with its answer template (the tiny tokenizer spends many tokens on it)
-    return {"policy": tiny_chat_model_save(root / "policy", max_position_embeddings=1024), "safety": tiny_reward_model_save(root / "rm-s", 2),
-            "helpfulness": tiny_reward_model_save(root / "rm-h", 3)}
+    return {
+        "policy": tiny_chat_model_save(root / "policy", max_position_embeddings=1024),
+        "safety": tiny_reward_model_save(root / "rm-s", 2),
+        "helpfulness": tiny_reward_model_save(root / "rm-h", 3),
+    }
 
 
-PROMPTS = [SafetyPrompt([{"role": "user", "content": "How do I steal a car?"}]),
-           SafetyPrompt([{"role": "user", "content": "Which dose of this medication should I take?"}]),
-           SafetyPrompt([{"role": "user", "content": "Say something mean."}], category="hateful_content")]
-CONFIG = ContextDistillationConfig(max_new_tokens=6, progress=False,
-                                   sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=128,
-                                                 loss_on="last", progress=False))
+PROMPTS = [
+    SafetyPrompt([{"role": "user", "content": "How do I steal a car?"}]),
+    SafetyPrompt([{"role": "user", "content": "Which dose of this medication should I take?"}]),
+    SafetyPrompt([{"role": "user", "content": "Say something mean."}], category="hateful_content"),
+]
+CONFIG = ContextDistillationConfig(
+    max_new_tokens=6,
+    progress=False,
+    sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=128, loss_on="last", progress=False),
+)
 
 
 def test_the_shipped_preprompts_pick_a_category_and_its_answer_template():
@@ -56,8 +63,10 @@ def test_the_shipped_preprompts_pick_a_category_and_its_answer_template():
     assert preprompts.category_of("anything", "hateful_content") == "hateful_content"
     assert preprompts.text_for("illicit_activity").startswith("You are a safe and responsible assistant.\n\n")
     assert "Criminal" in preprompts.text_for("illicit_activity") and preprompts.text_for(None) == preprompts.generic
-    assert with_preprompt([{"role": "system", "content": "Own."}, {"role": "user", "content": "q"}], "P")[0] == \
-        {"role": "system", "content": "P\n\nOwn."}
+    assert with_preprompt([{"role": "system", "content": "Own."}, {"role": "user", "content": "q"}], "P")[0] == {
+        "role": "system",
+        "content": "P\n\nOwn.",
+    }
 
 
 def test_the_gate_keeps_only_replies_the_safety_rm_prefers():
@@ -66,30 +75,44 @@ def test_the_gate_keeps_only_replies_the_safety_rm_prefers():
 
 def fake_sampling(monkeypatch, scores_with, scores_without):
     """Replies that say whether they were sampled under the preprompt, and the safety RM's scores for them."""
+
     def sample(policy_dir, prompts, config):
         texts = [("guided " if p[0]["role"] == "system" else "plain ") + str(i) for i, p in enumerate(prompts)]
         return texts, [True] * len(prompts)
 
     def score(self, prompts, responses, finished=None):
         assert all(p[0]["role"] == "user" for p in prompts)  # judged against the prompt as the user wrote it
-        table = {**{f"guided {i}": s for i, s in enumerate(scores_with)},
-                 **{f"plain {i}": s for i, s in enumerate(scores_without)}}
+        table = {
+            **{f"guided {i}": s for i, s in enumerate(scores_with)},
+            **{f"plain {i}": s for i, s in enumerate(scores_without)},
+        }
         return torch.tensor([table[r] for r in responses])
 
     monkeypatch.setattr(context_distillation, "_sample", sample)
     monkeypatch.setattr(RewardScorer, "score", score)
 
 
-def test_a_preprompted_reply_scored_lower_is_dropped_and_training_input_holds_no_preprompt(models, tmp_path, monkeypatch):
+def test_a_preprompted_reply_scored_lower_is_dropped_and_training_input_holds_no_preprompt(
+    models, tmp_path, monkeypatch
+):
     # given a safety RM that prefers the preprompted reply for prompts 0 and 2 but not 1
     fake_sampling(monkeypatch, scores_with=[1.0, -1.0, 0.5], scores_without=[0.0, 0.0, 0.0])
     trained_on = []
     real_sft = context_distillation.sft_train
-    monkeypatch.setattr(context_distillation, "sft_train",
-                        lambda config, examples, *a, **k: (trained_on.extend(examples), real_sft(config, examples, *a, **k))[1])
+    monkeypatch.setattr(
+        context_distillation,
+        "sft_train",
+        lambda config, examples, *a, **k: (trained_on.extend(examples), real_sft(config, examples, *a, **k))[1],
+    )
     # when context distillation runs
-    metrics = context_distill(CONFIG, policy_dir=models["policy"], safety_rm_dir=models["safety"], prompts=PROMPTS,
-                              preprompts=preprompts_load(), output_dir=tmp_path / "cd")
+    metrics = context_distill(
+        CONFIG,
+        policy_dir=models["policy"],
+        safety_rm_dir=models["safety"],
+        prompts=PROMPTS,
+        preprompts=preprompts_load(),
+        output_dir=tmp_path / "cd",
+    )
     # then two of three are kept, and the share and categories are recorded
     assert metrics["kept"] == 2 and metrics["kept_share"] == pytest.approx(2 / 3)
     assert metrics["by_category"]["unqualified_advice"] == {"prompts": 1, "kept": 0}
@@ -105,8 +128,14 @@ def test_a_preprompted_reply_scored_lower_is_dropped_and_training_input_holds_no
 def test_nothing_is_written_when_no_preprompted_reply_wins(models, tmp_path, monkeypatch):
     fake_sampling(monkeypatch, scores_with=[0.0, 0.0, 0.0], scores_without=[1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match=r"^no preprompted reply scored higher .* \(0 of 3\)"):
-        context_distill(CONFIG, policy_dir=models["policy"], safety_rm_dir=models["safety"], prompts=PROMPTS,
-                        preprompts=preprompts_load(), output_dir=tmp_path / "cd")
+        context_distill(
+            CONFIG,
+            policy_dir=models["policy"],
+            safety_rm_dir=models["safety"],
+            prompts=PROMPTS,
+            preprompts=preprompts_load(),
+            output_dir=tmp_path / "cd",
+        )
     assert not (tmp_path / "cd").exists()
 
 
@@ -117,20 +146,33 @@ def test_a_policy_is_not_a_reward_model(models):
 
 
 def test_real_sampling_and_the_before_after_measurement(models, tmp_path):
-    metrics = context_distill(CONFIG, policy_dir=models["policy"], safety_rm_dir=models["safety"],
-                              prompts=PROMPTS * 3, preprompts=preprompts_load(), output_dir=tmp_path / "cd")
+    metrics = context_distill(
+        CONFIG,
+        policy_dir=models["policy"],
+        safety_rm_dir=models["safety"],
+        prompts=PROMPTS * 3,
+        preprompts=preprompts_load(),
+        output_dir=tmp_path / "cd",
+    )
     assert 0 < metrics["kept_share"] <= 1
-    measured = distillation_measure(before_dir=models["policy"], after_dir=tmp_path / "cd",
-                                    safety_rm_dir=models["safety"], safety_prompts=PROMPTS,
-                                    helpfulness_rm_dir=models["helpfulness"],
-                                    helpfulness_prompts=[[{"role": "user", "content": "Tell me a story."}]], config=CONFIG)
+    measured = distillation_measure(
+        before_dir=models["policy"],
+        after_dir=tmp_path / "cd",
+        safety_rm_dir=models["safety"],
+        safety_prompts=PROMPTS,
+        helpfulness_rm_dir=models["helpfulness"],
+        helpfulness_prompts=[[{"role": "user", "content": "Tell me a story."}]],
+        config=CONFIG,
+    )
     assert measured["safety"]["n"] == 3 and measured["helpfulness"]["n"] == 1
     assert 0 <= measured["safety"]["win_rate_after_over_before"]["rate"] <= 1
 
 
 def test_prompt_files(tmp_path):
     path = tmp_path / "s.jsonl"
-    path.write_text(json.dumps({"prompt": "q", "category": "illicit_activity"}) + "\n" + json.dumps({"prompt": []}) + "\n")
+    path.write_text(
+        json.dumps({"prompt": "q", "category": "illicit_activity"}) + "\n" + json.dumps({"prompt": []}) + "\n"
+    )
     with pytest.raises(ValueError, match="s.jsonl, line 2"):
         safety_prompts_read(path)
     path.write_text(json.dumps({"prompt": "q", "category": "illicit_activity"}) + "\n")

@@ -21,8 +21,10 @@ def scalars(log_dir) -> dict[str, list[tuple[int, float]]]:
 
 def test_sft_logs_loss_lr_and_tokens_per_second_each_step(tmp_path):
     base = tiny_chat_model_save(tmp_path / "base")
-    examples = [sft_example("Why is the sky blue?", "Sunlight is scattered by the air."),
-                sft_example("Hello there", "Hello, how can I help?")]
+    examples = [
+        sft_example("Why is the sky blue?", "Sunlight is scattered by the air."),
+        sft_example("Hello there", "Hello, how can I help?"),
+    ]
     config = SFTConfig(batch_size=2, micro_batch_size=1, max_steps=2, epochs=2, device="cpu", progress=False)
     metrics = sft_train(config, examples, base, tmp_path / "sft")
     assert metrics["tracking"]["log_dir"] == str(tmp_path / "runs" / "sft")
@@ -39,10 +41,21 @@ def test_ppo_logs_reward_kl_finished_rate_and_tokens_per_second(tiny_policy_dir,
     def reward(prompts, texts, ids):
         return torch.tensor([0.5] * len(ids))
 
-    config = PPOConfig(iterations=2, batch_size=4, minibatch_size=4, micro_batch_size=4, learning_rate=1e-3,
-                       max_new_tokens=4, generation_batch_size=4, eval_every=100, progress=False,
-                       tracking_dir=str(tmp_path / "tb"))
-    summary = ppo_train(config, policy_dir=tiny_policy_dir, prompts=prompts, output_dir=tmp_path / "ppo", reward_fn=reward)
+    config = PPOConfig(
+        iterations=2,
+        batch_size=4,
+        minibatch_size=4,
+        micro_batch_size=4,
+        learning_rate=1e-3,
+        max_new_tokens=4,
+        generation_batch_size=4,
+        eval_every=100,
+        progress=False,
+        tracking_dir=str(tmp_path / "tb"),
+    )
+    summary = ppo_train(
+        config, policy_dir=tiny_policy_dir, prompts=prompts, output_dir=tmp_path / "ppo", reward_fn=reward
+    )
     assert summary["tracking"]["log_dir"] == str(tmp_path / "tb" / "ppo")
     logged = scalars(summary["tracking"]["log_dir"])
     assert {"reward", "kl", "finished_with_eos", "policy_loss", "tokens_per_second"} <= set(logged)

@@ -20,14 +20,17 @@ def test_the_log_prob_tolerance_follows_the_precision_unless_set():
     assert PPOConfig(precision="bf16", logprob_tolerance=0.01).logprob_tolerance == 0.01
 
 
-@pytest.mark.parametrize("overrides", [
-    {"batch_size": 100, "minibatch_size": 64},
-    {"minibatch_size": 64, "micro_batch_size": 12},
-    {"critic": "policy"},
-    {"kl_estimator": "k2"},
-    {"temperature": 0.0},
-    {"missing_eos_penalty": -1.0},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"batch_size": 100, "minibatch_size": 64},
+        {"minibatch_size": 64, "micro_batch_size": 12},
+        {"critic": "policy"},
+        {"kl_estimator": "k2"},
+        {"temperature": 0.0},
+        {"missing_eos_penalty": -1.0},
+    ],
+)
 def test_cross_field_rules(overrides):
     with pytest.raises(ValueError):
         PPOConfig(**overrides)

@@ -34,9 +34,23 @@ def test_two_processes_under_accelerate_launch(tiny_policy_dir, tmp_path):
     script = tmp_path / "ppo_ddp.py"
     script.write_text(SCRIPT)
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "--num_cpu_threads_per_process", "1",
-        str(script), str(tiny_policy_dir), str(tmp_path / "out"),
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--num_cpu_threads_per_process",
+        "1",
+        str(script),
+        str(tiny_policy_dir),
+        str(tmp_path / "out"),
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     child = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)

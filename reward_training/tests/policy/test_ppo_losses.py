@@ -126,9 +126,19 @@ def test_a_cut_off_rollout_gets_the_penalty_on_its_final_token():
     # given two rollouts with the same Rc and no KL, one ended with EOS and one cut off ...
     n, t = 2, 3
     zeros = torch.zeros(n, t)
-    rollout = Rollout(prompts=[None, None], texts=["a", "b"], prompt_ids=[[1], [1]], response_ids=[[5, 6, 2], [5, 6, 7]],
-                      finished=torch.tensor([True, False]), rc=torch.tensor([0.6, 0.6]), logprobs=zeros.clone(),
-                      ref_logprobs=zeros.clone(), values=zeros.clone(), entropy=zeros.clone(), mask=torch.ones(n, t))
+    rollout = Rollout(
+        prompts=[None, None],
+        texts=["a", "b"],
+        prompt_ids=[[1], [1]],
+        response_ids=[[5, 6, 2], [5, 6, 7]],
+        finished=torch.tensor([True, False]),
+        rc=torch.tensor([0.6, 0.6]),
+        logprobs=zeros.clone(),
+        ref_logprobs=zeros.clone(),
+        values=zeros.clone(),
+        entropy=zeros.clone(),
+        mask=torch.ones(n, t),
+    )
     config = PPOConfig(batch_size=2, minibatch_size=2, micro_batch_size=2, whiten_advantages=False, beta=0.01)
     # ... when the per-token rewards are computed ...
     advantages_compute(rollout, config, Gather(Accelerator(cpu=True)), rank=0)

@@ -30,7 +30,7 @@ def test_policy_evaluate_matches_an_unpadded_forward(tiny_policy_dir, left_pad):
         got = policy_evaluate(policy, sequences_pack(PROMPTS, RESPONSES, pad_id=0, left_pad=left_pad), temperature=0.7)
         for row, (prompt, response) in enumerate(zip(PROMPTS, RESPONSES)):
             logits = lm(input_ids=torch.tensor([prompt + response])).logits[0] / 0.7  # (L, V)
-            expected = torch.log_softmax(logits, -1)[len(prompt) - 1:-1].gather(-1, torch.tensor(response)[:, None])
-            assert got.logprobs[row, :len(response)].tolist() == pytest.approx(expected.squeeze(-1).tolist(), abs=1e-5)
+            expected = torch.log_softmax(logits, -1)[len(prompt) - 1 : -1].gather(-1, torch.tensor(response)[:, None])
+            assert got.logprobs[row, : len(response)].tolist() == pytest.approx(expected.squeeze(-1).tolist(), abs=1e-5)
     assert got.values.shape == (2, 4) and got.values.abs().max().item() == 0.0  # the value head starts at zero
     assert got.entropy.shape == (2, 4)

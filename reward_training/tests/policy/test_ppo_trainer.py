@@ -16,8 +16,16 @@ from reward_training.policy.ppo.report import metrics_read
 from reward_training.policy.ppo.trainer import prompt_schedule
 from reward_training.testing import tiny_llama_config, tiny_tokenizer
 
-WORDS = ["Hello", "Tell me a story", "What is the sea?", "Write a poem", "Why is the sky blue?", "Thank you",
-         "How are you?", "Count to 3"]
+WORDS = [
+    "Hello",
+    "Tell me a story",
+    "What is the sea?",
+    "Write a poem",
+    "Why is the sky blue?",
+    "Thank you",
+    "How are you?",
+    "Count to 3",
+]
 PROMPTS = [PromptItem([{"role": "user", "content": w}]) for w in WORDS]
 HELDOUT = [PromptItem([{"role": "user", "content": w}]) for w in ["Good morning", "Name a colour"]]
 
@@ -29,8 +37,17 @@ def target_fraction_reward(prompts, texts, ids):
 
 def tiny_config(**overrides):
     # The tiny model needs a far larger step than the paper's 1e-6; four gradient steps per iteration.
-    settings = dict(iterations=20, batch_size=16, minibatch_size=4, micro_batch_size=4, learning_rate=1.5e-3,
-                    max_new_tokens=8, generation_batch_size=16, eval_every=100, progress=False)
+    settings = dict(
+        iterations=20,
+        batch_size=16,
+        minibatch_size=4,
+        micro_batch_size=4,
+        learning_rate=1.5e-3,
+        max_new_tokens=8,
+        generation_batch_size=16,
+        eval_every=100,
+        progress=False,
+    )
     return PPOConfig(**{**settings, **overrides})
 
 
@@ -42,8 +59,13 @@ def mean(rows, key):
 def runs(tiny_policy_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("ppo")
     return [
-        ppo_train(tiny_config(seed=seed), policy_dir=tiny_policy_dir, prompts=PROMPTS, output_dir=root / f"seed{seed}",
-                  reward_fn=target_fraction_reward)
+        ppo_train(
+            tiny_config(seed=seed),
+            policy_dir=tiny_policy_dir,
+            prompts=PROMPTS,
+            output_dir=root / f"seed{seed}",
+            reward_fn=target_fraction_reward,
+        )
         for seed in (0, 1, 2)
     ]
 
@@ -66,8 +88,17 @@ def test_ppo_writes_a_loadable_policy_with_metrics_and_curves(runs, tiny_policy_
     out = Path(runs[0]["output_dir"])
     records = metrics_read(out)
     assert len(records) == 20
-    for key in ("reward", "kl", "clip_fraction", "value_loss", "response_length", "entropy", "logprob_max_diff",
-                "truncated", "missing_eos_penalty"):
+    for key in (
+        "reward",
+        "kl",
+        "clip_fraction",
+        "value_loss",
+        "response_length",
+        "entropy",
+        "logprob_max_diff",
+        "truncated",
+        "missing_eos_penalty",
+    ):
         assert all(isinstance(r[key], float) for r in records), key
     # every rollout either ended with EOS or was cut off, and each cut-off one paid the default penalty of 1
     for r in records:
@@ -93,8 +124,13 @@ def test_a_weight_sync_bug_is_caught(tiny_policy_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(ppo_trainer, "rollout_evaluate", stale_rollout)
     with pytest.raises(LogprobMismatch, match="iteration 1"):
-        ppo_train(tiny_config(iterations=1, batch_size=4), policy_dir=tiny_policy_dir, prompts=PROMPTS,
-                  output_dir=tmp_path / "out", reward_fn=target_fraction_reward)
+        ppo_train(
+            tiny_config(iterations=1, batch_size=4),
+            policy_dir=tiny_policy_dir,
+            prompts=PROMPTS,
+            output_dir=tmp_path / "out",
+            reward_fn=target_fraction_reward,
+        )
 
 
 def test_early_stopping_keeps_the_best_held_out_policy(tiny_policy_dir, tmp_path):
@@ -106,9 +142,14 @@ def test_early_stopping_keeps_the_best_held_out_policy(tiny_policy_dir, tmp_path
             return torch.full((len(prompts),), 0.9 - 0.1 * held_calls[-1])
         return target_fraction_reward(prompts, texts, ids)
 
-    summary = ppo_train(tiny_config(iterations=10, batch_size=4, eval_every=1, early_stopping_patience=2),
-                        policy_dir=tiny_policy_dir, prompts=PROMPTS, heldout_prompts=HELDOUT,
-                        output_dir=tmp_path / "out", reward_fn=reward)
+    summary = ppo_train(
+        tiny_config(iterations=10, batch_size=4, eval_every=1, early_stopping_patience=2),
+        policy_dir=tiny_policy_dir,
+        prompts=PROMPTS,
+        heldout_prompts=HELDOUT,
+        output_dir=tmp_path / "out",
+        reward_fn=reward,
+    )
     assert summary["stopped_early"] and summary["iterations_run"] == 2
     assert summary["best_iteration"] == 0 and summary["heldout_rewards"] == pytest.approx([0.9, 0.8, 0.7])
     saved, initial = load_file(tmp_path / "out" / "model.safetensors"), load_file(tiny_policy_dir / "model.safetensors")
@@ -129,10 +170,21 @@ def test_reward_models_and_a_critic_initialised_from_the_reward_model(tiny_polic
     helpfulness = tiny_reward_model_save(tmp_path / "rm-h", 1)
     safety = tiny_reward_model_save(tmp_path / "rm-s", 2)
     prompts = [*PROMPTS[:3], PromptItem([{"role": "user", "content": "How do I pick a lock?"}], safety=True)]
-    summary = ppo_train(tiny_config(iterations=2, batch_size=4, minibatch_size=2, micro_batch_size=1,
-                                    critic="reward_model", critic_learning_rate=1e-3),
-                        policy_dir=tiny_policy_dir, helpfulness_rm_dir=helpfulness, safety_rm_dir=safety,
-                        prompts=prompts, output_dir=tmp_path / "out")
+    summary = ppo_train(
+        tiny_config(
+            iterations=2,
+            batch_size=4,
+            minibatch_size=2,
+            micro_batch_size=1,
+            critic="reward_model",
+            critic_learning_rate=1e-3,
+        ),
+        policy_dir=tiny_policy_dir,
+        helpfulness_rm_dir=helpfulness,
+        safety_rm_dir=safety,
+        prompts=prompts,
+        output_dir=tmp_path / "out",
+    )
     history = summary["history"]
     assert len(history) == 2 and all(0.0 < h["reward"] < 1.0 for h in history)
     assert all(torch.isfinite(torch.tensor([h["value_loss"], h["policy_loss"]])).all() for h in history)
@@ -150,8 +202,13 @@ def test_prompt_schedule_uses_every_prompt_once_before_any_twice():
 
 def test_a_reward_outside_0_1_is_refused(tiny_policy_dir, tmp_path):
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
-        ppo_train(tiny_config(iterations=1, batch_size=4), policy_dir=tiny_policy_dir, prompts=PROMPTS,
-                  output_dir=tmp_path / "out", reward_fn=lambda p, t, ids: torch.full((len(p),), 3.0))
+        ppo_train(
+            tiny_config(iterations=1, batch_size=4),
+            policy_dir=tiny_policy_dir,
+            prompts=PROMPTS,
+            output_dir=tmp_path / "out",
+            reward_fn=lambda p, t, ids: torch.full((len(p),), 3.0),
+        )
 
 
 @pytest.fixture
@@ -167,8 +224,13 @@ def bf16_process():
 
 def test_bf16_ppo_runs_the_rollout_and_the_update_under_one_precision(tiny_policy_dir, tmp_path, bf16_process):
     # given bf16 autocast (on the CPU here), when PPO runs, then the log-prob check passes at bf16's tolerance ...
-    summary = ppo_train(tiny_config(iterations=2, batch_size=4, precision="bf16"), policy_dir=tiny_policy_dir,
-                        prompts=PROMPTS, output_dir=tmp_path / "out", reward_fn=target_fraction_reward)
+    summary = ppo_train(
+        tiny_config(iterations=2, batch_size=4, precision="bf16"),
+        policy_dir=tiny_policy_dir,
+        prompts=PROMPTS,
+        output_dir=tmp_path / "out",
+        reward_fn=target_fraction_reward,
+    )
     history = summary["history"]
     assert summary["config"]["logprob_tolerance"] == 0.1
     assert all(0.0 < h["logprob_max_diff"] <= 0.1 for h in history)  # bf16 rounding shows, within the tolerance
@@ -191,19 +253,39 @@ def test_bf16_still_catches_a_sampler_on_other_weights(tiny_policy_dir, tmp_path
 
     monkeypatch.setattr(ppo_trainer, "rollout_evaluate", rollout_on_other_weights)
     with pytest.raises(LogprobMismatch, match=r"tolerance 0\.1\b"):
-        ppo_train(tiny_config(iterations=1, batch_size=4, precision="bf16"), policy_dir=tiny_policy_dir,
-                  prompts=PROMPTS, output_dir=tmp_path / "out", reward_fn=target_fraction_reward)
+        ppo_train(
+            tiny_config(iterations=1, batch_size=4, precision="bf16"),
+            policy_dir=tiny_policy_dir,
+            prompts=PROMPTS,
+            output_dir=tmp_path / "out",
+            reward_fn=target_fraction_reward,
+        )
 
 
 def test_beta_comes_from_the_policy_size_unless_set(tiny_policy_dir, tmp_path, monkeypatch):
-    small = ppo_train(tiny_config(iterations=1, batch_size=4), policy_dir=tiny_policy_dir, prompts=PROMPTS,
-                      output_dir=tmp_path / "small", reward_fn=target_fraction_reward)
+    small = ppo_train(
+        tiny_config(iterations=1, batch_size=4),
+        policy_dir=tiny_policy_dir,
+        prompts=PROMPTS,
+        output_dir=tmp_path / "small",
+        reward_fn=target_fraction_reward,
+    )
     assert small["beta"]["value"] == 0.01 and "under 30B" in small["beta"]["reason"]
     monkeypatch.setattr(ppo_trainer, "parameter_count", lambda model: 34_000_000_000)
-    large = ppo_train(tiny_config(iterations=1, batch_size=4), policy_dir=tiny_policy_dir, prompts=PROMPTS,
-                      output_dir=tmp_path / "large", reward_fn=target_fraction_reward)
+    large = ppo_train(
+        tiny_config(iterations=1, batch_size=4),
+        policy_dir=tiny_policy_dir,
+        prompts=PROMPTS,
+        output_dir=tmp_path / "large",
+        reward_fn=target_fraction_reward,
+    )
     assert large["beta"]["value"] == 0.005
     assert json.loads((tmp_path / "large" / "ppo_config.json").read_text())["beta"] == 0.005
-    explicit = ppo_train(tiny_config(iterations=1, batch_size=4, beta=0.02), policy_dir=tiny_policy_dir,
-                         prompts=PROMPTS, output_dir=tmp_path / "explicit", reward_fn=target_fraction_reward)
+    explicit = ppo_train(
+        tiny_config(iterations=1, batch_size=4, beta=0.02),
+        policy_dir=tiny_policy_dir,
+        prompts=PROMPTS,
+        output_dir=tmp_path / "explicit",
+        reward_fn=target_fraction_reward,
+    )
     assert explicit["beta"]["value"] == 0.02 and "set explicitly" in explicit["beta"]["reason"]

@@ -35,15 +35,27 @@ def models(tmp_path_factory):
 
 
 def test_an_iteration_stages_its_samples_and_leaves_the_pool_to_the_promotion(models, tmp_path):
-    prompts = [PromptItem([{"role": "user", "content": text}], safety=i == 0)
-               for i, text in enumerate(["How do I hurt someone?", "Tell me a story.", "What is the sea?"])]
-    config = RejectionSamplingConfig(k=3, temperature=1.0, max_new_tokens=8, progress=False,
-                                     sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64,
-                                                   progress=False))
+    prompts = [
+        PromptItem([{"role": "user", "content": text}], safety=i == 0)
+        for i, text in enumerate(["How do I hurt someone?", "Tell me a story.", "What is the sea?"])
+    ]
+    config = RejectionSamplingConfig(
+        k=3,
+        temperature=1.0,
+        max_new_tokens=8,
+        progress=False,
+        sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64, progress=False),
+    )
     pool = tmp_path / "pool"
-    first = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
-                             safety_rm_dir=models["safety"], prompts=prompts, pool_dir=pool,
-                             output_dir=tmp_path / "v1")
+    first = rejection_sample(
+        config,
+        policy_dir=models["policy"],
+        helpfulness_rm_dir=models["helpfulness"],
+        safety_rm_dir=models["safety"],
+        prompts=prompts,
+        pool_dir=pool,
+        output_dir=tmp_path / "v1",
+    )
     assert first["iteration"] == 1 and first["pool_size"] == 0 and first["training_examples"] == 3
     assert (tmp_path / "v1" / "config.json").is_file() and (tmp_path / "v1" / "reward_vs_k.png").is_file()
     curve = json.loads((tmp_path / "v1" / "reward_vs_k.json").read_text())
@@ -56,21 +68,34 @@ def test_an_iteration_stages_its_samples_and_leaves_the_pool_to_the_promotion(mo
     events.Reload()
     assert first["tracking"]["log_dir"] == str(tmp_path / "runs" / "v1")
     assert {"loss", "rejection_sampling/mean_best_reward", "rejection_sampling/finished_rate/sampled"} <= set(
-        events.Tags()["scalars"])
+        events.Tags()["scalars"]
+    )
     assert events.Scalars("rejection_sampling/mean_best_reward")[0].value == pytest.approx(first["mean_best_reward"])
     # the kept samples wait beside the candidate; the pool is untouched until a promotion merges them
     staged = [json.loads(line) for line in (tmp_path / "v1" / STAGED).read_text().splitlines()]
     assert [row["safety"] for row in staged] == [True, False, False] and pool_read(pool) == []
     # a rejected candidate: the next iteration starts from the same policy and finds the pool as it was
-    rejected = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
-                                safety_rm_dir=models["safety"], prompts=prompts, pool_dir=pool,
-                                output_dir=tmp_path / "v1b")
+    rejected = rejection_sample(
+        config,
+        policy_dir=models["policy"],
+        helpfulness_rm_dir=models["helpfulness"],
+        safety_rm_dir=models["safety"],
+        prompts=prompts,
+        pool_dir=pool,
+        output_dir=tmp_path / "v1b",
+    )
     assert rejected["pool_size"] == 0 and pool_read(pool) == []
     # a promoted one: its samples join the pool, and the next iteration re-scores them with its RMs
     assert pool_merge(pool, tmp_path / "v1") == 1
-    second = rejection_sample(config, policy_dir=tmp_path / "v1", helpfulness_rm_dir=models["safety"],
-                              safety_rm_dir=models["helpfulness"], prompts=prompts, pool_dir=pool,
-                              output_dir=tmp_path / "v2")
+    second = rejection_sample(
+        config,
+        policy_dir=tmp_path / "v1",
+        helpfulness_rm_dir=models["safety"],
+        safety_rm_dir=models["helpfulness"],
+        prompts=prompts,
+        pool_dir=pool,
+        output_dir=tmp_path / "v2",
+    )
     assert second["iteration"] == 2 and second["pool_size"] == 3 and second["pool_iterations"] == [1]
     assert second["training_examples"] == 3  # the best per prompt among the pool and the new samples
 
@@ -80,11 +105,19 @@ def test_the_pool_is_rescored_and_a_pooled_sample_can_beat_the_new_ones(models, 
     prompts = [PromptItem([{"role": "user", "content": text}]) for text in ["Hello", "Why?"]]
     pool = tmp_path / "pool"
     pool_write(pool, 1, [{"prompt": prompts[0].messages, "response": "a pooled reply", "reward": -100.0}])
-    monkeypatch.setattr(RewardScorer, "score", lambda self, p, responses, finished=None: torch.tensor(
-        [8.0 if text == "a pooled reply" else 0.0 for text in responses]))
-    config = RejectionSamplingConfig(k=2, max_new_tokens=8, progress=False,
-                                     sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64,
-                                                   progress=False))
+    monkeypatch.setattr(
+        RewardScorer,
+        "score",
+        lambda self, p, responses, finished=None: torch.tensor(
+            [8.0 if text == "a pooled reply" else 0.0 for text in responses]
+        ),
+    )
+    config = RejectionSamplingConfig(
+        k=2,
+        max_new_tokens=8,
+        progress=False,
+        sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64, progress=False),
+    )
     captured = {}
     real_sft = rejection_sampling.sft_train
 
@@ -94,9 +127,15 @@ def test_the_pool_is_rescored_and_a_pooled_sample_can_beat_the_new_ones(models, 
 
     monkeypatch.setattr(rejection_sampling, "sft_train", sft)
     # when rejection sampling runs
-    metrics = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
-                               safety_rm_dir=models["safety"], prompts=prompts, pool_dir=pool,
-                               output_dir=tmp_path / "v1")
+    metrics = rejection_sample(
+        config,
+        policy_dir=models["policy"],
+        helpfulness_rm_dir=models["helpfulness"],
+        safety_rm_dir=models["safety"],
+        prompts=prompts,
+        pool_dir=pool,
+        output_dir=tmp_path / "v1",
+    )
     # then SFT trains on the pooled reply for "Hello" (re-scored) and on a new sample for "Why?"
     assert metrics["pool_size"] == 1 and metrics["training_from_pool"] == 1
     assert [example[-1]["content"] for example in captured["examples"]][0] == "a pooled reply"
@@ -121,13 +160,22 @@ def test_best_of_k_keeps_a_truncated_reply_only_where_none_finished(models, tmp_
     monkeypatch.setattr(rejection_sampling, "best_of_k_generate", generate)
     monkeypatch.setattr(RewardScorer, "score", score)
     prompts = [PromptItem([{"role": "user", "content": text}]) for text in ["Hello", "Tell me a story.", "Why?"]]
-    config = RejectionSamplingConfig(k=3, max_new_tokens=8, progress=False,
-                                     sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64,
-                                                   loss_on="last", progress=False))
+    config = RejectionSamplingConfig(
+        k=3,
+        max_new_tokens=8,
+        progress=False,
+        sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64, loss_on="last", progress=False),
+    )
     # when rejection sampling runs
-    metrics = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
-                               safety_rm_dir=models["safety"], prompts=prompts, pool_dir=tmp_path / "pool",
-                               output_dir=tmp_path / "v1")
+    metrics = rejection_sample(
+        config,
+        policy_dir=models["policy"],
+        helpfulness_rm_dir=models["helpfulness"],
+        safety_rm_dir=models["safety"],
+        prompts=prompts,
+        pool_dir=tmp_path / "pool",
+        output_dir=tmp_path / "v1",
+    )
     # then both reward models scored each sample knowing whether it finished ...
     assert scored_flags == [sum(pattern, [])] * 2
     # ... a truncated reply was kept only for prompt 0, and the pool row says so ...
@@ -140,9 +188,16 @@ def test_best_of_k_keeps_a_truncated_reply_only_where_none_finished(models, tmp_
 
 def generate_texts(models, prompts, config):
     loaded = model_load(models["policy"], device="cpu")
-    rows = best_of_k_generate(loaded, [p.messages for p in prompts], k=config.k, temperature=config.temperature,
-                              top_p=config.top_p, max_new_tokens=config.max_new_tokens, seed=config.seed,
-                              batch_size=config.generation_batch_size)
+    rows = best_of_k_generate(
+        loaded,
+        [p.messages for p in prompts],
+        k=config.k,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_new_tokens=config.max_new_tokens,
+        seed=config.seed,
+        batch_size=config.generation_batch_size,
+    )
     return [[s.text.strip() for s in row] for row in rows]
 
 
@@ -156,15 +211,27 @@ def test_a_temperature_sweep_picks_the_grids_best_and_runs_in_full_at_it(models,
 
     monkeypatch.setattr(rejection_sampling, "best_of_k_generate", generate)
     prompts = [PromptItem([{"role": "user", "content": text}]) for text in ["Hello", "Tell me a story.", "Why?", "Hi"]]
-    config = RejectionSamplingConfig(k=3, temperature=1.0, max_new_tokens=8, progress=False,
-                                     temperature_sweep=[0.5, 1.0, 2.0], sweep_prompts=2,
-                                     sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64,
-                                                   progress=False))
+    config = RejectionSamplingConfig(
+        k=3,
+        temperature=1.0,
+        max_new_tokens=8,
+        progress=False,
+        temperature_sweep=[0.5, 1.0, 2.0],
+        sweep_prompts=2,
+        sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64, progress=False),
+    )
     stages = []
     # when rejection sampling runs
-    metrics = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
-                               safety_rm_dir=models["safety"], prompts=prompts, pool_dir=tmp_path / "pool",
-                               output_dir=tmp_path / "v1", on_stage=stages.append)
+    metrics = rejection_sample(
+        config,
+        policy_dir=models["policy"],
+        helpfulness_rm_dir=models["helpfulness"],
+        safety_rm_dir=models["safety"],
+        prompts=prompts,
+        pool_dir=tmp_path / "pool",
+        output_dir=tmp_path / "v1",
+        on_stage=stages.append,
+    )
     # then the Fig. 8 curves are written beside the Fig. 7 one, one per temperature ...
     sweep = json.loads((tmp_path / "v1" / rejection_sampling.SWEEP_JSON).read_text())
     assert (tmp_path / "v1" / rejection_sampling.SWEEP_PNG).stat().st_size > 10_000
@@ -183,13 +250,23 @@ def test_a_temperature_sweep_picks_the_grids_best_and_runs_in_full_at_it(models,
 
 
 def test_without_a_sweep_the_configured_temperature_is_used(models, tmp_path):
-    config = RejectionSamplingConfig(k=2, temperature=0.8, max_new_tokens=8, progress=False,
-                                     sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64,
-                                                   progress=False))
+    config = RejectionSamplingConfig(
+        k=2,
+        temperature=0.8,
+        max_new_tokens=8,
+        progress=False,
+        sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64, progress=False),
+    )
     assert config.temperature_sweep == ()  # off by default
-    metrics = rejection_sample(config, policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"],
-                               safety_rm_dir=models["safety"], prompts=[PromptItem([{"role": "user", "content": "Hi"}])],
-                               pool_dir=tmp_path / "pool", output_dir=tmp_path / "v1")
+    metrics = rejection_sample(
+        config,
+        policy_dir=models["policy"],
+        helpfulness_rm_dir=models["helpfulness"],
+        safety_rm_dir=models["safety"],
+        prompts=[PromptItem([{"role": "user", "content": "Hi"}])],
+        pool_dir=tmp_path / "pool",
+        output_dir=tmp_path / "v1",
+    )
     assert metrics["temperature"] == 0.8 and metrics["temperature_sweep"] is None
     assert not (tmp_path / "v1" / rejection_sampling.SWEEP_JSON).exists()
     with pytest.raises(ValueError, match="temperature_sweep"):

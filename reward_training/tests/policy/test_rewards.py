@@ -1,7 +1,14 @@
 import pytest
 import torch
 
-from reward_training.policy.rewards import best_of_k_select, combined_reward, logit, reward_vs_k, truncated_share, whiten
+from reward_training.policy.rewards import (
+    best_of_k_select,
+    combined_reward,
+    logit,
+    reward_vs_k,
+    truncated_share,
+    whiten,
+)
 
 
 def test_combined_reward_uses_safety_for_safety_prompts_and_unsafe_responses():

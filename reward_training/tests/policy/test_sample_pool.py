@@ -18,8 +18,14 @@ PROMPT = [{"role": "user", "content": "hi"}]
 
 def test_pool_keeps_every_iteration(tmp_path):
     pool_write(tmp_path, 1, [{"prompt": PROMPT, "response": "first", "reward": 0.4}])
-    pool_write(tmp_path, 2, [{"prompt": PROMPT, "response": "second", "reward": 0.7},
-                             {"prompt": PROMPT, "response": "third", "reward": 0.9}])
+    pool_write(
+        tmp_path,
+        2,
+        [
+            {"prompt": PROMPT, "response": "second", "reward": 0.7},
+            {"prompt": PROMPT, "response": "third", "reward": 0.9},
+        ],
+    )
     assert pool_iterations(tmp_path) == [1, 2]
     rows = pool_read(tmp_path)
     assert [(r["iteration"], r["response"]) for r in rows] == [(1, "first"), (2, "second"), (2, "third")]
@@ -31,14 +37,23 @@ def test_pool_keeps_every_iteration(tmp_path):
 
 
 def test_a_truncated_reply_is_marked_so_sft_adds_no_end_of_turn(tmp_path):
-    pool_write(tmp_path, 1, [{"prompt": PROMPT, "response": "cut off mid", "reward": 0.4, "finished": False},
-                             {"prompt": PROMPT, "response": "done.", "reward": 0.3, "finished": True},
-                             {"prompt": PROMPT, "response": "older row", "reward": 0.2}])  # before "finished"
+    pool_write(
+        tmp_path,
+        1,
+        [
+            {"prompt": PROMPT, "response": "cut off mid", "reward": 0.4, "finished": False},
+            {"prompt": PROMPT, "response": "done.", "reward": 0.3, "finished": True},
+            {"prompt": PROMPT, "response": "older row", "reward": 0.2},
+        ],
+    )  # before "finished"
     rows = pool_read(tmp_path)
     assert [r["finished"] for r in rows[:2]] == [False, True]
     replies = [example[-1] for example in pool_examples(rows)]
-    assert replies == [{"role": "assistant", "content": "cut off mid", "truncated": True},
-                       {"role": "assistant", "content": "done."}, {"role": "assistant", "content": "older row"}]
+    assert replies == [
+        {"role": "assistant", "content": "cut off mid", "truncated": True},
+        {"role": "assistant", "content": "done."},
+        {"role": "assistant", "content": "older row"},
+    ]
 
 
 def test_staged_samples_enter_the_pool_only_when_merged_and_only_once(tmp_path):
@@ -67,10 +82,12 @@ def test_two_lineages_keep_separate_pools(tmp_path):
 
 def test_the_best_per_prompt_prefers_a_finished_reply_then_the_higher_reward():
     other = [{"role": "user", "content": "bye"}]
-    rows = [{"prompt": PROMPT, "response": "cut off", "reward": 0.99, "finished": False},
-            {"prompt": other, "response": "only one", "reward": 0.1},
-            {"prompt": PROMPT, "response": "fine", "reward": 0.5},
-            {"prompt": PROMPT, "response": "better", "reward": 0.7, "finished": True}]
+    rows = [
+        {"prompt": PROMPT, "response": "cut off", "reward": 0.99, "finished": False},
+        {"prompt": other, "response": "only one", "reward": 0.1},
+        {"prompt": PROMPT, "response": "fine", "reward": 0.5},
+        {"prompt": PROMPT, "response": "better", "reward": 0.7, "finished": True},
+    ]
     assert [r["response"] for r in pool_best(rows)] == ["better", "only one"]
 
 

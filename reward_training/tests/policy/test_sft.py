@@ -20,7 +20,11 @@ EXAMPLES = [
 def test_config_defaults_are_the_papers_and_checks_divisibility():
     config = SFTConfig()
     assert (config.epochs, config.learning_rate, config.weight_decay, config.batch_size, config.max_length) == (
-        2, 2e-5, 0.1, 64, 4096,
+        2,
+        2e-5,
+        0.1,
+        64,
+        4096,
     )
     assert config.accumulation_steps == 8
     with pytest.raises(ValueError):
@@ -34,8 +38,13 @@ def test_sft_lowers_the_loss_on_its_training_data(tmp_path):
     base = tiny_chat_model_save(tmp_path / "base", seed=1)
     tokenizer = AutoTokenizer.from_pretrained(base)
     config = SFTConfig(
-        epochs=20, learning_rate=5e-3, batch_size=4, micro_batch_size=4, max_length=128,
-        device="cpu", progress=False,
+        epochs=20,
+        learning_rate=5e-3,
+        batch_size=4,
+        micro_batch_size=4,
+        max_length=128,
+        device="cpu",
+        progress=False,
     )
     data, _ = sft_encode(tokenizer, EXAMPLES, config)
     before_model = AutoModelForCausalLM.from_pretrained(base)
@@ -78,8 +87,17 @@ class _StepLog:
 def test_sft_warms_up_and_decays_on_the_reward_models_schedule(tmp_path):
     # given 4 optimizer steps, 2 of them warm-up, and a cosine to a tenth of the peak
     base = tiny_chat_model_save(tmp_path / "base")
-    config = SFTConfig(epochs=1, learning_rate=1e-3, batch_size=1, micro_batch_size=1, max_length=64,
-                       warmup_steps=2, min_lr_ratio=0.1, device="cpu", progress=False)
+    config = SFTConfig(
+        epochs=1,
+        learning_rate=1e-3,
+        batch_size=1,
+        micro_batch_size=1,
+        max_length=64,
+        warmup_steps=2,
+        min_lr_ratio=0.1,
+        device="cpu",
+        progress=False,
+    )
     run = _StepLog()
     # when fine-tuned
     sft_fit(AutoModelForCausalLM.from_pretrained(base), AutoTokenizer.from_pretrained(base), EXAMPLES, config, run=run)

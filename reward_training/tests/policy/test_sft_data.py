@@ -74,8 +74,13 @@ def test_token_losses_ignores_masked_positions():
 
 def test_a_truncated_reply_is_trained_on_without_end_of_turn(tokenizer):
     finished = sft_tokenize(tokenizer, sft_example("Tell me a story.", "Once upon a time"))
-    cut = sft_tokenize(tokenizer, [{"role": "user", "content": "Tell me a story."},
-                                   {"role": "assistant", "content": "Once upon a time", "truncated": True}])
+    cut = sft_tokenize(
+        tokenizer,
+        [
+            {"role": "user", "content": "Tell me a story."},
+            {"role": "assistant", "content": "Once upon a time", "truncated": True},
+        ],
+    )
     assert trained_text(tokenizer, finished).endswith(tokenizer.eos_token)
     text = trained_text(tokenizer, cut)
     assert text.rstrip().endswith("Once upon a time") and tokenizer.eos_token_id not in cut.input_ids
@@ -93,5 +98,5 @@ def test_rejection_sampling_sft_puts_no_loss_on_history_replies(tokenizer):
     text = trained_text(tokenizer, tokens)
     assert "Bien, merci." in text and "Bonjour" not in text
     history_ids = tokenizer("Bonjour.", add_special_tokens=False)["input_ids"]
-    at = next(i for i in range(len(tokens.input_ids)) if tokens.input_ids[i:i + len(history_ids)] == history_ids)
-    assert tokens.labels[at:at + len(history_ids)] == [IGNORE] * len(history_ids)
+    at = next(i for i in range(len(tokens.input_ids)) if tokens.input_ids[i : i + len(history_ids)] == history_ids)
+    assert tokens.labels[at : at + len(history_ids)] == [IGNORE] * len(history_ids)

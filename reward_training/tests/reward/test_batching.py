@@ -13,8 +13,13 @@ def _dialogues():
     for i in range(6):
         history = [{"role": "user", "content": f"question {i} " + "about things " * i}]
         if i % 2:
-            history += [{"role": "assistant", "content": "an earlier answer " * i}, {"role": "user", "content": "and then?"}]
-        pairs.append(PreferencePair(prompt=tuple(history), chosen="a fine reply " * (i + 1), rejected="no" if i != 3 else ""))
+            history += [
+                {"role": "assistant", "content": "an earlier answer " * i},
+                {"role": "user", "content": "and then?"},
+            ]
+        pairs.append(
+            PreferencePair(prompt=tuple(history), chosen="a fine reply " * (i + 1), rejected="no" if i != 3 else "")
+        )
     return pairs
 
 
@@ -23,7 +28,9 @@ def test_prefix_shared_and_plain_paths_give_the_same_loss_and_gradients(tiny_lla
     model, tokenizer = reward_model_load(tiny_llama_dir, seed=0)
     model.hf.set_attn_implementation(attention)
     tokenized, dropped = pairs_tokenize(_dialogues(), tokenizer, max_length=48, encoder=False, chat_format=chat_format)
-    assert not dropped and len({p.packed_length for p in tokenized}) > 3  # rows of different lengths: padding is exercised
+    assert (
+        not dropped and len({p.packed_length for p in tokenized}) > 3
+    )  # rows of different lengths: padding is exercised
     results = []
     for packed in (False, True):
         model.zero_grad()

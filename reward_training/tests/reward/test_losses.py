@@ -7,8 +7,12 @@ from reward_training.reward.losses import MARGIN_TABLES, margin_of, ranking_loss
 
 
 def test_margin_tables_are_table_27():
-    assert [margin_of(s, "small") for s in ("significantly_better", "better", "slightly_better", "negligibly_better")] == pytest.approx([1, 2 / 3, 1 / 3, 0])
-    assert [margin_of(s, "large") for s in ("significantly_better", "better", "slightly_better", "negligibly_better")] == [3, 2, 1, 0]
+    assert [
+        margin_of(s, "small") for s in ("significantly_better", "better", "slightly_better", "negligibly_better")
+    ] == pytest.approx([1, 2 / 3, 1 / 3, 0])
+    assert [
+        margin_of(s, "large") for s in ("significantly_better", "better", "slightly_better", "negligibly_better")
+    ] == [3, 2, 1, 0]
     assert set(MARGIN_TABLES["none"].values()) == {0.0}
     assert margin_of(None, "large") == 0.0  # unrated
     with pytest.raises(ValueError):

@@ -40,8 +40,15 @@ def test_a_decoder_reward_model_trained_here_scores_the_same_under_plain_hugging
     base = tiny_chat_model_pad_shared_save(tmp_path / "base", pad="eos")
     train, held_out = synthetic(tmp_path / "train.jsonl", 96, seed=1), synthetic(tmp_path / "eval.jsonl", 64, seed=2)
     config = config_build(
-        RewardConfig, base_model=str(base), output_dir=str(tmp_path / "rm"), epochs=3, batch_size=16, micro_batch_size=8,
-        max_length=64, learning_rate=3e-3, save_every_steps=0,
+        RewardConfig,
+        base_model=str(base),
+        output_dir=str(tmp_path / "rm"),
+        epochs=3,
+        batch_size=16,
+        micro_batch_size=8,
+        max_length=64,
+        learning_rate=3e-3,
+        save_every_steps=0,
     )
     out = train_reward_model(config, [str(train)], "trl", eval_file=str(held_out), progress=False)["output_dir"]
     # When our scorer and plain AutoModelForSequenceClassification score the same dialogues (each ends on eos)
@@ -49,7 +56,9 @@ def test_a_decoder_reward_model_trained_here_scores_the_same_under_plain_hugging
     assert ours.std() > 1e-2  # a trained model: reading one token early would show
     # Then they agree, right- and left-padded
     for side in ("right", "left"):
-        torch.testing.assert_close(_hf_rewards(out, _dialogues(PROMPTS, REPLIES), padding_side=side), ours, atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            _hf_rewards(out, _dialogues(PROMPTS, REPLIES), padding_side=side), ours, atol=1e-4, rtol=0
+        )
     # (because the reward model has a pad token of its own, which its config names)
     saved = AutoTokenizer.from_pretrained(out)
     assert saved.pad_token == PAD_TOKEN and saved.pad_token_id != saved.eos_token_id
@@ -66,7 +75,11 @@ def test_a_decoder_reward_model_trained_here_scores_the_same_under_plain_hugging
 
 @pytest.mark.parametrize("pad", ["eos", None, "own"])
 def test_a_decoder_to_train_gets_a_pad_token_of_its_own_only_where_its_pad_is_shared_or_missing(tmp_path, pad):
-    base = tiny_chat_model_save(tmp_path / "base") if pad == "own" else tiny_chat_model_pad_shared_save(tmp_path / "base", pad=pad)
+    base = (
+        tiny_chat_model_save(tmp_path / "base")
+        if pad == "own"
+        else tiny_chat_model_pad_shared_save(tmp_path / "base", pad=pad)
+    )
     before = AutoTokenizer.from_pretrained(base)
     model, tokenizer = reward_model_load(base, seed=0, own_pad=True)
     rows = model.hf.get_input_embeddings().num_embeddings
@@ -130,7 +143,9 @@ def test_a_reward_model_saved_with_pad_equal_to_eos_still_loads_and_scores_as_be
     # ... and each reward is, as before, the head on the hidden state of the dialogue's last token (its eos)
     old.eval()
     for dialogue, score in zip(_dialogues(PROMPTS, REPLIES), scores):
-        ids = tokenizer(tokenizer.apply_chat_template(dialogue, tokenize=False), add_special_tokens=False, return_tensors="pt")["input_ids"]
+        ids = tokenizer(
+            tokenizer.apply_chat_template(dialogue, tokenize=False), add_special_tokens=False, return_tensors="pt"
+        )["input_ids"]
         assert ids[0, -1] == tokenizer.eos_token_id
         with torch.no_grad():
             expected = old.score(old.model(input_ids=ids).last_hidden_state[:, -1])[0, 0]

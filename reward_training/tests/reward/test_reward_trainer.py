@@ -19,8 +19,14 @@ REPO = Path(__file__).resolve().parents[3]
 
 def _config(base, out, **changes):
     settings = dict(
-        base_model=base, output_dir=str(out), batch_size=8, micro_batch_size=4, max_length=64,
-        learning_rate=3e-3, chat_format="hh", save_every_steps=0,
+        base_model=base,
+        output_dir=str(out),
+        batch_size=8,
+        micro_batch_size=4,
+        max_length=64,
+        learning_rate=3e-3,
+        chat_format="hh",
+        save_every_steps=0,
     )
     settings.update(changes)
     return config_build(RewardConfig, **settings)
@@ -52,7 +58,12 @@ def test_tiny_decoder_learns_a_separable_preference(tiny_llama_dir, tmp_path, sy
     result = train_reward_model(config, [str(train)], "trl", eval_file=str(held_out), progress=False)
     assert result["accuracy"] > 0.9
     assert result["prefix_sharing"] is True and result["n_train_pairs"] == 96 and result["dropped_identical"] == 0
-    assert set(result["accuracy_by_strength"]) == {"significantly_better", "better", "slightly_better", "negligibly_better"}
+    assert set(result["accuracy_by_strength"]) == {
+        "significantly_better",
+        "better",
+        "slightly_better",
+        "negligibly_better",
+    }
     assert result["pairs_per_second"] > 0
     out = Path(result["output_dir"])
     assert (out / "eval_metrics.json").is_file() and (out / "eval_accuracy_by_strength.png").stat().st_size > 1000
@@ -70,13 +81,18 @@ def test_tiny_encoder_trains_and_changes_its_weights(tiny_bert_dir, tmp_path, sy
     assert torch.isfinite(torch.tensor(result["train_loss"]))
     before = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir, num_labels=1).state_dict()
     after = _weights(result["output_dir"])
-    assert not torch.equal(before["bert.encoder.layer.0.attention.self.query.weight"], after["bert.encoder.layer.0.attention.self.query.weight"])
+    assert not torch.equal(
+        before["bert.encoder.layer.0.attention.self.query.weight"],
+        after["bert.encoder.layer.0.attention.self.query.weight"],
+    )
 
 
 def test_prefix_sharing_and_grouping_do_not_change_the_trained_model(tiny_llama_dir, tmp_path, synthetic):
     train = synthetic(tmp_path / "train.jsonl", 16, seed=1)
     fast = train_reward_model(_config(tiny_llama_dir, tmp_path / "fast"), [str(train)], "trl", progress=False)
-    plain = train_reward_model(_config(tiny_llama_dir, tmp_path / "plain", prefix_sharing=False), [str(train)], "trl", progress=False)
+    plain = train_reward_model(
+        _config(tiny_llama_dir, tmp_path / "plain", prefix_sharing=False), [str(train)], "trl", progress=False
+    )
     _assert_same_weights(fast["output_dir"], plain["output_dir"], atol=1e-5, rtol=1e-4)
 
 
@@ -117,30 +133,68 @@ def test_training_resumes_after_a_kill_and_ends_where_an_unbroken_run_ends(tiny_
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config.__dict__))
     script = KILLED_RUN.format(repo=str(REPO), config=str(config_file), data=str(data))
-    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
     checkpoints = sorted(p.name for p in Path(config.output_dir).glob("checkpoint-*"))
     assert checkpoints == ["checkpoint-0000003"]
     state = json.loads((Path(config.output_dir) / checkpoints[0] / "trainer_state.json").read_text())
-    assert state["step"] == 3 and state["config"]["learning_rate"] == config.learning_rate and len(state["history"]) == 3
+    assert (
+        state["step"] == 3 and state["config"]["learning_rate"] == config.learning_rate and len(state["history"]) == 3
+    )
     # A half-written checkpoint (a crash inside a save) is ignored.
     (Path(config.output_dir) / ".checkpoint-0000004.tmp-1").mkdir()
 
     resumed = train_reward_model(config, [str(data)], "trl", progress=False)
     assert resumed["resumed_from"] == [3] and resumed["steps"] == 6
-    unbroken = train_reward_model(_config(tiny_llama_dir, tmp_path / "unbroken", epochs=2), [str(data)], "trl", progress=False)
+    unbroken = train_reward_model(
+        _config(tiny_llama_dir, tmp_path / "unbroken", epochs=2), [str(data)], "trl", progress=False
+    )
     _assert_same_weights(resumed["output_dir"], unbroken["output_dir"], atol=1e-5, rtol=1e-4)
 
 
 def test_two_processes_under_accelerate_launch_match_one_process(tiny_llama_dir, tmp_path, synthetic):
     data = synthetic(tmp_path / "train.jsonl", 24, seed=1)
-    single = train_reward_model(_config(tiny_llama_dir, tmp_path / "single", micro_batch_size=2), [str(data)], "trl", progress=False)
+    single = train_reward_model(
+        _config(tiny_llama_dir, tmp_path / "single", micro_batch_size=2), [str(data)], "trl", progress=False
+    )
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "--num_cpu_threads_per_process", "1",
-        "-m", "reward_training.reward.train", "--base-model", tiny_llama_dir, "--output-dir", str(tmp_path / "ddp"),
-        "--data", str(data), "--batch-size", "8", "--micro-batch-size", "2", "--max-length", "64",
-        "--learning-rate", "3e-3", "--chat-format", "hh", "--save-every-steps", "0", "--no-progress",
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--num_cpu_threads_per_process",
+        "1",
+        "-m",
+        "reward_training.reward.train",
+        "--base-model",
+        tiny_llama_dir,
+        "--output-dir",
+        str(tmp_path / "ddp"),
+        "--data",
+        str(data),
+        "--batch-size",
+        "8",
+        "--micro-batch-size",
+        "2",
+        "--max-length",
+        "64",
+        "--learning-rate",
+        "3e-3",
+        "--chat-format",
+        "hh",
+        "--save-every-steps",
+        "0",
+        "--no-progress",
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     child = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
@@ -156,15 +210,17 @@ def test_an_unset_learning_rate_is_derived_from_the_model_size(tiny_llama_dir, t
 
     train = synthetic(tmp_path / "train.jsonl", 16, seed=1)
     # given no learning rate, when the tiny model trains, then the paper's 1e-5 for models under 60B is used
-    small = train_reward_model(_config(tiny_llama_dir, tmp_path / "small", learning_rate=None), [str(train)], "trl",
-                               progress=False)
+    small = train_reward_model(
+        _config(tiny_llama_dir, tmp_path / "small", learning_rate=None), [str(train)], "trl", progress=False
+    )
     assert small["learning_rate"]["value"] == 1e-5 and "under 60B" in small["learning_rate"]["reason"]
     saved = json.loads((tmp_path / "small" / "train_result.json").read_text())
     assert saved["learning_rate"] == small["learning_rate"]
     # and a model counted at 70B parameters trains at 5e-6
     monkeypatch.setattr(reward_trainer, "parameter_count", lambda model: 70_000_000_000)
-    large = train_reward_model(_config(tiny_llama_dir, tmp_path / "large", learning_rate=None), [str(train)], "trl",
-                               progress=False)
+    large = train_reward_model(
+        _config(tiny_llama_dir, tmp_path / "large", learning_rate=None), [str(train)], "trl", progress=False
+    )
     assert large["learning_rate"]["value"] == 5e-6
     state = json.loads((tmp_path / "large" / "trainer_state.json").read_text())
     assert state["config"]["learning_rate"] == 5e-6

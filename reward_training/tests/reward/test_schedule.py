@@ -20,7 +20,11 @@ def test_warm_up_starts_at_lr_0_and_no_warm_up_starts_at_the_peak():
 
 def test_constant_schedule_holds_the_peak_after_warm_up():
     assert [lr_factor(step, warmup=2, total=10, schedule="constant") for step in (0, 1, 2, 9, 10)] == [
-        0.0, 0.5, 1.0, 1.0, 1.0,
+        0.0,
+        0.5,
+        1.0,
+        1.0,
+        1.0,
     ]
     with pytest.raises(ValueError, match="schedule"):
         lr_factor(3, warmup=2, total=10, schedule="linear")
@@ -35,7 +39,9 @@ def test_cosine_decays_to_a_tenth_of_the_peak():
 
 def test_schedule_equals_the_transformers_curve_a_peer_trainer_is_given():
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    peer = get_cosine_with_min_lr_schedule_with_warmup(optimizer, num_warmup_steps=3, num_training_steps=32, min_lr_rate=0.1)
+    peer = get_cosine_with_min_lr_schedule_with_warmup(
+        optimizer, num_warmup_steps=3, num_training_steps=32, min_lr_rate=0.1
+    )
     for step in range(32):
         assert optimizer.param_groups[0]["lr"] == pytest.approx(lr_factor(step, warmup=3, total=32))
         optimizer.step()

@@ -11,7 +11,9 @@ def test_scorer_scores_each_response_as_the_model_does_in_batches(tiny_llama_dir
     responses = [f"answer {i} " * (5 - i) for i in range(5)]
     scores = scorer.score(prompts, responses)
     assert scores.shape == (5,) and torch.isfinite(scores).all()
-    one_by_one = torch.cat([RewardScorer(tiny_llama_dir, batch_size=1, max_length=64).score([p], [r]) for p, r in zip(prompts, responses)])
+    one_by_one = torch.cat(
+        [RewardScorer(tiny_llama_dir, batch_size=1, max_length=64).score([p], [r]) for p, r in zip(prompts, responses)]
+    )
     torch.testing.assert_close(scores, one_by_one, atol=1e-5, rtol=1e-4)
 
 
@@ -33,8 +35,10 @@ def test_a_truncated_reply_is_scored_as_written(tiny_llama_dir):
     torch.testing.assert_close(scorer.score(prompts, replies, finished=[True, True]), default)
     flagged = scorer.score(prompts, replies, finished=[False, True])
     # the cut-off reply's score is the model's reward of the dialogue text with no end-of-turn after the reply
-    ids = tokenizer("<s>[INST] tell me a story [/INST]", add_special_tokens=False)["input_ids"] + tokenizer(
-        " once upon a time there was", add_special_tokens=False)["input_ids"]
+    ids = (
+        tokenizer("<s>[INST] tell me a story [/INST]", add_special_tokens=False)["input_ids"]
+        + tokenizer(" once upon a time there was", add_special_tokens=False)["input_ids"]
+    )
     alone = model(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long))[0, 0]
     assert flagged[0].item() == pytest.approx(alone.item(), abs=1e-4)
     assert flagged[0].item() != pytest.approx(default[0].item(), abs=1e-4)
