@@ -7,7 +7,8 @@ Each iteration opens a batch per track sampling the current policy, lets simulat
 over the REST API, trains both reward models on everything so far (plus, with --hh-pairs, pairs of
 Anthropic HH-harmless imported as open-source safety data) from the pretrained MiniLM encoder,
 refreshes the policy by rejection sampling, and reports the win rate of the new policy over its
-predecessor on 200 held-out prompts, judged by the reward models and by the oracle. Afterwards every version is compared with the starting model (paper Fig. 11).
+predecessor on 200 held-out prompts, judged by the reward models and by the oracle. Afterwards every
+version is compared with the starting model (paper Fig. 11).
 
 Writes bench/out/loop.json and docs/loop_win_rates.png (see --out, --plot), and prints a JSON summary.
 With `--iterations 1 --extra --ppo` it measures PPO on top of the rejection-sampling policy (issue 7).

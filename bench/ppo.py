@@ -1,6 +1,7 @@
 """PPO on the built-in demo model, measured (CPU is enough).
 
-    .venv/bin/python bench/ppo.py [--iterations 20] [--batch-size 32] [--minibatch-size 8] [--max-new-tokens 32] [--lr 5e-5]
+    .venv/bin/python bench/ppo.py [--iterations 20] [--batch-size 32] [--minibatch-size 8]
+                                  [--max-new-tokens 32] [--lr 5e-5]
 
 The reward is the preference oracle's score squashed into (0, 1) (Rc = sigmoid(score)), i.e. PPO with
 a perfect reward model: an upper bound on what the RM-driven loop (`run_iteration --simulate --ppo`)

@@ -124,7 +124,8 @@ def main() -> None:
 
     base = checkpoint_ready()
     print(
-        f"# reward model on SmolLM2-135M-Instruct: prefix sharing on vs off  ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"
+        "# reward model on SmolLM2-135M-Instruct: prefix sharing on vs off  "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"
     )
     print(
         f"# machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPU cores, "
@@ -138,7 +139,8 @@ def main() -> None:
             **os.environ,
             "HF_HUB_OFFLINE": "1",
             "OMP_NUM_THREADS": str(args.threads),
-            "DATABASE_URL": f"sqlite:///{folder / 'unused.sqlite3'}",  # --base is a directory, no --register: no database
+            # --base is a directory, no --register: no database
+            "DATABASE_URL": f"sqlite:///{folder / 'unused.sqlite3'}",
             "PYTHONPATH": str(REPO),
         }
         configs = {}
@@ -165,14 +167,18 @@ def main() -> None:
                 shutil.rmtree(output, ignore_errors=True)  # 0.5 GB of weights per run
                 results[name].append(result)
                 line = (
-                    f"run {run + 1} {name}: {result['pairs']} pairs, {result['steps']} steps in {result['seconds']:.1f} s = "
-                    f"{result['pairs_per_second']:.3f} pairs/s ({result['pairs_per_cpu_second']:.3f} pairs per CPU-second); "
+                    f"run {run + 1} {name}: {result['pairs']} pairs, {result['steps']} steps "
+                    f"in {result['seconds']:.1f} s = {result['pairs_per_second']:.3f} pairs/s "
+                    f"({result['pairs_per_cpu_second']:.3f} pairs per CPU-second); "
                     f"train loss {result['train_loss']:.4f}; load {result['load_before']} -> {result['load_after']}; "
                     f"process {result['process_seconds']:.0f} s"
                 )
                 if result["accuracy"] is not None:
                     low, high = result["accuracy_ci95"]
-                    line += f"; held-out accuracy {100 * result['accuracy']:.1f}% (95% CI {100 * low:.1f}-{100 * high:.1f}, n={result['n_eval']})"
+                    line += (
+                        f"; held-out accuracy {100 * result['accuracy']:.1f}% "
+                        f"(95% CI {100 * low:.1f}-{100 * high:.1f}, n={result['n_eval']})"
+                    )
                 print(line, flush=True)
                 if run == 0:
                     print(f"  config ({name}): {json.dumps(result['config'])}", flush=True)

@@ -6,8 +6,9 @@
 
 Held equal: the pairs (identical pre-truncated token ids from our truncation, max length 256, so
 TRL drops none), batch 8 without gradient accumulation, AdamW (0.9, 0.95, eps 1e-5, wd 0.1 off
-biases and norms; the fused torch kernel in both, TRL's default), peak lr 1e-5 with the same warm-up + cosine-to-10% schedule, clipping 1.0,
-fp32, no gradient checkpointing (TRL turns it on by default), dropout off (TRL's default), seed 0.
+biases and norms; the fused torch kernel in both, TRL's default), peak lr 1e-5 with the same
+warm-up + cosine-to-10% schedule, clipping 1.0, fp32, no gradient checkpointing (TRL turns it on by
+default), dropout off (TRL's default), seed 0.
 Both configs are printed. Each run is its own subprocess; throughput is pairs over the seconds of
 the training loop (TRL: on_train_begin to on_train_end; ours: the sum of optimizer-step times),
 model loading, tokenisation and the final save left out of both. Pairs per CPU-second (process
@@ -319,7 +320,8 @@ def main() -> None:
 
     print(f"# reward-model training: ours vs TRL RewardTrainer  ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
     print(
-        f"# machine: {platform.machine()}, {os.cpu_count()} CPU cores, CUDA: {torch.cuda.is_available()}, torch {torch.__version__}, {args.threads} threads per run"
+        f"# machine: {platform.machine()}, {os.cpu_count()} CPU cores, CUDA: {torch.cuda.is_available()}, "
+        f"torch {torch.__version__}, {args.threads} threads per run"
     )
     print(f"# command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     cache = Path(tempfile.gettempdir()) / "rm-bench-llama-256x4"
@@ -338,11 +340,15 @@ def main() -> None:
                 results[worker].append(result)
                 line = (
                     f"{name} run {run + 1} {worker:4s}: {result['pairs']} pairs in {result['seconds']:.1f} s = "
-                    f"{result['pairs_per_second']:.2f} pairs/s ({result['pairs'] / result['cpu_seconds']:.2f} pairs per CPU-second)"
+                    f"{result['pairs_per_second']:.2f} pairs/s "
+                    f"({result['pairs'] / result['cpu_seconds']:.2f} pairs per CPU-second)"
                 )
                 if result.get("accuracy") is not None:
                     low, high = result["accuracy_ci95"]
-                    line += f"; accuracy {100 * result['accuracy']:.1f}% (95% CI {100 * low:.1f}-{100 * high:.1f}, n={result['n_eval']})"
+                    line += (
+                        f"; accuracy {100 * result['accuracy']:.1f}% "
+                        f"(95% CI {100 * low:.1f}-{100 * high:.1f}, n={result['n_eval']})"
+                    )
                 print(line, flush=True)
                 if run == 0:
                     print(f"  config {worker}: {json.dumps(result['config'])}", flush=True)
@@ -354,11 +360,13 @@ def main() -> None:
             "cpu_ratio": per_cpu["ours"] / per_cpu["trl"],
         }
         print(
-            f"{name}: median pairs/s TRL {medians['trl']:.2f}, ours {medians['ours']:.2f}, ratio {summary[name]['ratio']:.2f}x",
+            f"{name}: median pairs/s TRL {medians['trl']:.2f}, ours {medians['ours']:.2f}, "
+            f"ratio {summary[name]['ratio']:.2f}x",
             flush=True,
         )
         print(
-            f"{name}: median pairs per CPU-second TRL {per_cpu['trl']:.2f}, ours {per_cpu['ours']:.2f}, ratio {summary[name]['cpu_ratio']:.2f}x",
+            f"{name}: median pairs per CPU-second TRL {per_cpu['trl']:.2f}, ours {per_cpu['ours']:.2f}, "
+            f"ratio {summary[name]['cpu_ratio']:.2f}x",
             flush=True,
         )
         if args.ablation and not args.accuracy:

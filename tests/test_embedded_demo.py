@@ -17,12 +17,14 @@ from django.contrib.auth import get_user_model
 client = APIClient(SERVER_NAME="localhost")
 client.force_authenticate(get_user_model().objects.get(username="annotator"))
 dialogue = client.post("/api/dialogues/", {"track": "helpfulness"}, format="json").json()
-posted = client.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "How do I make a cup of tea?"}, format="json")
+posted = client.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "How do I make a cup of tea?"},
+                     format="json")
 turn, polls, deadline = posted.json(), 0, time.time() + 300
 while turn["status"] == "sampling" and time.time() < deadline:
     time.sleep(0.2)
     turn, polls = client.get(f"/api/turns/{turn['id']}/").json(), polls + 1
-answer = client.post(f"/api/turns/{turn['id']}/comparison/", {"chosen": "a", "strength": "better", "time_spent_ms": 900}, format="json")
+answer = client.post(f"/api/turns/{turn['id']}/comparison/",
+                     {"chosen": "a", "strength": "better", "time_spent_ms": 900}, format="json")
 print(json.dumps({"posted": [posted.status_code, posted.json()["status"]], "polls": polls, "status": turn["status"],
                   "texts": [r["text"] for r in turn["responses"]], "comparison": answer.status_code}))
 """

@@ -36,7 +36,7 @@ class OverlapTurnOutputSerializer(TurnOutputSerializer):
 
 
 class OverlapNextApi(APIView):
-    """Lease the next overlap item: 201 with a new turn of the caller's (same prompt and pair), 204 when none is left."""
+    """Lease the next overlap item: 201 with a new turn of the caller's (same prompt and pair), 204 if none is left."""
 
     permission_classes = [IsAnnotator]
 
@@ -96,7 +96,7 @@ class OverlapItemOutputSerializer(serializers.Serializer):
 
 
 class OverlapItemListCreateApi(APIView):
-    """An admin's overlap (and gold) items of a batch: list, or upload prompts (one sample pair is generated per prompt)."""
+    """An admin's overlap (and gold) items of a batch: list them, or upload prompts (one sample pair per prompt)."""
 
     permission_classes = [IsAdmin]
 

@@ -317,7 +317,8 @@ def section_reward(base: Path, combos: list[dict], args, sizes: Sizes, device, s
     for switches in combos:
         runs.append(reward_run(base, pairs, sizes, device, scratch, **switches))
         log(
-            f"reward {label} {switches}: {runs[-1]['pairs_per_s']:.2f} pairs/s, peak {runs[-1]['peak_memory_mb']:.0f} MB"
+            f"reward {label} {switches}: {runs[-1]['pairs_per_s']:.2f} pairs/s, "
+            f"peak {runs[-1]['peak_memory_mb']:.0f} MB"
         )
     memory_reset(device)
     return {
@@ -363,7 +364,8 @@ def section_ppo(policy_dir: Path, args, sizes: Sizes, device, scratch: Path) -> 
     first = summary["history"][0]
     memory = memory_peak_mb(device)
     log(
-        f"ppo: iteration {first['seconds']:.2f} s, log-prob max diff {first['logprob_max_diff']:.3g}, peak {memory:.0f} MB"
+        f"ppo: iteration {first['seconds']:.2f} s, log-prob max diff {first['logprob_max_diff']:.3g}, "
+        f"peak {memory:.0f} MB"
     )
     return {
         "precision": "bf16",

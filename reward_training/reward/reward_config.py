@@ -54,7 +54,8 @@ class RewardConfig:
     batch_size: int = _f(512, "pairs per optimizer step, over all processes (paper: 512 pairs, 1,024 sequences)")
     micro_batch_size: int | None = _f(
         None,
-        "pairs per forward pass per process (default 8, or batch_size if smaller); gradients accumulate up to batch_size",
+        "pairs per forward pass per process (default 8, or batch_size if smaller); "
+        "gradients accumulate up to batch_size",
     )
     max_length: int = _f(1024, "tokens per sequence (history + reply); see reward_training/data/truncation.py")
     margin: str = _f("small", "Table 27 margin table: none, small or large")

@@ -11,7 +11,8 @@ XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
 def comparisons_of(stack, username: str):
     return stack.sql(
-        "SELECT t.index, c.chosen, c.strength, c.a_safe, c.b_safe, c.safety_bin, c.unsafe_chosen, c.time_spent_ms, d.track "
+        "SELECT t.index, c.chosen, c.strength, c.a_safe, c.b_safe, c.safety_bin, c.unsafe_chosen, c.time_spent_ms, "
+        "d.track "
         "FROM annotation_comparison c JOIN annotation_turn t ON t.id = c.turn_id "
         "JOIN annotation_dialogue d ON d.id = t.dialogue_id JOIN auth_user u ON u.id = c.annotator_id "
         "WHERE u.username = %s ORDER BY c.id",

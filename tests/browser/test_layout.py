@@ -11,11 +11,13 @@ VIEWPORTS = [(1366, 768), (683, 384)]
 UNNAMED_CONTROLS = """() => {
   const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
   const name = (el) => (el.getAttribute('aria-label') || '').trim()
-    || (el.getAttribute('aria-labelledby') || '').split(' ').map(id => document.getElementById(id)?.textContent || '').join('').trim()
+    || (el.getAttribute('aria-labelledby') || '').split(' ')
+         .map(id => document.getElementById(id)?.textContent || '').join('').trim()
     || (el.labels && [...el.labels].map(l => l.textContent).join('').trim())
     || (['BUTTON', 'A', 'SUMMARY'].includes(el.tagName) ? el.textContent.trim() : '')
     || (el.getAttribute('title') || '').trim();
-  return [...document.querySelectorAll('button, a[href], input:not([type=hidden]), textarea, select, progress, dialog, [tabindex="0"]')]
+  const controls = 'button, a[href], input:not([type=hidden]), textarea, select, progress, dialog, [tabindex="0"]';
+  return [...document.querySelectorAll(controls)]
     .filter(el => el.tagName === 'DIALOG' || visible(el)).filter(el => !name(el)).map(el => el.outerHTML.slice(0, 120));
 }"""
 

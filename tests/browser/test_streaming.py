@@ -32,7 +32,8 @@ def _texts(page) -> tuple[str, str] | None:
     page swaps in the ready state the moment the pair is complete)."""
     texts = page.evaluate("""() => {
       const state = document.querySelector("#dialogue-state");
-      const a = document.querySelector('[data-testid="partial-a"]'), b = document.querySelector('[data-testid="partial-b"]');
+      const a = document.querySelector('[data-testid="partial-a"]');
+      const b = document.querySelector('[data-testid="partial-b"]');
       return state && state.dataset.state === "sampling" && a && b ? [a.innerText, b.innerText] : null;
     }""")
     return tuple(texts) if texts else None

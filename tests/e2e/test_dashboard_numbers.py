@@ -138,8 +138,9 @@ def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
     # each overlap judgement: the chosen text, and the source pair of the item it came from (matched by prompt)
     sources = dict(
         stack.sql(
-            "SELECT t.prompt, array_agg(s.text ORDER BY s.label) FROM annotation_overlapitem i JOIN annotation_turn t ON "
-            "t.id = i.source_turn_id JOIN annotation_sample s ON s.turn_id = t.id WHERE i.batch_id = %s GROUP BY t.prompt",
+            "SELECT t.prompt, array_agg(s.text ORDER BY s.label) FROM annotation_overlapitem i "
+            "JOIN annotation_turn t ON t.id = i.source_turn_id JOIN annotation_sample s ON s.turn_id = t.id "
+            "WHERE i.batch_id = %s GROUP BY t.prompt",
             batch_id,
         )
     )

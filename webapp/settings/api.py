@@ -18,7 +18,9 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "RLHF preference platform API",
-    "DESCRIPTION": "Human preference collection (Llama 2 protocol): dialogues, paired samples, comparisons, batches, exports.",
+    "DESCRIPTION": (
+        "Human preference collection (Llama 2 protocol): dialogues, paired samples, comparisons, batches, exports."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {"SampleLabelEnum": ["a", "b"]},

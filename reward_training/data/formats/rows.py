@@ -31,7 +31,7 @@ class RowError(ValueError):
 
 
 def container_of(path: str | Path) -> str:
-    """ "parquet", "json" (one array) or "jsonl", from the file's first bytes."""
+    """The container, "parquet", "json" (one array) or "jsonl", from the file's first bytes."""
     path = Path(path)
     with path.open("rb") as probe:
         if probe.read(4) == PARQUET_MAGIC:
