@@ -1,4 +1,5 @@
 # Quick start: `make demo` (serves http://127.0.0.1:8000) and `make test`. Both are idempotent.
+# `make lint`: ruff's linter and formatter check (configuration in pyproject.toml).
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -6,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench-deps screenshots chromium clean
+.PHONY: demo test lint venv bench-deps screenshots chromium clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +26,11 @@ demo: $(STAMP)
 
 test: $(STAMP) chromium
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q --durations=10
+
+# Lint and format check only (nothing is rewritten): `$(PY) -m ruff format .` and `$(PY) -m ruff check --fix .` fix.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # The browser tests drive Debian's Chromium (never `playwright install`, which downloads a browser).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -37,6 +37,13 @@ def test_ci_proves_the_newcomer_demo_before_the_suite():
     assert script.index("make demo") < script.index(".ci/demo_check.py") < script.rindex("make test")
 
 
+def test_ci_lints_first_through_make_which_builds_the_venv():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert script.index("make lint") < script.index("make demo")
+    makefile = (ROOT / "Makefile").read_text()
+    assert "lint: $(STAMP)\n\t$(PY) -m ruff check .\n\t$(PY) -m ruff format --check .\n" in makefile
+
+
 def test_the_published_schema_validates_without_warnings(tmp_path):
     import os
     import subprocess
