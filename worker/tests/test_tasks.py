@@ -112,6 +112,8 @@ def test_the_texts_so_far_are_published_by_label_across_both_model_versions(two_
 
     def progress_seen(*, turn_id, texts):  # the real service, and what the row held just after it
         written = publish(turn_id=turn_id, texts=texts)
+        # PostgreSQL cannot store NUL, which the tiny model's vocabulary can decode to (token 195), so it is dropped
+        texts = {label: text.replace("\x00", "") for label, text in texts.items()}
         published.append((texts, Turn.objects.get(pk=turn_id).partial_responses, written))
         return written
 
