@@ -1,25 +1,21 @@
 """The export stream: platform comparisons and imported pairs, one dict per pair (the export format of
-docs/architecture.md).
+docs/architecture.md), every row built by `export_row` so that both kinds carry the same columns.
 
 Rows are produced lazily from database iterators, so exporting a million comparisons never holds
-them all in memory.
+them all in memory. Writing them to a file is annotation.services.exports.
 """
 
-from pathlib import Path
-from typing import Iterable, Iterator
+import hashlib
+import json
+from typing import Iterator
 
 from django.db.models import Prefetch
 
 from annotation.models import Batch, Comparison, ImportedPair, Sample, Turn
-from reward_training.data.tables import dataset_save, parquet_write, rows_table
-from reward_training.io import jsonl_write_atomic
 from reward_training.reward.margins import margin_of
 
 PLATFORM = "platform"
 CHUNK = 500
-# "trl": JSONL, one row a line; "parquet": one Parquet file; "hf-dataset": a datasets save_to_disk directory.
-# All three hold the same columns.
-EXPORT_FORMATS = ("trl", "parquet", "hf-dataset")
 
 
 def _included(comparison: Comparison, batch: Batch) -> bool:
@@ -32,6 +28,59 @@ def _included(comparison: Comparison, batch: Batch) -> bool:
         profile = getattr(comparison.annotator, "profile", None)
         return comparison.review_status == Comparison.Review.APPROVED or bool(profile and profile.trusted)
     return True
+
+
+def pair_hash(*, track: str | None, prompt: list[dict], chosen: str, rejected: str) -> str:
+    """The pair's identity in exports and imports: the same texts on the same track hash alike, wherever they
+    came from (an exported platform pair imported elsewhere keeps its hash, so it is recognised as a duplicate)."""
+    payload = json.dumps([track, prompt, chosen, rejected], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def export_row(
+    *,
+    prompt: list[dict],
+    chosen: str,
+    rejected: str,
+    strength: str | None,
+    track: str | None,
+    safety_bin: str | None,
+    source: str,
+    pair_hash: str,
+    batch: str | None = None,
+    comparison_id: int | None = None,
+    chosen_model: str | None = None,
+    rejected_model: str | None = None,
+    chosen_sampling: dict | None = None,
+    rejected_sampling: dict | None = None,
+    chosen_backend: str | None = None,
+    rejected_backend: str | None = None,
+    annotator: str | None = None,
+    review_status: str | None = None,
+) -> dict:
+    """One row of the export, with every column: what a source does not have (an imported pair's models,
+    annotator and review) is None. The margin is that of the "small" table, 0 for an unrated pair."""
+    return {
+        "prompt": prompt,
+        "chosen": [{"role": "assistant", "content": chosen}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+        "strength": strength,
+        "margin": margin_of(strength),
+        "track": track,
+        "safety_bin": safety_bin,
+        "source": source,
+        "batch": batch,
+        "comparison_id": comparison_id,
+        "pair_hash": pair_hash,
+        "chosen_model": chosen_model,
+        "rejected_model": rejected_model,
+        "chosen_sampling": chosen_sampling,
+        "rejected_sampling": rejected_sampling,
+        "chosen_backend": chosen_backend,  # which generation backend made each reply: local or openai
+        "rejected_backend": rejected_backend,
+        "annotator": annotator,
+        "review_status": review_status,
+    }
 
 
 def _platform_rows(*, batches: list[str] | None, track: str | None) -> Iterator[dict]:
@@ -59,26 +108,26 @@ def _platform_rows(*, batches: list[str] | None, track: str | None) -> Iterator[
         history = [*prompt, {"role": "assistant", "content": chosen.text}]
         if not _included(comparison, dialogue.batch):
             continue
-        yield {
-            "prompt": prompt,
-            "chosen": [{"role": "assistant", "content": chosen.text}],
-            "rejected": [{"role": "assistant", "content": rejected.text}],
-            "strength": comparison.strength,
-            "margin": margin_of(comparison.strength),
-            "track": dialogue.track,
-            "safety_bin": comparison.safety_bin,
-            "source": PLATFORM,
-            "batch": dialogue.batch.name,
-            "comparison_id": comparison.pk,
-            "chosen_model": chosen.model_version.name,
-            "rejected_model": rejected.model_version.name,
-            "chosen_sampling": chosen.sampling,
-            "rejected_sampling": rejected.sampling,
-            "chosen_backend": chosen.backend,  # which generation backend made each reply: local or openai
-            "rejected_backend": rejected.backend,
-            "annotator": comparison.annotator.profile.pseudonym,
-            "review_status": comparison.review_status,
-        }
+        yield export_row(
+            prompt=prompt,
+            chosen=chosen.text,
+            rejected=rejected.text,
+            strength=comparison.strength,
+            track=dialogue.track,
+            safety_bin=comparison.safety_bin,
+            source=PLATFORM,
+            pair_hash=pair_hash(track=dialogue.track, prompt=prompt, chosen=chosen.text, rejected=rejected.text),
+            batch=dialogue.batch.name,
+            comparison_id=comparison.pk,
+            chosen_model=chosen.model_version.name,
+            rejected_model=rejected.model_version.name,
+            chosen_sampling=chosen.sampling,
+            rejected_sampling=rejected.sampling,
+            chosen_backend=chosen.backend,
+            rejected_backend=rejected.backend,
+            annotator=comparison.annotator.profile.pseudonym,
+            review_status=comparison.review_status,
+        )
 
 
 def _imported_rows(*, sources: list[str] | None, track: str | None) -> Iterator[dict]:
@@ -88,26 +137,16 @@ def _imported_rows(*, sources: list[str] | None, track: str | None) -> Iterator[
     if track:
         pairs = pairs.filter(track=track)
     for pair in pairs.iterator(chunk_size=CHUNK):
-        yield {
-            "prompt": pair.prompt,
-            "chosen": [{"role": "assistant", "content": pair.chosen}],
-            "rejected": [{"role": "assistant", "content": pair.rejected}],
-            "strength": pair.strength,
-            "margin": margin_of(pair.strength),
-            "track": pair.track,
-            "safety_bin": pair.safety_bin,
-            "source": pair.source,
-            "batch": None,
-            "comparison_id": None,
-            "pair_hash": pair.content_hash,
-            "chosen_model": None,
-            "rejected_model": None,
-            "chosen_sampling": None,
-            "rejected_sampling": None,
-            "chosen_backend": None,
-            "rejected_backend": None,
-            "annotator": None,
-        }
+        yield export_row(
+            prompt=pair.prompt,
+            chosen=pair.chosen,
+            rejected=pair.rejected,
+            strength=pair.strength,
+            track=pair.track,
+            safety_bin=pair.safety_bin,
+            source=pair.source,
+            pair_hash=pair.content_hash,
+        )
 
 
 def preference_export_rows(
@@ -121,24 +160,3 @@ def preference_export_rows(
         yield from _platform_rows(batches=batches, track=track)
     if (batches is None or sources is not None) and (imported_sources is None or imported_sources):
         yield from _imported_rows(sources=imported_sources, track=track)
-
-
-def preference_export_write(path: Path, rows: Iterable[dict], *, format: str = "trl") -> dict[str, int]:
-    """Write export rows to `path` in `format` (EXPORT_FORMATS), atomically (a partial file never has the
-    final name); returns how many pairs each source gave."""
-    if format not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {format!r}; expected one of {', '.join(EXPORT_FORMATS)}")
-    counts: dict[str, int] = {}
-
-    def counted(rows: Iterable[dict]) -> Iterator[dict]:
-        for row in rows:
-            counts[row["source"]] = counts.get(row["source"], 0) + 1
-            yield row
-
-    if format == "parquet":
-        parquet_write(rows_table(counted(rows)), path)
-    elif format == "hf-dataset":
-        dataset_save(rows_table(counted(rows)), path)
-    else:
-        jsonl_write_atomic(path, counted(rows))
-    return counts

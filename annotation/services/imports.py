@@ -1,8 +1,6 @@
 """Importing open-source preference pairs in any format of reward_training.data.formats (HH, TRL, binarized
 message lists, SHP, OpenAssistant trees, HelpSteer scores, RewardBench), or "auto" to detect it."""
 
-import hashlib
-import json
 from pathlib import Path
 
 from django.conf import settings
@@ -10,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import ImportedPair, Track
+from annotation.selectors.exports import pair_hash
 from reward_training.data.files import LineTooLong
 from reward_training.data.formats import FORMATS as READ_FORMATS
 from reward_training.data.formats import FormatOptions, pairs_read
@@ -17,11 +16,6 @@ from reward_training.data.formats.helpsteer import ATTRIBUTES
 from reward_training.data.preferences import PreferencePair
 
 FORMATS = (*READ_FORMATS, "auto")
-
-
-def pair_hash(*, track: str, prompt: list[dict], chosen: str, rejected: str) -> str:
-    payload = json.dumps([track, prompt, chosen, rejected], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def preferences_import(

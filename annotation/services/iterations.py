@@ -21,10 +21,11 @@ from django.conf import settings
 from django.core.management import call_command
 
 from annotation.models import Batch, ModelVersion
-from annotation.selectors.exports import preference_export_rows, preference_export_write
+from annotation.selectors.exports import preference_export_rows
 from annotation.selectors.model_versions import model_version_current
 from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.services.data_builders import policy_context_distill, policy_gatt
+from annotation.services.exports import preference_export_write
 from annotation.services.model_versions import model_version_register, model_version_set_current
 from annotation.services.training import (
     TrainingSettings,

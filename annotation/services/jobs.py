@@ -27,8 +27,9 @@ from django.utils.module_loading import import_string
 
 from annotation.errors import Conflict
 from annotation.models import Batch, ImportedPair, Job, ModelVersion, Track
-from annotation.selectors.exports import PLATFORM, preference_export_rows, preference_export_write
+from annotation.selectors.exports import PLATFORM, preference_export_rows
 from annotation.selectors.model_versions import model_version_current
+from annotation.services.exports import preference_export_write
 from annotation.services.model_versions import model_version_set_current
 
 logger = logging.getLogger(__name__)

@@ -147,3 +147,20 @@ def test_an_empty_parquet_export_still_has_the_contract_columns(tmp_path):
     assert _export(tmp_path, "parquet", "none.parquet")["pairs"] == 0
     table = pq.read_table(tmp_path / "none.parquet")
     assert table.num_rows == 0 and {"prompt", "chosen", "rejected", "strength", "margin"} <= set(table.column_names)
+
+
+def test_platform_and_imported_rows_have_the_same_columns_and_a_pair_hash_that_survives_a_round_trip(tmp_path):
+    from annotation.services.imports import preferences_import
+
+    _platform_and_imported_pairs()
+    _export(tmp_path, "trl", "pairs.jsonl")
+    platform, imported = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+    assert list(platform) == list(imported)  # one row builder: same keys, same order
+    assert platform["review_status"] == "pending" and imported["review_status"] is None
+    assert imported["pair_hash"] == "h1" and len(platform["pair_hash"]) == 64
+    # imported elsewhere, an exported platform pair keeps its hash, so importing it twice adds nothing
+    ImportedPair.objects.all().delete()
+    first = preferences_import(path=tmp_path / "pairs.jsonl", format="trl", source="peer", track="helpfulness")
+    again = preferences_import(path=tmp_path / "pairs.jsonl", format="trl", source="peer", track="helpfulness")
+    assert first["imported"] == 2 and again["imported"] == 0
+    assert platform["pair_hash"] in set(ImportedPair.objects.values_list("content_hash", flat=True))

@@ -5,8 +5,8 @@
     dataset_save(table, "pairs-dataset/")       # datasets.load_from_disk reads it
 
 The columns are those of the JSONL export: every key any row has, in the order keys first appear; a
-row without a key (an imported pair has no review_status, a platform one no pair_hash) holds null
-there. Nested values keep their shape (message lists, sampling settings). Both writes are atomic.
+row without a key holds null there (the platform's rows all have every column; a file written by
+other code may not). Nested values keep their shape (message lists, sampling settings). Both writes are atomic.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ from django.core.exceptions import ValidationError
 
 from annotation.management.base import JsonCommand, progress
 from annotation.models import Batch, Track
-from annotation.selectors.exports import EXPORT_FORMATS, preference_export_rows, preference_export_write
+from annotation.selectors.exports import preference_export_rows
+from annotation.services.exports import EXPORT_FORMATS, preference_export_write
 
 
 class Command(JsonCommand):
