@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import io
 
-STRENGTH_LABELS = {
-    "significantly_better": "significantly",
-    "better": "better",
-    "slightly_better": "slightly",
-    "negligibly_better": "negligibly",
-}
+from annotation.models import Strength
+
+STRENGTH_LABELS = {s: s.removesuffix("_better") for s in Strength.values}  # short axis labels: "significantly" …
 BIN_LABELS = {
     "chosen_safe_other_unsafe": "chosen safe,\nother unsafe",
     "both_safe": "both safe",

@@ -18,6 +18,8 @@ from collections import Counter
 from itertools import combinations
 from typing import Hashable, Sequence
 
+from annotation.models import Strength
+
 Label = Hashable
 
 
@@ -107,13 +109,12 @@ def rating_pairs(items: Sequence[Sequence[Label]]) -> list[tuple[Label, Label]]:
 
 # The preference as one ordinal scale, for weighted κ on strength: "first sample significantly
 # better" (0) … "negligibly better" (3) | "second sample negligibly better" (4) … "significantly" (7).
-STRENGTH_ORDER = ("significantly_better", "better", "slightly_better", "negligibly_better")
-PREFERENCE_LEVELS = 2 * len(STRENGTH_ORDER)
+PREFERENCE_LEVELS = 2 * len(Strength.values)
 
 
 def preference_level(*, chose_first: bool, strength: str) -> int:
     """The 8-point ordinal level of a judgement (chose the item's first sample or not, and how strongly)."""
-    rank = STRENGTH_ORDER.index(strength)
+    rank = Strength.values.index(strength)
     return rank if chose_first else PREFERENCE_LEVELS - 1 - rank
 
 

@@ -164,3 +164,11 @@ def test_platform_and_imported_rows_have_the_same_columns_and_a_pair_hash_that_s
     again = preferences_import(path=tmp_path / "pairs.jsonl", format="trl", source="peer", track="helpfulness")
     assert first["imported"] == 2 and again["imported"] == 0
     assert platform["pair_hash"] in set(ImportedPair.objects.values_list("content_hash", flat=True))
+
+
+def test_the_django_strengths_are_the_training_strengths_in_the_same_order():
+    from annotation.models import Strength
+    from reward_training.reward.margins import MARGIN_TABLES, STRENGTHS
+
+    assert Strength.values == list(STRENGTHS)  # strongest first: the 1–4 keys, κ levels and chart order
+    assert [MARGIN_TABLES["large"][s] for s in Strength.values] == [3.0, 2.0, 1.0, 0.0]  # Table 27

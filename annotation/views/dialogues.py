@@ -15,12 +15,7 @@ from annotation.views.markdown_render import markdown_render
 from annotation.views.security import content_security_policy
 
 SHARED = "shared"  # the start form's `next` when it offers a shared (overlap) item
-STRENGTH_KEYS = [
-    ("1", Strength.SIGNIFICANTLY_BETTER),
-    ("2", Strength.BETTER),
-    ("3", Strength.SLIGHTLY_BETTER),
-    ("4", Strength.NEGLIGIBLY_BETTER),
-]
+STRENGTH_KEYS = [(str(key), strength) for key, strength in enumerate(Strength, start=1)]  # keys 1–4, strongest first
 
 
 def _responses(turn: Turn) -> list[dict]:
@@ -100,6 +95,7 @@ def dialogue_screen(*, dialogue, annotator) -> dict:
         "state": state,
         "safety": dialogue.track == Track.SAFETY,
         "strengths": [{"key": k, "value": s.value, "label": s.label} for k, s in STRENGTH_KEYS],
+        "strength_keys": {k: s.value for k, s in STRENGTH_KEYS},  # for the script's number keys
         "report_reasons": TurnReport.Reason.choices,
     }
 

@@ -18,13 +18,10 @@ from typing import Any, Iterator
 from reward_training.data.chat import Message, messages_check, messages_prompt_split, text_prompt_split
 from reward_training.data.files import lines_read
 from reward_training.data.hh import hh_read
-from reward_training.reward.margins import strength_of_margin
+from reward_training.reward.margins import STRENGTHS, strength_of_margin
 
 FORMATS = ("trl", "hh-rlhf")
 TRACKS = ("helpfulness", "safety")
-
-# Preference strength, strongest first (paper 3.2.1; Table 8 column order).
-STRENGTHS = ("significantly_better", "better", "slightly_better", "negligibly_better")
 
 # Safety bins (paper 3.2.1) and the per-response safe labels they imply: (chosen_safe, rejected_safe).
 SAFETY_BINS = {

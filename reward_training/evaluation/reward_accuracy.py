@@ -10,7 +10,8 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from reward_training.data.preferences import SAFETY_BINS, STRENGTHS, PreferencePair
+from reward_training.data.preferences import SAFETY_BINS, PreferencePair
+from reward_training.reward.margins import STRENGTHS
 
 UNRATED = "unrated"
 GAP_EDGES = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, math.inf)

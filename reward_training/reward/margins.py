@@ -5,10 +5,15 @@
 Imported, unrated pairs (strength None) have margin 0.
 """
 
+# Preference strength, strongest first (paper 3.2.1; Table 8 column order). The training code's one list;
+# Django's is annotation.models.Strength, which a test keeps equal to it.
+STRENGTHS = ("significantly_better", "better", "slightly_better", "negligibly_better")
+
+# Table 27, one margin per strength in STRENGTHS order.
 MARGIN_TABLES: dict[str, dict[str, float]] = {
-    "none": {"significantly_better": 0.0, "better": 0.0, "slightly_better": 0.0, "negligibly_better": 0.0},
-    "small": {"significantly_better": 1.0, "better": 2 / 3, "slightly_better": 1 / 3, "negligibly_better": 0.0},
-    "large": {"significantly_better": 3.0, "better": 2.0, "slightly_better": 1.0, "negligibly_better": 0.0},
+    "none": dict(zip(STRENGTHS, (0.0, 0.0, 0.0, 0.0))),
+    "small": dict(zip(STRENGTHS, (1.0, 2 / 3, 1 / 3, 0.0))),
+    "large": dict(zip(STRENGTHS, (3.0, 2.0, 1.0, 0.0))),
 }
 
 

@@ -13,7 +13,8 @@
   const safetyTrack = root.dataset.track === "safety";
   const banner = document.getElementById("connection");
   const promptKey = "rlhf.draft.prompt." + dialogueId;
-  const STRENGTHS = { 1: "significantly_better", 2: "better", 3: "slightly_better", 4: "negligibly_better" };
+  // The number keys' strengths ({"1": "significantly_better", …}), as the server renders them.
+  const STRENGTHS = JSON.parse(document.getElementById("strength-keys").textContent);
   const SAMPLING_POLL_MS = 300; // while the pair is being written: often enough to watch it grow
 
   let state = null; // "compose" | "sampling" | "ready" | "failed" | "reported" | "closed" | "finished" (a shared item, judged)
@@ -306,7 +307,7 @@
   // --- keys ------------------------------------------------------------------------------------
   const RATING_KEYS = {
     a: ["chosen", "a"], ArrowLeft: ["chosen", "a"], b: ["chosen", "b"], ArrowRight: ["chosen", "b"],
-    1: ["strength", STRENGTHS[1]], 2: ["strength", STRENGTHS[2]], 3: ["strength", STRENGTHS[3]], 4: ["strength", STRENGTHS[4]],
+    ...Object.fromEntries(Object.entries(STRENGTHS).map(([key, strength]) => [key, ["strength", strength]])),
   };
   const SAFETY_KEYS = { z: ["a_safe", "true"], x: ["a_safe", "false"], n: ["b_safe", "true"], m: ["b_safe", "false"] };
 
