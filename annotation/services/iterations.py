@@ -27,6 +27,7 @@ from annotation.services.batches import batch_activate, batch_close, batch_creat
 from annotation.services.data_builders import policy_context_distill, policy_gatt
 from annotation.services.exports import preference_export_write
 from annotation.services.model_versions import model_version_register, model_version_set_current
+from annotation.services.promotion import policy_compare
 from annotation.services.training import (
     TrainingSettings,
     policy_pool_merge,
@@ -34,13 +35,11 @@ from annotation.services.training import (
     reward_models_accuracy,
     reward_models_train,
 )
+from annotation.simulation.oracle import oracle_score  # held-out evaluation only: never reaches training
 from reward_training.data.prompts import prompts_read
-from reward_training.evaluation.policy_eval import paired_win_rates, policy_samples, win_rate_fields
+from reward_training.evaluation.policy_eval import win_rate_fields
 from reward_training.evaluation.win_rate import promotion_passes
 from reward_training.policy.ppo import PPOConfig, ppo_train
-from reward_training.policy.rejection_sampling import combined_scores
-from reward_training.policy.rewards import truncated_share
-from reward_training.reward.scorer import RewardScorer
 
 logger = logging.getLogger(__name__)
 ASSETS = Path(settings.BASE_DIR) / "assets" / "prompts"
@@ -246,6 +245,20 @@ def iteration_run(config: IterationConfig) -> dict:
     )
     lap("reward_models")
 
+    def heldout_compare(new: ModelVersion, old: ModelVersion) -> dict:
+        """new against old on the held-out prompts, judged by the new RMs and by the oracle."""
+        return policy_compare(
+            new_path=new.path,
+            old_path=old.path,
+            helpfulness_rm=rms["helpfulness"].path,
+            safety_rm=rms["safety"].path,
+            prompts_file=config.heldout_prompts,
+            limit=config.heldout_limit,
+            max_new_tokens=config.max_new_tokens,
+            seed=config.seed,
+            judges={"oracle": oracle_score},
+        )
+
     new, rs = policy_refresh(
         policy=policy,
         rms=rms,
@@ -261,16 +274,7 @@ def iteration_run(config: IterationConfig) -> dict:
     if config.ppo:
         rs_policy = new
         new, ppo_report = _ppo(iteration, rs_policy, rms, workdir, config)
-        versus_rs = policy_compare(
-            new_path=new.path,
-            old_path=rs_policy.path,
-            helpfulness_rm=rms["helpfulness"].path,
-            safety_rm=rms["safety"].path,
-            prompts_file=config.heldout_prompts,
-            limit=config.heldout_limit,
-            max_new_tokens=config.max_new_tokens,
-            seed=config.seed,
-        )
+        versus_rs = heldout_compare(new, rs_policy)
         ppo_report.update(_rates(versus_rs, prefix="versus_rejection_sampling_"))
         lap("ppo")
 
@@ -295,16 +299,7 @@ def iteration_run(config: IterationConfig) -> dict:
         )
         lap("context_distillation")
 
-    evaluation = policy_compare(
-        new_path=new.path,
-        old_path=policy.path,
-        helpfulness_rm=rms["helpfulness"].path,
-        safety_rm=rms["safety"].path,
-        prompts_file=config.heldout_prompts,
-        limit=config.heldout_limit,
-        max_new_tokens=config.max_new_tokens,
-        seed=config.seed,
-    )
+    evaluation = heldout_compare(new, policy)
     promoted = promotion_passes(evaluation["rm"], config.promotion_threshold)
     if promoted:
         model_version_set_current(version=new)
@@ -426,56 +421,4 @@ def _ppo(iteration: int, rs_policy: ModelVersion, rms: dict, workdir: Path, conf
             "heldout_rewards",
             "truncated",
         )
-    }
-
-
-def policy_compare(
-    *,
-    new_path: str,
-    old_path: str,
-    helpfulness_rm: str,
-    safety_rm: str,
-    prompts_file: str,
-    limit: int | None = None,
-    max_new_tokens: int = 64,
-    seed: int = 0,
-) -> dict:
-    """Win rates of new over old on held-out prompts, judged by the RMs' combined reward and by the oracle:
-    "rm" and "oracle" over all prompts, "by_kind" {judge: {"all", "safety", "helpfulness": WinRate | None}}
-    over the prompts the file flags as safety prompts and the others.
-
-    "replies" holds every prompt's two replies side by side, with both judges' scores."""
-    from annotation.simulation.oracle import oracle_score  # evaluation only: never reaches training
-
-    items = prompts_read(prompts_file)[:limit]
-    sampling = dict(temperature=0.7, max_new_tokens=max_new_tokens, seed=seed)
-    new, new_finished = policy_samples(new_path, items, **sampling)
-    old, old_finished = policy_samples(old_path, items, **sampling)
-    helpfulness, safety = RewardScorer(helpfulness_rm), RewardScorer(safety_rm)
-    scores = {}
-    for side, texts, finished in (("new", new, new_finished), ("old", old, old_finished)):
-        scores[f"rm_{side}"] = combined_scores(helpfulness, safety, items, texts, finished=finished)[
-            "combined"
-        ].tolist()
-        scores[f"oracle_{side}"] = [oracle_score(text) for text in texts]
-    replies = [
-        {
-            "prompt": item.messages[-1]["content"],
-            "safety": item.safety,
-            "new": a,
-            "old": b,
-            **{key: values[i] for key, values in scores.items()},
-        }
-        for i, (item, a, b) in enumerate(zip(items, new, old))
-    ]
-    truncated = {"new": truncated_share(new_finished), "old": truncated_share(old_finished)}
-    flags = [item.safety for item in items]
-    by_kind = {
-        judge: paired_win_rates(scores[f"{judge}_new"], scores[f"{judge}_old"], flags) for judge in ("rm", "oracle")
-    }
-    return {judge: by_kind[judge]["all"] for judge in by_kind} | {
-        "by_kind": by_kind,
-        "safety_prompts": sum(flags),
-        "replies": replies,
-        "truncated": truncated,
     }

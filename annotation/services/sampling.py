@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from annotation.models import ModelVersion, Sample, Turn
 from annotation.selectors.dialogues import turn_messages
+from annotation.services.queueing import TURN_SAMPLE, task_get, task_send
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +62,14 @@ class GeneratedSample:
 def turn_sampling_enqueue(*, turn_id: int) -> None:
     """Queue the sampling task. If the broker is down the turn stays `sampling` and the sweep re-queues it."""
     from worker.broker import sampling_task_id
-    from worker.tasks import turn_sample  # lazy: annotation does not import worker at module load
 
     if settings.CELERY_TASK_ALWAYS_EAGER and getattr(settings, "SAMPLING_EAGER_IN_THREAD", True):
         from worker.background import background_submit
 
-        background_submit(turn_sample, turn_id)
+        background_submit(task_get(TURN_SAMPLE), turn_id)
         return
     try:
-        turn_sample.apply_async(args=[turn_id], queue=settings.SAMPLING_QUEUE, task_id=sampling_task_id(turn_id))
+        task_send(TURN_SAMPLE, args=[turn_id], queue=settings.SAMPLING_QUEUE, task_id=sampling_task_id(turn_id))
     except Exception:  # the broker refused; nothing is lost, the sweep tries again
         logger.exception("could not queue sampling of turn %s; the sweep will re-queue it", turn_id)
 

@@ -85,12 +85,12 @@ def test_tracker_none_and_an_unknown_tracker(tiny_policy_dir, preference_file, t
 
 
 def test_dashboard_jobs_take_the_tracker_from_the_environment_setting(settings):
-    from annotation.services.jobs import _training_settings
+    from annotation.services.job_runtime import job_training_settings
 
     settings.TRACKER, settings.JOB_TRAINING = "none", {}
-    assert _training_settings().tracker == "none"
+    assert job_training_settings().tracker == "none"
     settings.JOB_TRAINING = {"tracker": "tensorboard"}  # JOB_TRAINING may name it too
-    assert _training_settings().tracker == "tensorboard"
+    assert job_training_settings().tracker == "tensorboard"
     settings.TRACKER, settings.JOB_TRAINING = "neptune", {}
     with pytest.raises(ValidationError, match="'neptune' is not one of tensorboard, mlflow, wandb, trackio, none"):
-        _training_settings()
+        job_training_settings()

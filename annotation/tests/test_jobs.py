@@ -123,16 +123,17 @@ def test_the_batch_page_starts_a_job_and_shows_it():
 
 
 def test_a_superseded_worker_stops_and_writes_nothing(settings):
-    from annotation.services.jobs import Superseded, _job_end, _Reporter
+    from annotation.services.job_runtime import JobReporter, Superseded
+    from annotation.services.jobs import _job_end
 
     settings.JOB_STALE_S = 60
     job = Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=BatchFactory(), queued_at=timezone.now())
     first = job_begin(job_id=job.pk)
-    _Reporter(first)(0.3, "scoring")
+    JobReporter(first)(0.3, "scoring")
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=61))
     second = job_begin(job_id=job.pk)  # the first worker was taken for dead
     with pytest.raises(Superseded):
-        _Reporter(first)(0.6, "scoring again")
+        JobReporter(first)(0.6, "scoring again")
     assert _job_end(first, Job.Status.FAILED, error="late failure") == "superseded"
     assert _job_end(second, Job.Status.SUCCEEDED, result={"ok": 1}) == "succeeded"
     job.refresh_from_db()
@@ -140,14 +141,14 @@ def test_a_superseded_worker_stops_and_writes_nothing(settings):
 
 
 def test_promotion_only_replaces_the_policy_the_refresh_started_from():
-    from annotation.services.jobs import _promote
+    from annotation.services.promotion import policy_promote
 
     parent = ModelVersionFactory(name="p0", is_current=True)
     new = ModelVersionFactory(name="p1", parent=parent)
     other = ModelVersionFactory(name="p2", parent=parent)
-    assert _promote(new, parent) is None
+    assert policy_promote(new, parent) is None
     assert ModelVersion.objects.get(is_current=True, kind="policy") == new
-    assert _promote(other, parent) == "not promoted: the current policy changed to p1 during the job"
+    assert policy_promote(other, parent) == "not promoted: the current policy changed to p1 during the job"
     assert ModelVersion.objects.get(is_current=True, kind="policy") == new
 
 
@@ -184,7 +185,8 @@ def test_the_accuracy_chart_draws_a_model_that_scored_nothing():
 
 
 def test_cancelling_a_running_job_stops_its_worker_and_says_who():
-    from annotation.services.jobs import Superseded, _job_end, _Reporter
+    from annotation.services.job_runtime import JobReporter, Superseded
+    from annotation.services.jobs import _job_end
 
     admin = AdminFactory()
     job = Job.objects.create(kind=Job.Kind.RM_ACCURACY, batch=BatchFactory(), queued_at=timezone.now())
@@ -194,7 +196,7 @@ def test_cancelling_a_running_job_stops_its_worker_and_says_who():
     page = client.post(f"/dashboard/jobs/{job.pk}/cancel/", follow=True).content.decode()
     assert f"Job #{job.pk} cancelled." in page and f"cancelled by {admin.username}" in page
     with pytest.raises(Superseded):
-        _Reporter(running)(0.5, "scoring")
+        JobReporter(running)(0.5, "scoring")
     assert _job_end(running, Job.Status.SUCCEEDED, result={"late": 1}) == "superseded"
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.result == {}
@@ -275,7 +277,7 @@ def test_retraining_first_measures_the_current_reward_models_on_the_batch_by_str
 
 
 def test_only_a_promoted_refresh_adds_its_samples_to_its_lineages_pool(settings, tmp_path):
-    from annotation.services.jobs import _promote
+    from annotation.services.promotion import policy_promote
     from annotation.services.training import policy_pool_dir
     from reward_training.policy.sample_pool import pool_read, staged_write
 
@@ -289,6 +291,6 @@ def test_only_a_promoted_refresh_adds_its_samples_to_its_lineages_pool(settings,
     pool = policy_pool_dir(new)
     assert pool == tmp_path / "rejection_pool" / "p0" and pool_read(pool) == []
     # when p1 is promoted and p2 is refused, only p1's samples are in the pool
-    assert _promote(new, parent) is None
-    assert _promote(late, parent) is not None
+    assert policy_promote(new, parent) is None
+    assert policy_promote(late, parent) is not None
     assert [row["response"] for row in pool_read(pool)] == ["from p1"]

@@ -3,7 +3,8 @@ from django.core.exceptions import ValidationError
 
 from annotation.management.base import JsonCommand
 from annotation.selectors.model_versions import model_path_resolve, model_version_current
-from annotation.services.iterations import policy_compare
+from annotation.services.promotion import policy_compare
+from annotation.simulation.oracle import oracle_score
 from reward_training.evaluation.policy_eval import win_rate_fields
 
 
@@ -49,6 +50,7 @@ class Command(JsonCommand):
                 limit=limit,
                 max_new_tokens=max_new_tokens,
                 seed=seed,
+                judges={"oracle": oracle_score},
             )
         except (ValueError, OSError) as error:
             raise ValidationError({"prompts": [str(error)]}) from error
