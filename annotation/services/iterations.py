@@ -38,8 +38,7 @@ from reward_training.data.prompts import prompts_read
 from reward_training.evaluation.policy_eval import paired_win_rates, policy_samples, win_rate_fields
 from reward_training.evaluation.win_rate import promotion_passes
 from reward_training.policy.ppo import PPOConfig, ppo_train
-from reward_training.policy.rejection_sampling import combined_scores
-from reward_training.policy.rewards import truncated_share
+from reward_training.policy.rewards import combined_scores, truncated_share
 from reward_training.reward.scorer import RewardScorer
 
 logger = logging.getLogger(__name__)

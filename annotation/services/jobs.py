@@ -332,7 +332,7 @@ def _refresh_policy(job: Job, report: _Reporter) -> tuple[dict, list[ModelVersio
     from annotation.services.training import policy_refresh
     from reward_training.evaluation.policy_eval import win_rate_fields
     from reward_training.evaluation.win_rate import promotion_passes
-    from reward_training.policy.rejection_sampling import RejectionSamplingConfig
+    from reward_training.policy.rejection_sampling_config import RejectionSamplingConfig
 
     plan = _pinned(
         job,
