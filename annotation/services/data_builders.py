@@ -20,7 +20,7 @@ from reward_training.policy.context_distillation import (
     preprompts_load,
 )
 from reward_training.policy.ghost_attention import GATT_SFT, gatt_data_build, gatt_train
-from reward_training.policy.sft import SFTConfig
+from reward_training.policy.sft_config import SFTConfig
 
 
 def policy_gatt(

@@ -113,7 +113,7 @@ def _refresh_policy(job: Job, report: JobReporter) -> tuple[dict, list[ModelVers
     from annotation.simulation.oracle import oracle_score  # an independent judge for the report, not the gate
     from reward_training.evaluation.policy_eval import win_rate_fields
     from reward_training.evaluation.win_rate import promotion_passes
-    from reward_training.policy.rejection_sampling import RejectionSamplingConfig
+    from reward_training.policy.rejection_sampling_config import RejectionSamplingConfig
 
     plan = job_plan_pinned(
         job,

@@ -42,8 +42,7 @@ def policy_compare(
     of each side's replies cut off at max_new_tokens."""
     from reward_training.data.prompts import prompts_read
     from reward_training.evaluation.policy_eval import paired_win_rates, policy_samples
-    from reward_training.policy.rejection_sampling import combined_scores
-    from reward_training.policy.rewards import truncated_share
+    from reward_training.policy.rewards import combined_scores, truncated_share
     from reward_training.reward.scorer import RewardScorer
 
     judges = dict(judges or {})

@@ -20,7 +20,8 @@ from annotation.services.model_versions import model_version_register
 from reward_training.config import config_build
 from reward_training.data.prompts import PromptItem
 from reward_training.evaluation.reward_accuracy import accuracy_summary
-from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
+from reward_training.policy.rejection_sampling import rejection_sample
+from reward_training.policy.rejection_sampling_config import RejectionSamplingConfig
 from reward_training.policy.sample_pool import pool_dir, pool_merge
 from reward_training.reward.api import evaluate_reward_model, train_reward_model
 from reward_training.reward.reward_config import RewardConfig

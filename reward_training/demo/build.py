@@ -29,7 +29,8 @@ from reward_training.config import config_build, config_dict
 from reward_training.data.chat import Message
 from reward_training.data.hh import hh_read, hh_render
 from reward_training.demo.tokenizer import chat_tokenizer_train
-from reward_training.policy.sft import SFTConfig, sft_train
+from reward_training.policy.sft import sft_train
+from reward_training.policy.sft_config import SFTConfig
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz"

@@ -28,7 +28,8 @@ from reward_training.data.chat import Message, messages_check
 from reward_training.data.prompts import PromptItem
 from reward_training.evaluation.policy_eval import paired_win_rate, policy_samples
 from reward_training.io import jsonl_write_atomic
-from reward_training.policy.sft import SFTConfig, sft_train
+from reward_training.policy.sft import sft_train
+from reward_training.policy.sft_config import SFTConfig
 from reward_training.reward.scorer import RewardScorer
 
 DEFAULT_PREPROMPTS = Path(__file__).resolve().parents[2] / "assets" / "safety" / "preprompts-v1.json"

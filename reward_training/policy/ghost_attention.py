@@ -32,7 +32,8 @@ from reward_training.data.gatt import (
 )
 from reward_training.evaluation.adherence import adherence_by_turn
 from reward_training.generation import model_load
-from reward_training.policy.sft import SFTConfig, sft_train
+from reward_training.policy.sft import sft_train
+from reward_training.policy.sft_config import SFTConfig
 
 GATT_SFT = SFTConfig(epochs=1.0, learning_rate=1e-5, batch_size=16, micro_batch_size=8, max_length=1024, loss_on="last")
 

@@ -24,8 +24,7 @@ choice replaces `temperature` (and any per-iteration schedule a caller derived i
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +33,16 @@ import torch
 from reward_training.config import config_dict
 from reward_training.data.prompts import PromptItem
 from reward_training.generation import best_of_k_generate, model_load
+from reward_training.policy.rejection_sampling_config import RejectionSamplingConfig
 from reward_training.policy.rewards import (
     SAFETY_THRESHOLD,
     best_of_k_select,
-    combined_reward,
+    combined_scores,
     reward_vs_k,
     truncated_share,
 )
 from reward_training.policy.sample_pool import pool_best, pool_examples, pool_iterations, pool_read, staged_write
-from reward_training.policy.sft import SFTConfig, sft_train
+from reward_training.policy.sft import sft_train
 from reward_training.reward.scorer import RewardScorer
 from reward_training.tracking import RunTracker
 
@@ -51,70 +51,6 @@ CURVE_PNG = "reward_vs_k.png"
 SWEEP_JSON = "reward_vs_k_by_temperature.json"
 SWEEP_PNG = "reward_vs_k_by_temperature.png"
 SWEEP_METRIC = "mean over the sweep's prompts of the max Rc among K samples (what best-of-K keeps)"
-
-
-@dataclass
-class RejectionSamplingConfig:
-    """Settings of one rejection-sampling iteration; the defaults follow the paper where it gives a number."""
-
-    k: int = 8  # samples per prompt; the gain grows with K (paper Fig. 7 goes to 100)
-    temperature: float = 1.0  # a per-iteration setting: the best T moves as the model changes (paper Fig. 8)
-    top_p: float = 1.0
-    max_new_tokens: int = 128
-    safety_threshold: float = SAFETY_THRESHOLD  # Rc uses Rs when Rs is below this
-    seed: int = 0
-    generation_batch_size: int = 8  # prompts per batched generation call (each expands to K rows)
-    score_batch_size: int = 32
-    device: str | None = None  # None: CUDA when available
-    progress: bool = True
-    # Temperatures to sweep before the full run (paper Fig. 8); empty: off, sample at `temperature`. When on,
-    # the grid's best temperature by SWEEP_METRIC replaces `temperature`. Costs len(grid) x sweep_prompts x K
-    # samples more, with the policy and both reward models loaded together during the sweep.
-    temperature_sweep: tuple[float, ...] = ()
-    sweep_prompts: int = 32  # prompts the sweep samples (a seeded subset; all of them when there are fewer)
-    # loss_on="last": the loss on the selected reply only, not on the history's earlier assistant turns
-    sft: SFTConfig = field(
-        default_factory=lambda: SFTConfig(
-            epochs=1.0, learning_rate=1e-5, batch_size=16, micro_batch_size=8, max_length=512, loss_on="last"
-        )
-    )
-
-    def __post_init__(self) -> None:
-        if isinstance(self.sft, dict):
-            self.sft = SFTConfig(**self.sft)
-        if self.k < 1:
-            raise ValueError("k must be >= 1")
-        if self.temperature <= 0:
-            raise ValueError("temperature must be > 0 for sampling")
-        self.temperature_sweep = tuple(float(t) for t in self.temperature_sweep or ())
-        if any(t <= 0 for t in self.temperature_sweep):
-            raise ValueError("temperature_sweep: every temperature must be > 0")
-        if self.sweep_prompts < 1:
-            raise ValueError("sweep_prompts must be >= 1")
-
-
-def _sigmoid_scores(
-    scorer: RewardScorer, prompts: list[list[dict]], responses: list[str], finished: Sequence[bool] | None
-) -> torch.Tensor:
-    return torch.sigmoid(scorer.score(prompts, responses, finished=finished).float())
-
-
-def combined_scores(
-    helpfulness: RewardScorer,
-    safety: RewardScorer,
-    prompts: list[PromptItem],
-    responses: list[str],
-    threshold: float = SAFETY_THRESHOLD,
-    *,
-    finished: Sequence[bool] | None = None,
-) -> dict[str, torch.Tensor]:
-    """Rh, Rs and Rc for each (prompt, response), all (N,). `finished[i]` False scores response i as
-    cut off at max_new_tokens, with no end-of-turn after it (None: all finished)."""
-    messages = [p.messages for p in prompts]
-    rh = _sigmoid_scores(helpfulness, messages, responses, finished)
-    rs = _sigmoid_scores(safety, messages, responses, finished)
-    is_safety = torch.tensor([p.safety for p in prompts], dtype=torch.bool)
-    return {"helpfulness": rh, "safety": rs, "combined": combined_reward(rs, rh, is_safety, threshold)}
 
 
 def curve_plot(curve: dict[str, list[float]], path: Path, title: str) -> None:

@@ -1,10 +1,16 @@
-"""The reward used to refresh the policy (Llama 2 paper, section 3.2.3), as small pure functions."""
+"""The reward used to refresh the policy (Llama 2 paper, section 3.2.3): small pure functions, and
+combined_scores, which applies them to the two reward models' scores."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from reward_training.data.prompts import PromptItem
+    from reward_training.reward.scorer import RewardScorer
 
 SAFETY_THRESHOLD = 0.15  # paper: precision 0.89, recall 0.55 for catching unsafe responses
 
@@ -17,6 +23,30 @@ def combined_reward(
 ) -> torch.Tensor:  # (N,)
     """Rc = Rs if the prompt is a safety prompt or Rs < threshold, else Rh (paper eq. 3 context)."""
     return torch.where(is_safety_prompt | (safety < threshold), safety, helpfulness)
+
+
+def _sigmoid_scores(
+    scorer: RewardScorer, prompts: list[list[dict]], responses: list[str], finished: Sequence[bool] | None
+) -> torch.Tensor:
+    return torch.sigmoid(scorer.score(prompts, responses, finished=finished).float())
+
+
+def combined_scores(
+    helpfulness: RewardScorer,
+    safety: RewardScorer,
+    prompts: list[PromptItem],
+    responses: list[str],
+    threshold: float = SAFETY_THRESHOLD,
+    *,
+    finished: Sequence[bool] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Rh, Rs and Rc for each (prompt, response), all (N,). `finished[i]` False scores response i as
+    cut off at max_new_tokens, with no end-of-turn after it (None: all finished)."""
+    messages = [p.messages for p in prompts]
+    rh = _sigmoid_scores(helpfulness, messages, responses, finished)
+    rs = _sigmoid_scores(safety, messages, responses, finished)
+    is_safety = torch.tensor([p.safety for p in prompts], dtype=torch.bool)
+    return {"helpfulness": rh, "safety": rs, "combined": combined_reward(rs, rh, is_safety, threshold)}
 
 
 def logit(p: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

@@ -1,6 +1,7 @@
-"""Supervised fine-tuning (Llama 2, 3.1): SFTConfig and its trainer.
+"""Supervised fine-tuning (Llama 2, 3.1): the trainer of SFTConfig (sft_config.py).
 
-    from reward_training.policy.sft import SFTConfig, sft_train
+    from reward_training.policy.sft import sft_train
+    from reward_training.policy.sft_config import SFTConfig
     metrics = sft_train(SFTConfig(epochs=2), dialogues, "models/base", "models/sft")
 
 Examples are dialogues ending in an assistant reply (sft_data.sft_example builds one from a
@@ -16,7 +17,6 @@ import json
 import math
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -28,6 +28,7 @@ from reward_training.config import config_dict
 from reward_training.data.chat import Message
 from reward_training.io import directory_write_atomic
 from reward_training.optim import param_groups
+from reward_training.policy.sft_config import SFTConfig
 from reward_training.policy.sft_data import (
     SFTTokens,
     sft_collate,
@@ -35,60 +36,12 @@ from reward_training.policy.sft_data import (
     sft_truncate,
     token_losses,
 )
-from reward_training.reward.schedule import SCHEDULES, lr_factor
+from reward_training.reward.schedule import lr_factor
 from reward_training.runtime import device_pick
-from reward_training.tracking import TRACKERS, RunTracker
+from reward_training.tracking import RunTracker
 
 CONFIG_FILE = "sft_config.json"
 METRICS_FILE = "sft_metrics.json"
-
-
-@dataclass
-class SFTConfig:
-    """SFT settings; the defaults are the paper's (Llama 2, 3.1)."""
-
-    epochs: float = 2.0  # passes over the examples (paper: 2); a fraction stops part-way
-    learning_rate: float = 2e-5  # peak learning rate (paper: 2e-5, cosine schedule)
-    weight_decay: float = 0.1  # AdamW weight decay (paper: 0.1)
-    batch_size: int = 64  # examples per optimizer step (paper: 64)
-    micro_batch_size: int = 8  # examples per forward pass; batch_size / micro_batch_size = gradient accumulation
-    max_length: int = 4096  # tokens per example (paper: 4096); longer examples are cut at the end
-    loss_on: str = (
-        "assistant"  # "assistant": all assistant turns; "last": only the last (Ghost Attention); "all": every token
-    )
-    lr_schedule: str = "cosine"  # "cosine" (to min_lr_ratio of the peak) or "constant" (reward/schedule.py)
-    warmup_steps: int = 0  # linear warm-up in optimizer steps, from lr 0 at step 0 (paper: none for SFT)
-    min_lr_ratio: float = 0.0  # where the cosine ends, as a fraction of the peak
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.95
-    adam_eps: float = 1e-8
-    max_grad_norm: float = 1.0  # gradient clipping (0 turns it off)
-    max_steps: int | None = None  # stop after this many optimizer steps (None: run all epochs)
-    seed: int = 0  # shuffling and any dropout
-    device: str | None = None  # "cpu", "cuda", ... (None: CUDA when available)
-    progress: bool = True  # a tqdm bar on stderr
-    tracker: str = "tensorboard"  # where step metrics go: tensorboard, mlflow, wandb, trackio or none (tracking.py)
-    tracking_dir: str | None = None  # the tracker's folder (default <output_dir's parent>/runs)
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.micro_batch_size < 1:
-            raise ValueError("batch_size and micro_batch_size must be >= 1")
-        if self.batch_size % self.micro_batch_size:
-            raise ValueError(
-                f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size ({self.micro_batch_size})"
-            )
-        if self.loss_on not in ("assistant", "last", "all"):
-            raise ValueError('loss_on must be "assistant", "last" or "all"')
-        if self.lr_schedule not in SCHEDULES:
-            raise ValueError('lr_schedule must be "cosine" or "constant"')
-        if self.tracker not in TRACKERS:
-            raise ValueError(f"tracker must be one of {', '.join(TRACKERS)}")
-        if self.epochs <= 0 or self.learning_rate <= 0 or self.max_length < 2:
-            raise ValueError("epochs and learning_rate must be > 0 and max_length >= 2")
-
-    @property
-    def accumulation_steps(self) -> int:
-        return self.batch_size // self.micro_batch_size
 
 
 def sft_encode(tokenizer: Any, examples: Iterable[list[Message]], config: SFTConfig) -> tuple[list[SFTTokens], int]:

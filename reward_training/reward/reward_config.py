@@ -7,8 +7,9 @@ overrides, and an unknown key is an error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from reward_training.config import config_field
 from reward_training.data.mixtures import RECIPES
 from reward_training.data.pair_encoding import CHAT_FORMATS
 from reward_training.model_size import by_size, explicit
@@ -22,61 +23,69 @@ LARGE_MODEL_PARAMETERS = 60e9
 LEARNING_RATE, LARGE_MODEL_LEARNING_RATE = 1e-5, 5e-6
 
 
-def _f(default, help: str):  # noqa: A002 - "help" reads like argparse
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass
 class RewardConfig:
-    base_model: str = field(metadata={"help": "local Hugging Face checkpoint (causal LM or encoder) to start from"})
-    output_dir: str = field(metadata={"help": "where checkpoints, the final model and its metrics are written"})
-    kind: str = _f("helpfulness", "which reward model this is: helpfulness or safety (recorded with the model)")
-    mixture: str = _f("none", "data recipe: none (all pairs as given), helpfulness or safety (paper 3.2.2)")
-    helpfulness_extra_ratio: float = _f(
+    base_model: str = config_field(help="local Hugging Face checkpoint (causal LM or encoder) to start from")
+    output_dir: str = config_field(help="where checkpoints, the final model and its metrics are written")
+    kind: str = config_field(
+        "helpfulness", "which reward model this is: helpfulness or safety (recorded with the model)"
+    )
+    mixture: str = config_field("none", "data recipe: none (all pairs as given), helpfulness or safety (paper 3.2.2)")
+    helpfulness_extra_ratio: float = config_field(
         1.0, "helpfulness recipe: pairs drawn from safety + open-source data per helpfulness pair"
     )
-    safety_helpfulness_fraction: float = _f(0.1, "safety recipe: share of helpfulness data in the mixture (90/10)")
-    epochs: int = _f(1, "passes over the data; the paper trains one epoch, longer overfits")
-    learning_rate: float | None = _f(
+    safety_helpfulness_fraction: float = config_field(
+        0.1, "safety recipe: share of helpfulness data in the mixture (90/10)"
+    )
+    epochs: int = config_field(1, "passes over the data; the paper trains one epoch, longer overfits")
+    learning_rate: float | None = config_field(
         None,
         "peak learning rate; None derives it from the base model's parameter count: 5e-6 from 60B on, else "
         "1e-5 (paper 3.2.2: 1e-5, 5e-6 for the largest model)",
     )
-    min_lr_ratio: float = _f(0.1, "cosine decay ends at this fraction of the peak learning rate")
-    warmup_ratio: float = _f(0.03, "warm-up length as a fraction of all optimizer steps")
-    warmup_min_steps: int = _f(5, "warm-up lasts at least this many steps ...")
-    warmup_max_fraction: float = _f(0.1, "... and at most this fraction of the steps")
-    adam_beta1: float = _f(0.9, "AdamW beta1")
-    adam_beta2: float = _f(0.95, "AdamW beta2")
-    adam_epsilon: float = _f(1e-5, "AdamW epsilon")
-    weight_decay: float = _f(0.1, "AdamW weight decay (not applied to biases and norm weights)")
-    max_grad_norm: float = _f(1.0, "gradient clipping by global norm; 0 turns it off")
-    batch_size: int = _f(512, "pairs per optimizer step, over all processes (paper: 512 pairs, 1,024 sequences)")
-    micro_batch_size: int | None = _f(
+    min_lr_ratio: float = config_field(0.1, "cosine decay ends at this fraction of the peak learning rate")
+    warmup_ratio: float = config_field(0.03, "warm-up length as a fraction of all optimizer steps")
+    warmup_min_steps: int = config_field(5, "warm-up lasts at least this many steps ...")
+    warmup_max_fraction: float = config_field(0.1, "... and at most this fraction of the steps")
+    adam_beta1: float = config_field(0.9, "AdamW beta1")
+    adam_beta2: float = config_field(0.95, "AdamW beta2")
+    adam_epsilon: float = config_field(1e-5, "AdamW epsilon")
+    weight_decay: float = config_field(0.1, "AdamW weight decay (not applied to biases and norm weights)")
+    max_grad_norm: float = config_field(1.0, "gradient clipping by global norm; 0 turns it off")
+    batch_size: int = config_field(
+        512, "pairs per optimizer step, over all processes (paper: 512 pairs, 1,024 sequences)"
+    )
+    micro_batch_size: int | None = config_field(
         None,
         "pairs per forward pass per process (default 8, or batch_size if smaller); "
         "gradients accumulate up to batch_size",
     )
-    max_length: int = _f(1024, "tokens per sequence (history + reply); see reward_training/data/truncation.py")
-    margin: str = _f("small", "Table 27 margin table: none, small or large")
-    safety_aux_loss: bool = _f(False, "safety RM: add BCE on sigmoid(r) against per-response safe labels (Table 29)")
-    safety_aux_weight: float = _f(1.0, "weight of the safety auxiliary loss")
-    prefix_sharing: bool = _f(True, "decoders: encode the shared history once for both replies (exact)")
-    length_grouping: bool = _f(True, "batch pairs of similar length together to cut padding")
-    length_group_pairs: int = _f(512, "length grouping sorts within chunks of this many pairs (at least batch_size)")
-    chat_format: str = _f(
+    max_length: int = config_field(
+        1024, "tokens per sequence (history + reply); see reward_training/data/truncation.py"
+    )
+    margin: str = config_field("small", "Table 27 margin table: none, small or large")
+    safety_aux_loss: bool = config_field(
+        False, "safety RM: add BCE on sigmoid(r) against per-response safe labels (Table 29)"
+    )
+    safety_aux_weight: float = config_field(1.0, "weight of the safety auxiliary loss")
+    prefix_sharing: bool = config_field(True, "decoders: encode the shared history once for both replies (exact)")
+    length_grouping: bool = config_field(True, "batch pairs of similar length together to cut padding")
+    length_group_pairs: int = config_field(
+        512, "length grouping sorts within chunks of this many pairs (at least batch_size)"
+    )
+    chat_format: str = config_field(
         "auto", "auto (the tokenizer's chat template, else Llama 2 for decoders, HH text for encoders), llama2 or hh"
     )
-    disable_dropout: bool = _f(True, "turn dropout off in the model (as TRL's RewardTrainer does by default)")
-    precision: str = _f("auto", "auto (bf16 mixed precision on CUDA, fp32 on CPU), fp32 or bf16")
-    seed: int = _f(0, "seed of the data order, mixture draws and the head's initialisation")
-    save_every_steps: int = _f(50, "write a checkpoint every this many optimizer steps (0: only at the end)")
-    resume: bool = _f(True, "continue from the newest checkpoint in output_dir when there is one")
-    eval_batch_size: int = _f(16, "pairs per forward pass when evaluating")
-    tracker: str = _f(
+    disable_dropout: bool = config_field(True, "turn dropout off in the model (as TRL's RewardTrainer does by default)")
+    precision: str = config_field("auto", "auto (bf16 mixed precision on CUDA, fp32 on CPU), fp32 or bf16")
+    seed: int = config_field(0, "seed of the data order, mixture draws and the head's initialisation")
+    save_every_steps: int = config_field(50, "write a checkpoint every this many optimizer steps (0: only at the end)")
+    resume: bool = config_field(True, "continue from the newest checkpoint in output_dir when there is one")
+    eval_batch_size: int = config_field(16, "pairs per forward pass when evaluating")
+    tracker: str = config_field(
         "tensorboard", "where step metrics go: tensorboard (offline default), mlflow, wandb, trackio or none"
     )
-    tracking_dir: str | None = _f(
+    tracking_dir: str | None = config_field(
         None, "the tracker's folder (default <output_dir's parent>/runs; see reward_training/tracking.py)"
     )
 

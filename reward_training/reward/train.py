@@ -13,9 +13,8 @@ import argparse
 import dataclasses
 import json
 import sys
-import typing
 
-from reward_training.config import config_build
+from reward_training.config import config_argparse, config_build
 from reward_training.reward.reward_config import RewardConfig
 
 
@@ -26,21 +25,7 @@ def parser_build() -> argparse.ArgumentParser:
     parser.add_argument("--format", default="trl", choices=("trl", "hh-rlhf"), help="format of the data files")
     parser.add_argument("--eval", help="held-out file to report accuracy on")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    for field in dataclasses.fields(RewardConfig):
-        flag = "--" + field.name.replace("_", "-")
-        kind = field.type if isinstance(field.type, type) else eval(field.type)  # noqa: S307 - our own annotations
-        kind = next((t for t in typing.get_args(kind) if t is not type(None)), kind)  # int | None: int
-        if kind is bool:
-            parser.add_argument(
-                flag,
-                dest=field.name,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=field.metadata.get("help"),
-            )
-        else:
-            parser.add_argument(flag, dest=field.name, type=kind, default=None, help=field.metadata.get("help"))
-    return parser
+    return config_argparse(parser, RewardConfig)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,10 +10,11 @@ from annotation.services.model_versions import model_version_register
 from annotation.services.training import policy_pool_dir, policy_pool_merge
 from reward_training.config import config_build, config_file_read
 from reward_training.data.prompts import prompts_read
-from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
+from reward_training.policy.rejection_sampling import rejection_sample
+from reward_training.policy.rejection_sampling_config import RejectionSamplingConfig
 from reward_training.policy.sample_pool import STAGED
 from reward_training.policy.sample_pool import pool_dir as sample_pool_dir
-from reward_training.policy.sft import SFTConfig
+from reward_training.policy.sft_config import SFTConfig
 from reward_training.tracking import TRACKERS
 
 

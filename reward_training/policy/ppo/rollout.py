@@ -15,7 +15,7 @@ from reward_training.data.prompts import PromptItem
 from reward_training.generation import best_of_k_generate, prompt_encode
 from reward_training.generation.loading import LoadedModel
 from reward_training.policy.ppo.models import critic_values, policy_evaluate, sequences_pack
-from reward_training.policy.rejection_sampling import combined_scores
+from reward_training.policy.rewards import combined_scores
 from reward_training.reward.model import RewardModel
 from reward_training.reward.scorer import RewardScorer
 

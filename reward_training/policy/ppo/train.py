@@ -15,10 +15,8 @@ import dataclasses
 import json
 import sys
 
-from reward_training.config import config_build
+from reward_training.config import config_argparse, config_build
 from reward_training.policy.ppo.ppo_config import PPOConfig
-
-_TYPES = {"int": int, "float": float, "str": str}
 
 
 def parser_build() -> argparse.ArgumentParser:
@@ -30,14 +28,7 @@ def parser_build() -> argparse.ArgumentParser:
     parser.add_argument("--heldout", help="held-out prompt file for early stopping")
     parser.add_argument("--output", required=True, help="output directory")
     parser.add_argument("--config", help="JSON file of PPOConfig fields")
-    for field in dataclasses.fields(PPOConfig):
-        flag = "--" + field.name.replace("_", "-")
-        base = str(field.type).split("|")[0].strip()
-        if base == "bool":
-            parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=None)
-        else:
-            parser.add_argument(flag, dest=field.name, type=_TYPES[base], default=None)
-    return parser
+    return config_argparse(parser, PPOConfig)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ from reward_training.policy.context_distillation import (
     safety_prompts_read,
     with_preprompt,
 )
-from reward_training.policy.sft import SFTConfig
+from reward_training.policy.sft_config import SFTConfig
 from reward_training.reward.scorer import RewardScorer
 from reward_training.testing import tiny_chat_model_save, tiny_llama_config, tiny_tokenizer
 

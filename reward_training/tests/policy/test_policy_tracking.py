@@ -8,7 +8,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from reward_training.data.prompts import PromptItem
 from reward_training.policy.ppo import PPOConfig, ppo_train
-from reward_training.policy.sft import SFTConfig, sft_train
+from reward_training.policy.sft import sft_train
+from reward_training.policy.sft_config import SFTConfig
 from reward_training.policy.sft_data import sft_example
 from reward_training.testing import tiny_chat_model_save
 

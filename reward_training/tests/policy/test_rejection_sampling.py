@@ -8,9 +8,10 @@ from transformers import LlamaForSequenceClassification
 from reward_training.data.prompts import PromptItem
 from reward_training.generation import best_of_k_generate, model_load
 from reward_training.policy import rejection_sampling
-from reward_training.policy.rejection_sampling import RejectionSamplingConfig, rejection_sample
+from reward_training.policy.rejection_sampling import rejection_sample
+from reward_training.policy.rejection_sampling_config import RejectionSamplingConfig
 from reward_training.policy.sample_pool import STAGED, pool_merge, pool_read, pool_write
-from reward_training.policy.sft import SFTConfig
+from reward_training.policy.sft_config import SFTConfig
 from reward_training.reward.scorer import RewardScorer
 from reward_training.testing import tiny_chat_model_save, tiny_llama_config, tiny_tokenizer
 

@@ -5,7 +5,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from reward_training.config import config_build
-from reward_training.policy.sft import SFTConfig, sft_encode, sft_evaluate, sft_fit, sft_train
+from reward_training.policy.sft import sft_encode, sft_evaluate, sft_fit, sft_train
+from reward_training.policy.sft_config import SFTConfig
 from reward_training.policy.sft_data import sft_example
 from reward_training.testing import tiny_chat_model_save
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from reward_training.policy.rejection_sampling import RejectionSamplingConfig
+from reward_training.policy.rejection_sampling_config import RejectionSamplingConfig
 from reward_training.policy.sample_pool import pool_examples
 from reward_training.policy.sft import sft_encode
 from reward_training.policy.sft_data import IGNORE, sft_collate, sft_example, sft_tokenize, token_losses
