@@ -17,6 +17,7 @@ from annotation.services.jobs import job_execute, jobs_nightly_rm_accuracy, jobs
 from annotation.services.sampling import (
     SAMPLING_FAILED_REASON,
     GeneratedSample,
+    SamplingRequest,
     turn_samples_save,
     turn_sampling_begin,
     turn_sampling_fail,
@@ -55,7 +56,7 @@ class _ProgressPublisher:
             logger.warning("could not publish the progress of turn %s; sampling goes on", self.turn_id, exc_info=True)
 
 
-def _generate(job) -> list[GeneratedSample]:
+def _generate(request: SamplingRequest) -> list[GeneratedSample]:
     """Both samples of a turn; one call per model version's backend (both rows when they share one).
 
     The texts so far are published while each call decodes, for the annotator to watch (an openai
@@ -64,15 +65,15 @@ def _generate(job) -> list[GeneratedSample]:
     from worker.model_cache import backend_get
 
     by_model: dict[tuple, list] = {}
-    for variant in job.variants:
+    for variant in request.variants:
         key = (variant.backend, variant.model_path, variant.endpoint_url, variant.served_name)
         by_model.setdefault(key, []).append(variant)
-    publisher = _ProgressPublisher(job.turn_id)
+    publisher = _ProgressPublisher(request.turn_id)
     samples = []
     for variants in by_model.values():
         backend = backend_get(variants[0])
         outputs = backend.samples_generate(
-            job.messages,
+            request.messages,
             [
                 SampleSettings(temperature=v.temperature, top_p=v.top_p, max_new_tokens=v.max_new_tokens, seed=v.seed)
                 for v in variants
@@ -117,11 +118,11 @@ def _model_server_down(error: Exception) -> bool:
 def turn_sample(self, turn_id: int) -> str:
     """Sample a turn's two responses. Idempotent: a turn already sampled (or failed) is left alone."""
     for _ in range(settings.SAMPLING_MAX_IDENTICAL_RETRIES + 1):
-        job = turn_sampling_begin(turn_id=turn_id)
-        if job is None:
+        request = turn_sampling_begin(turn_id=turn_id)
+        if request is None:
             return "skipped"
         try:
-            samples = _generate(job)
+            samples = _generate(request)
         except SoftTimeLimitExceeded:
             turn_sampling_fail(turn_id=turn_id, reason="sampling took longer than the time limit")
             return "failed"
@@ -145,7 +146,8 @@ def turn_sample(self, turn_id: int) -> str:
             )
             return "failed"
         if samples[0].text != samples[1].text:
-            return "ready" if turn_samples_save(turn_id=turn_id, variants=job.variants, samples=samples) else "skipped"
+            saved = turn_samples_save(turn_id=turn_id, variants=request.variants, samples=samples)
+            return "ready" if saved else "skipped"
         turn_sampling_reseed(turn_id=turn_id)
     turn_sampling_fail(turn_id=turn_id, reason="the two responses came out identical every time; retry or rephrase")
     return "failed"

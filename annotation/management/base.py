@@ -24,10 +24,10 @@ def progress(iterable=None, **kwargs):
 
 
 def database_name() -> str:
-    settings = connections[DEFAULT_DB_ALIAS].settings_dict
-    if settings["ENGINE"].endswith("sqlite3"):
-        return f"SQLite {settings['NAME']}"
-    return f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}/{settings['NAME']}"
+    database = connections[DEFAULT_DB_ALIAS].settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"SQLite {database['NAME']}"
+    return f"{database.get('HOST') or 'localhost'}:{database.get('PORT') or 'default port'}/{database['NAME']}"
 
 
 def database_check() -> None:

@@ -44,7 +44,9 @@ class SamplingVariant:
 
 
 @dataclass(frozen=True)
-class SamplingJob:
+class SamplingRequest:
+    """What a worker needs to sample a turn: its messages and the two variants (not a dashboard Job)."""
+
     turn_id: int
     messages: list[dict]
     variants: list[SamplingVariant]
@@ -123,7 +125,7 @@ def sampling_plan_draw(
 
 
 @transaction.atomic
-def turn_sampling_begin(*, turn_id: int) -> SamplingJob | None:
+def turn_sampling_begin(*, turn_id: int) -> SamplingRequest | None:
     """The job for a turn still `sampling`, or None if it is done, failed or gone (so a redelivery is a no-op)."""
     turn = Turn.objects.select_for_update().select_related("dialogue__batch").filter(pk=turn_id).first()
     if turn is None or turn.status != Turn.Status.SAMPLING:
@@ -142,7 +144,7 @@ def turn_sampling_begin(*, turn_id: int) -> SamplingJob | None:
     turn.sampling_queued_at = timezone.now()  # the sweep's clock restarts when a worker picks it up
     turn.partial_responses = None  # a redelivery starts its texts from the first token again
     turn.save(update_fields=["sampling_plan", "sampling_queued_at", "partial_responses"])
-    return SamplingJob(
+    return SamplingRequest(
         turn_id=turn.pk,
         messages=turn_messages(turn=turn),
         variants=[SamplingVariant(**v) for v in turn.sampling_plan],

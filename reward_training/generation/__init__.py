@@ -2,7 +2,7 @@
 backends that run them (in-process, or any OpenAI-compatible server: see backends.py).
 
     from reward_training.generation import (
-        model_load, prompt_encode, SampleSettings, Sample, samples_generate, best_of_k_generate,
+        model_load, prompt_encode, SampleSettings, Completion, samples_generate, best_of_k_generate,
         ProgressCallback, GenerationBackend, backend_for,
     )
 """
@@ -20,8 +20,8 @@ from reward_training.generation.loading import LoadedModel, model_load
 from reward_training.generation.prompt import PromptTooLong, prompt_encode
 from reward_training.generation.sampling import (
     PROGRESS_EVERY_S,
+    Completion,
     ProgressCallback,
-    Sample,
     SampleSettings,
     best_of_k_generate,
     best_of_k_seed,
@@ -41,7 +41,7 @@ __all__ = [
     "LoadedModel",
     "ProgressCallback",
     "PromptTooLong",
-    "Sample",
+    "Completion",
     "SampleSettings",
     "best_of_k_generate",
     "best_of_k_seed",

@@ -9,7 +9,7 @@ that call over one engine:
 - `openai` (OpenAIBackend): any OpenAI-compatible server (`vllm serve`, SGLang, TGI,
   `transformers serve`) through the `openai` client. It sends temperature, top_p, max_tokens and the
   seed, reads finish_reason "stop" as finished-with-EOS and the usage for token counts, and asks for
-  best-of-K with `n`. What it cannot guarantee is said in each Sample rather than faked:
+  best-of-K with `n`. What it cannot guarantee is said in each Completion rather than faked:
   - the server's seeds need not reproduce our local ones, nor each other across servers;
   - the K choices of one `n` request share that request's seed (recorded in their settings);
   - a server that ignores `n` (transformers serve does) is asked again for the rest, each request
@@ -34,8 +34,8 @@ from typing import Protocol
 
 from reward_training.data.chat import Message
 from reward_training.generation.sampling import (
+    Completion,
     ProgressCallback,
-    Sample,
     SampleSettings,
     best_of_k_generate,
     best_of_k_seed,
@@ -60,7 +60,7 @@ class GenerationBackend(Protocol):
 
     def samples_generate(
         self, messages: list[Message], settings: list[SampleSettings], *, on_progress: ProgressCallback | None = None
-    ) -> list[Sample]:
+    ) -> list[Completion]:
         """One sample per settings entry for the same prompt, in the order of `settings`."""
 
     def best_of_k_generate(
@@ -74,7 +74,7 @@ class GenerationBackend(Protocol):
         seed: int = 0,
         batch_size: int = 8,
         progress: bool = False,
-    ) -> list[list[Sample]]:
+    ) -> list[list[Completion]]:
         """K samples for each prompt, in the prompts' order; result[i][j] is sample j of prompts[i]."""
 
 
@@ -152,7 +152,7 @@ class OpenAIBackend:
             max_retries=0,
         )
 
-    def _complete(self, messages: list[Message], settings: SampleSettings, n: int, started: float) -> list[Sample]:
+    def _complete(self, messages: list[Message], settings: SampleSettings, n: int, started: float) -> list[Completion]:
         """One request for `n` choices with these settings; as many Samples as the server returned."""
         import openai
 
@@ -181,7 +181,7 @@ class OpenAIBackend:
         usage = answer.usage
         counts, exact = _token_shares(choices, usage.completion_tokens if usage else 0, settings.max_new_tokens)
         return [
-            Sample(
+            Completion(
                 text=(choice.message.content or "").strip(),
                 settings=settings,
                 prompt_tokens=usage.prompt_tokens if usage else 0,
@@ -194,10 +194,10 @@ class OpenAIBackend:
             for choice, count in zip(choices, counts)
         ]
 
-    def _k_samples(self, messages: list[Message], settings: SampleSettings, k: int, seed_of) -> list[Sample]:
+    def _k_samples(self, messages: list[Message], settings: SampleSettings, k: int, seed_of) -> list[Completion]:
         """K choices for one prompt: one `n=k` request, then more for what a server that ignores `n` left out."""
         started = time.perf_counter()
-        samples: list[Sample] = []
+        samples: list[Completion] = []
         while len(samples) < k:
             request = SampleSettings(
                 settings.temperature, settings.top_p, settings.max_new_tokens, seed_of(len(samples))
@@ -228,7 +228,7 @@ class OpenAIBackend:
             raise ValueError("k and batch_size must be >= 1")
         base = SampleSettings(temperature, top_p, max_new_tokens, seed)
 
-        def one(i: int) -> list[Sample]:
+        def one(i: int) -> list[Completion]:
             return self._k_samples(prompts[i], base, k, lambda j: best_of_k_seed(seed, i, k, j))
 
         with ThreadPoolExecutor(max_workers=min(max(1, len(prompts)), batch_size, self.max_concurrency)) as pool:

@@ -48,7 +48,9 @@ class SampleSettings:
 
 
 @dataclass
-class Sample:
+class Completion:
+    """One generated reply and how it was made (named apart from annotation.models.Sample, the stored reply)."""
+
     text: str
     settings: SampleSettings
     prompt_tokens: int
@@ -245,11 +247,11 @@ def _decode(
 
 def _samples(
     loaded: LoadedModel, rows: list[_Row], settings: list[SampleSettings], prompt_lengths: list[int]
-) -> list[Sample]:
+) -> list[Completion]:
     samples = []
     for row, s, n_prompt in zip(rows, settings, prompt_lengths):
         samples.append(
-            Sample(
+            Completion(
                 text=_text(loaded, row.tokens),
                 settings=s,
                 prompt_tokens=n_prompt,
@@ -269,7 +271,7 @@ def samples_generate(
     settings: list[SampleSettings],
     *,
     on_progress: ProgressCallback | None = None,
-) -> list[Sample]:
+) -> list[Completion]:
     """One sample per settings entry for the same prompt, all in one batched decoding loop.
 
     The prompt (system prompt + history + new user message, see prompt_encode) is encoded and
@@ -308,7 +310,7 @@ def best_of_k_generate(
     seed: int = 0,
     batch_size: int = 8,
     progress: bool = False,
-) -> list[list[Sample]]:
+) -> list[list[Completion]]:
     """K samples for each prompt, in the prompts' order; result[i][j] is sample j of prompts[i].
 
     Prompts are sorted by length (longest first) and taken `batch_size` at a time: each batch is
@@ -320,7 +322,7 @@ def best_of_k_generate(
         raise ValueError("k and batch_size must be >= 1")
     encoded = [prompt_encode(loaded, messages, max_new_tokens) for messages in prompts]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
-    results: list[list[Sample]] = [[] for _ in prompts]
+    results: list[list[Completion]] = [[] for _ in prompts]
     with tqdm(total=len(prompts), unit="prompt", desc="best-of-K", disable=not progress) as bar:
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]

@@ -63,7 +63,7 @@ class RewardConfig:
     max_length: int = config_field(
         1024, "tokens per sequence (history + reply); see reward_training/data/truncation.py"
     )
-    margin: str = config_field("small", "Table 27 margin table: none, small or large")
+    margin_table: str = config_field("small", "Table 27 margin table: none, small or large")
     safety_aux_loss: bool = config_field(
         False, "safety RM: add BCE on sigmoid(r) against per-response safe labels (Table 29)"
     )
@@ -97,8 +97,8 @@ class RewardConfig:
             problems.append(f"kind must be helpfulness or safety, not {self.kind!r}")
         if self.mixture not in RECIPES:
             problems.append(f"mixture must be one of {', '.join(RECIPES)}")
-        if self.margin not in MARGIN_TABLES:
-            problems.append(f"margin must be one of {', '.join(MARGIN_TABLES)}")
+        if self.margin_table not in MARGIN_TABLES:
+            problems.append(f"margin_table must be one of {', '.join(MARGIN_TABLES)}")
         if self.chat_format not in CHAT_FORMATS:
             problems.append(f"chat_format must be one of {', '.join(CHAT_FORMATS)}")
         if self.tracker not in TRACKERS:

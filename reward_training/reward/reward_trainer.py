@@ -48,7 +48,7 @@ _RESUME_KEYS = (
     "batch_size",
     "seed",
     "max_length",
-    "margin",
+    "margin_table",
     "length_grouping",
     "length_group_pairs",
 )
@@ -106,7 +106,7 @@ def reward_train(
     if not tokenized:
         raise ValueError("no training pairs left (all identical after truncation, or none given)")
     lengths = [p.packed_length if packed else p.plain_length for p in tokenized]
-    margins = torch.tensor([margin_of(train_pairs[p.index].strength, config.margin) for p in tokenized])  # (P,)
+    margins = torch.tensor([margin_of(train_pairs[p.index].strength, config.margin_table) for p in tokenized])  # (P,)
     safe = torch.tensor(
         [[_label(train_pairs[p.index].chosen_safe), _label(train_pairs[p.index].rejected_safe)] for p in tokenized]
     )  # (P, 2), nan where unknown
@@ -330,7 +330,7 @@ def _final_save(
         "max_length": config.max_length,
         "chat_format": "auto" if fmt == "template" else fmt,
         "encoder": model.encoder,
-        "margin": config.margin,
+        "margin_table": config.margin_table,
     }
     (output_dir / CARD_NAME).write_text(json.dumps(card, indent=1))
     (output_dir / "reward_config.json").write_text(json.dumps(config_dict(config), indent=1))

@@ -73,7 +73,7 @@ class Command(JsonCommand):
         helpfulness_path, _ = model_path_resolve(helpfulness_rm, field="helpfulness_rm")
         safety_path, _ = model_path_resolve(safety_rm, field="safety_rm")
         try:
-            settings = config_build(
+            ppo_config = config_build(
                 PPOConfig,
                 file=config,
                 iterations=iterations,
@@ -91,7 +91,7 @@ class Command(JsonCommand):
         except (ValueError, OSError) as error:
             raise ValidationError({"config": [str(error)]}) from error
         result = ppo_train(
-            settings,
+            ppo_config,
             policy_dir=policy_path,
             helpfulness_rm_dir=helpfulness_path,
             safety_rm_dir=safety_path,

@@ -92,14 +92,14 @@ class Command(JsonCommand):
         try:
             if mixture is None and "mixture" not in (config_file_read(config) if config else {}):
                 mixture = kind if format == "trl" else "none"  # HH files carry no platform track or source
-            settings = config_build(
+            reward_config = config_build(
                 RewardConfig,
                 file=config,
                 base_model=base_path,
                 output_dir=output,
                 kind=kind,
                 mixture=mixture,
-                margin=margin,
+                margin_table=margin,
                 epochs=epochs,
                 learning_rate=lr,
                 batch_size=batch_size,
@@ -110,7 +110,7 @@ class Command(JsonCommand):
                 tracker=tracker,
             )
             result = train_reward_model(
-                settings,
+                reward_config,
                 data,
                 format,
                 eval_file=eval,
