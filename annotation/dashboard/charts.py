@@ -180,3 +180,39 @@ def training_curves_chart(curves: dict[str, list[tuple[int, float]]]) -> bytes:
         axes.set_xlabel("step", fontsize=7)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _png(figure)
+
+
+KIND_STYLES = {"all": ("#4c72b0", "o"), "safety": ("#c44e52", "s"), "helpfulness": ("#55a868", "^")}
+
+
+def win_rate_curve_chart(points: list[dict]) -> bytes:
+    """Win rate over the parent across policy versions, with 95% intervals (paper Fig. 11 style): one panel
+    per judge, one line per prompt kind, 50% (no better than the parent) dashed."""
+    from matplotlib.figure import Figure
+
+    judges = [j for j in ("rm", "oracle") if any(j in p["judges"] for p in points)] or ["rm"]
+    figure = Figure(figsize=(5.2 * len(judges) / 1.3, 3.2), dpi=90)
+    labels = [p["policy"] for p in points]
+    for column, judge in enumerate(judges):
+        axes = figure.add_subplot(1, len(judges), column + 1)
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.axhline(0.5, color="#888888", linestyle="--", linewidth=1)
+        for dodge, (kind, (color, marker)) in enumerate(KIND_STYLES.items()):
+            xs, ys, low, high = [], [], [], []
+            for x, point in enumerate(points):
+                rate, ci = point["judges"].get(judge, {}).get(kind, (None, None))
+                if rate is None:
+                    continue
+                xs.append(x + (dodge - 1) * 0.06)  # side by side, so that the intervals do not hide each other
+                ys.append(rate)
+                low.append(rate - ci[0] if ci else 0)
+                high.append(ci[1] - rate if ci else 0)
+            if xs:
+                axes.errorbar(xs, ys, yerr=[low, high], color=color, marker=marker, capsize=3, label=kind)
+        axes.set_ylim(0, 1)
+        axes.set_xlim(-0.5, len(labels) - 0.5)
+        axes.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=7)
+        axes.set_ylabel("win rate over its parent")
+        axes.set_title(f"judged by the {'reward models' if judge == 'rm' else judge}", fontsize=9)
+        axes.legend(frameon=False, fontsize=7)
+    return _png(figure)

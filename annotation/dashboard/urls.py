@@ -6,6 +6,7 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", views.batch_list, name="batches"),
+    path("win-rates.png", views.win_rate_curve_chart, name="win-rate-curve"),
     path("batches/<int:batch_id>/", views.batch_detail, name="batch"),
     path("batches/<int:batch_id>/charts/<slug:name>.png", views.batch_chart, name="batch-chart"),
     path("batches/<int:batch_id>/export.jsonl", views.batch_export, name="batch-export"),

@@ -25,6 +25,7 @@ from annotation.selectors.model_version_page import (
     model_version_lineage,
     model_version_rm_accuracy,
     model_version_win_rates,
+    policy_win_rate_curve,
 )
 from annotation.selectors.review import review_queue
 from annotation.selectors.stats import annotator_stats, batch_stats
@@ -66,7 +67,13 @@ def batch_list(request):
     rows = [
         {"batch": b, "progress": b.comparisons / b.target_comparisons if b.target_comparisons else 0} for b in batches
     ]
-    return render(request, "dashboard/batches.html", {"rows": rows, "form": form})
+    curve = policy_win_rate_curve()
+    return render(request, "dashboard/batches.html", {"rows": rows, "form": form, "win_rates": curve})
+
+
+@staff_member_required
+def win_rate_curve_chart(request):
+    return HttpResponse(charts.win_rate_curve_chart(policy_win_rate_curve()), content_type="image/png")
 
 
 @staff_member_required

@@ -94,3 +94,33 @@ def model_version_files(*, version: ModelVersion) -> list[tuple[str, int]]:
     if not root.is_dir():
         return []
     return sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*") if p.is_file())
+
+
+def policy_win_rate_curve() -> list[dict]:
+    """The win rate of each policy version over its parent on held-out prompts, oldest version first (the
+    paper's Fig. 11 across RLHF versions), from what promotion recorded on each version
+    (services.promotion.policy_win_rates_record): [{"policy", "parent", "prompts", "promoted",
+    "judges": {judge: {kind: (rate, ci95)}}}], kinds in WIN_RATE_KINDS order; judges without figures left out."""
+    points = []
+    versions = ModelVersion.objects.filter(kind="policy", metrics__has_key="heldout_win_rates").order_by("created_at")
+    for version in versions:
+        record = version.metrics["heldout_win_rates"]
+        judges = {}
+        for judge in ("rm", "oracle"):
+            cells = {
+                kind: (record.get(f"{judge}_win_rate{suffix}"), record.get(f"{judge}_win_rate{suffix}_ci95"))
+                for kind, suffix in WIN_RATE_KINDS
+            }
+            if any(rate is not None for rate, _ in cells.values()):
+                judges[judge] = cells
+        if judges:
+            points.append(
+                {
+                    "policy": version.name,
+                    "parent": record.get("parent"),
+                    "prompts": record.get("prompts"),
+                    "promoted": record.get("promoted"),
+                    "judges": judges,
+                }
+            )
+    return points

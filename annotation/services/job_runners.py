@@ -108,7 +108,7 @@ def _refresh_policy(job: Job, report: JobReporter) -> tuple[dict, list[ModelVers
     """Rejection sampling from the current policy with the current RMs on this batch's prompts, then the
     promotion gate on held-out prompts: the new policy becomes current only if the RMs prefer it over
     the policy it started from, and only if that one is still current."""
-    from annotation.services.promotion import policy_compare, policy_promote
+    from annotation.services.promotion import policy_compare, policy_promote, policy_win_rates_record
     from annotation.services.training import policy_refresh
     from annotation.simulation.oracle import oracle_score  # an independent judge for the report, not the gate
     from reward_training.evaluation.policy_eval import win_rate_fields
@@ -155,6 +155,7 @@ def _refresh_policy(job: Job, report: JobReporter) -> tuple[dict, list[ModelVers
     )
     passed = promotion_passes(evaluation["rm"], settings.PROMOTION_THRESHOLD)
     refused = policy_promote(new, policy) if passed else None
+    policy_win_rates_record(version=new, parent=policy, evaluation=evaluation, promoted=passed and not refused)
     result = {
         "policy": new.name,
         "parent": policy.name,

@@ -93,3 +93,19 @@ def policy_promote(new: ModelVersion, parent: ModelVersion) -> str | None:
         model_version_set_current(version=new)
     policy_pool_merge(policy=new)
     return None
+
+
+def policy_win_rates_record(*, version: ModelVersion, parent: ModelVersion, evaluation: dict, promoted: bool) -> None:
+    """Keep a held-out comparison's win rates on the new version (metrics["heldout_win_rates"]), where the
+    dashboard's batches page draws them across versions."""
+    from reward_training.evaluation.policy_eval import win_rate_fields
+
+    record = {
+        "parent": parent.name,
+        "prompts": evaluation["rm"].n,
+        "safety_prompts": evaluation["safety_prompts"],
+        "promoted": promoted,
+        **win_rate_fields(evaluation["by_kind"]),
+    }
+    version.metrics = {**(version.metrics or {}), "heldout_win_rates": record}
+    ModelVersion.objects.filter(pk=version.pk).update(metrics=version.metrics)

@@ -100,3 +100,28 @@ def test_a_policy_page_shows_its_win_rates_against_its_parent(staff):
 def test_the_page_is_staff_only():
     version = ModelVersionFactory()
     assert Client().get(f"/dashboard/models/{version.pk}/").status_code == 302
+
+
+def test_the_batches_page_draws_each_policy_versions_win_rate_over_its_parent(staff):
+    from annotation.services.promotion import policy_win_rates_record
+    from reward_training.evaluation.policy_eval import paired_win_rates
+
+    assert "No policy version has been compared with its parent yet" in staff.get("/dashboard/").content.decode()
+    v0 = ModelVersionFactory(name="policy-v0")
+    v1 = ModelVersionFactory(name="policy-v1", parent=v0)
+    v2 = ModelVersionFactory(name="policy-v2", parent=v1)
+    flags = [True, False, False, False]  # one safety prompt, three helpfulness prompts
+    for version, parent, new_scores in ((v2, v1, [0.2, 0.9, 0.9, 0.1]), (v1, v0, [0.9, 0.9, 0.9, 0.9])):
+        rates = paired_win_rates(new_scores, [0.5] * 4, flags)
+        evaluation = {"rm": rates["all"], "by_kind": {"rm": rates}, "safety_prompts": 1}
+        policy_win_rates_record(version=version, parent=parent, evaluation=evaluation, promoted=version == v1)
+    page = staff.get("/dashboard/").content.decode()
+    curve = page[page.index('id="win-rates"') :]
+    # oldest version first; v1 won everything, v2 lost its safety prompt and won two of three others
+    assert curve.index("<td>policy-v1</td><td>policy-v0</td><td>rm</td>") < curve.index("<td>policy-v2</td>")
+    v2_row = curve[curve.index("<td>policy-v2</td>") : curve.index("</tr>", curve.index("<td>policy-v2</td>"))]
+    assert '<td class="num">0.500' in v2_row and '<td class="num">0.000' in v2_row and '<td class="num">0.667' in v2_row
+    assert "<td>no</td>" in v2_row and "oracle" not in curve.split("<table>")[1]
+    assert 'src="/dashboard/win-rates.png"' in curve
+    chart = staff.get("/dashboard/win-rates.png")
+    assert chart["Content-Type"] == "image/png" and chart.content.startswith(PNG)

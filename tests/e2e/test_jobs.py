@@ -188,3 +188,12 @@ def test_jobs_from_the_batch_page(stack):
     )  # nothing else moved the policy
     assert promoted == (rm_win > 0.5) and new["current"] == promoted and policies["demo-v0"]["current"] != promoted
     assert "policy-week1-safety-job" in admin.get(f"{stack.url}/dashboard/jobs/{refresh_job}/", timeout=30).text
+    # and the batches page draws the new version's win rate over its parent, as the job measured it
+    batches = admin.get(f"{stack.url}/dashboard/", timeout=30).text
+    row = re.search(
+        rf"<td>policy-week1-safety-job{refresh_job}</td><td>demo-v0</td><td>rm</td>\s*<td class=\"num\">([0-9.]+)",
+        batches[batches.index('id="win-rates"') :],
+    )
+    assert row and abs(float(row.group(1)) - rm_win) < 5e-4
+    chart = admin.get(f"{stack.url}/dashboard/win-rates.png", timeout=60)
+    assert chart.headers["Content-Type"] == "image/png" and chart.content[:4] == b"\x89PNG"
