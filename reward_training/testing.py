@@ -104,3 +104,50 @@ def tiny_chat_model_pad_shared_save(path: str | Path, *, seed: int = 0, pad: str
     config.pad_token_id = tokenizer.pad_token_id
     config.save_pretrained(path)
     return path
+
+
+def tiny_reward_model_save(path: str | Path, *, seed: int = 0) -> Path:
+    """A tiny random Llama reward model (one score head) on the tiny tokenizer, saved into `path`, returned.
+
+    The seed goes to torch.manual_seed (the global generator), as the tests that share this always did.
+    """
+    from transformers import LlamaForSequenceClassification
+
+    tokenizer = tiny_tokenizer()
+    torch.manual_seed(seed)
+    LlamaForSequenceClassification(tiny_llama_config(tokenizer, num_labels=1)).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def accelerate_launch_cpu(*args: str, processes: int = 2, timeout: float = 300) -> dict:
+    """Run `accelerate launch` with `processes` CPU processes (gloo) on `args` (a script and its arguments,
+    or "-m", a module and its arguments), from the repository root; assert it exits 0 and return the JSON
+    of its last stdout line."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--num_cpu_threads_per_process",
+        "1",
+        *args,
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    child = subprocess.run(command, capture_output=True, text=True, env=env, cwd=repo, timeout=timeout)
+    assert child.returncode == 0, child.stderr[-3000:]
+    return json.loads(child.stdout.strip().splitlines()[-1])

@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from transformers import LlamaForSequenceClassification
 
 from reward_training.policy import context_distillation
 from reward_training.policy.context_distillation import (
@@ -20,15 +19,7 @@ from reward_training.policy.context_distillation import (
 )
 from reward_training.policy.sft_config import SFTConfig
 from reward_training.reward.scorer import RewardScorer
-from reward_training.testing import tiny_chat_model_save, tiny_llama_config, tiny_tokenizer
-
-
-def tiny_reward_model_save(path, seed):
-    tokenizer = tiny_tokenizer()
-    torch.manual_seed(seed)
-    LlamaForSequenceClassification(tiny_llama_config(tokenizer, num_labels=1)).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+from reward_training.testing import tiny_chat_model_save, tiny_reward_model_save
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +28,8 @@ def models(tmp_path_factory):
     # a context long enough for the preprompt with its answer template (the tiny tokenizer spends many tokens on it)
     return {
         "policy": tiny_chat_model_save(root / "policy", max_position_embeddings=1024),
-        "safety": tiny_reward_model_save(root / "rm-s", 2),
-        "helpfulness": tiny_reward_model_save(root / "rm-h", 3),
+        "safety": tiny_reward_model_save(root / "rm-s", seed=2),
+        "helpfulness": tiny_reward_model_save(root / "rm-h", seed=3),
     }
 
 

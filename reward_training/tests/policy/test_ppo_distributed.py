@@ -1,13 +1,8 @@
 """PPO under `accelerate launch` with two CPU processes (gloo): same code, rollouts split between them."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+from reward_training.testing import accelerate_launch_cpu
 
 SCRIPT = textwrap.dedent("""
     import json, sys, torch
@@ -33,29 +28,7 @@ SCRIPT = textwrap.dedent("""
 def test_two_processes_under_accelerate_launch(tiny_policy_dir, tmp_path):
     script = tmp_path / "ppo_ddp.py"
     script.write_text(SCRIPT)
-    command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--num_cpu_threads_per_process",
-        "1",
-        str(script),
-        str(tiny_policy_dir),
-        str(tmp_path / "out"),
-    ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    child = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
-    assert child.returncode == 0, child.stderr[-3000:]
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result = accelerate_launch_cpu(str(script), str(tiny_policy_dir), str(tmp_path / "out"))
     assert result["processes"] == 2 and len(result["history"]) == 2
     for record in result["history"]:
         assert record["gradient_steps"] == 2  # 8 prompts / minibatch 4, each process holding half of each

@@ -3,7 +3,7 @@
 import json
 
 from reward_training.policy.ppo.train import main
-from reward_training.tests.policy.test_ppo_trainer import tiny_reward_model_save
+from reward_training.testing import tiny_reward_model_save
 
 
 def test_the_command_line_trains_from_prompt_files(tiny_policy_dir, tmp_path, capsys):
@@ -16,9 +16,9 @@ def test_the_command_line_trains_from_prompt_files(tiny_policy_dir, tmp_path, ca
             "--policy",
             str(tiny_policy_dir),
             "--helpfulness-rm",
-            str(tiny_reward_model_save(tmp_path / "h", 1)),
+            str(tiny_reward_model_save(tmp_path / "h", seed=1)),
             "--safety-rm",
-            str(tiny_reward_model_save(tmp_path / "s", 2)),
+            str(tiny_reward_model_save(tmp_path / "s", seed=2)),
             "--prompts",
             str(prompts),
             "--output",

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import LlamaForSequenceClassification
 
 from reward_training.data.prompts import PromptItem
 from reward_training.generation import SampleSettings, model_load, samples_generate
@@ -14,7 +13,7 @@ from reward_training.policy.ppo import LogprobMismatch, PPOConfig, ppo_train
 from reward_training.policy.ppo import trainer as ppo_trainer
 from reward_training.policy.ppo.report import metrics_read
 from reward_training.policy.ppo.trainer import prompt_schedule
-from reward_training.testing import tiny_llama_config, tiny_tokenizer
+from reward_training.testing import tiny_reward_model_save
 
 WORDS = [
     "Hello",
@@ -157,18 +156,9 @@ def test_early_stopping_keeps_the_best_held_out_policy(tiny_policy_dir, tmp_path
     assert len(metrics_read(tmp_path / "out")) == 2
 
 
-def tiny_reward_model_save(path, seed):
-    tokenizer = tiny_tokenizer()
-    torch.manual_seed(seed)
-    model = LlamaForSequenceClassification(tiny_llama_config(tokenizer, num_labels=1))
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 def test_reward_models_and_a_critic_initialised_from_the_reward_model(tiny_policy_dir, tmp_path):
-    helpfulness = tiny_reward_model_save(tmp_path / "rm-h", 1)
-    safety = tiny_reward_model_save(tmp_path / "rm-s", 2)
+    helpfulness = tiny_reward_model_save(tmp_path / "rm-h", seed=1)
+    safety = tiny_reward_model_save(tmp_path / "rm-s", seed=2)
     prompts = [*PROMPTS[:3], PromptItem([{"role": "user", "content": "How do I pick a lock?"}], safety=True)]
     summary = ppo_train(
         tiny_config(

@@ -3,7 +3,6 @@ from dataclasses import replace
 
 import pytest
 import torch
-from transformers import LlamaForSequenceClassification
 
 from reward_training.data.prompts import PromptItem
 from reward_training.generation import best_of_k_generate, model_load
@@ -13,16 +12,7 @@ from reward_training.policy.rejection_sampling_config import RejectionSamplingCo
 from reward_training.policy.sample_pool import STAGED, pool_merge, pool_read, pool_write
 from reward_training.policy.sft_config import SFTConfig
 from reward_training.reward.scorer import RewardScorer
-from reward_training.testing import tiny_chat_model_save, tiny_llama_config, tiny_tokenizer
-
-
-def tiny_reward_model_save(path, seed):
-    tokenizer = tiny_tokenizer()
-    torch.manual_seed(seed)
-    model = LlamaForSequenceClassification(tiny_llama_config(tokenizer, num_labels=1))
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+from reward_training.testing import tiny_chat_model_save, tiny_reward_model_save
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +20,22 @@ def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("rs")
     return {
         "policy": tiny_chat_model_save(root / "policy"),
-        "helpfulness": tiny_reward_model_save(root / "rm-h", 1),
-        "safety": tiny_reward_model_save(root / "rm-s", 2),
+        "helpfulness": tiny_reward_model_save(root / "rm-h", seed=1),
+        "safety": tiny_reward_model_save(root / "rm-s", seed=2),
     }
+
+
+def tiny_config(**fields) -> RejectionSamplingConfig:
+    """A config the tiny models run in seconds: 8 new tokens, no progress bars and one short SFT epoch
+    (`sft` holds the SFTConfig fields to change)."""
+    sft = dict(epochs=1, batch_size=2, micro_batch_size=2, max_length=64, progress=False) | fields.pop("sft", {})
+    return RejectionSamplingConfig(**(dict(max_new_tokens=8, progress=False) | fields), sft=SFTConfig(**sft))
+
+
+def tiny_rejection_sample(config, models, prompts, pool_dir, output_dir, **options):
+    """rejection_sample with the module's tiny policy and reward models; `options` may replace any of them."""
+    dirs = dict(policy_dir=models["policy"], helpfulness_rm_dir=models["helpfulness"], safety_rm_dir=models["safety"])
+    return rejection_sample(config, **{**dirs, **options}, prompts=prompts, pool_dir=pool_dir, output_dir=output_dir)
 
 
 def test_an_iteration_stages_its_samples_and_leaves_the_pool_to_the_promotion(models, tmp_path):
@@ -40,23 +43,9 @@ def test_an_iteration_stages_its_samples_and_leaves_the_pool_to_the_promotion(mo
         PromptItem([{"role": "user", "content": text}], safety=i == 0)
         for i, text in enumerate(["How do I hurt someone?", "Tell me a story.", "What is the sea?"])
     ]
-    config = RejectionSamplingConfig(
-        k=3,
-        temperature=1.0,
-        max_new_tokens=8,
-        progress=False,
-        sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64, progress=False),
-    )
+    config = tiny_config(k=3, temperature=1.0)
     pool = tmp_path / "pool"
-    first = rejection_sample(
-        config,
-        policy_dir=models["policy"],
-        helpfulness_rm_dir=models["helpfulness"],
-        safety_rm_dir=models["safety"],
-        prompts=prompts,
-        pool_dir=pool,
-        output_dir=tmp_path / "v1",
-    )
+    first = tiny_rejection_sample(config, models, prompts, pool, tmp_path / "v1")
     assert first["iteration"] == 1 and first["pool_size"] == 0 and first["training_examples"] == 3
     assert (tmp_path / "v1" / "config.json").is_file() and (tmp_path / "v1" / "reward_vs_k.png").is_file()
     curve = json.loads((tmp_path / "v1" / "reward_vs_k.json").read_text())
@@ -76,26 +65,19 @@ def test_an_iteration_stages_its_samples_and_leaves_the_pool_to_the_promotion(mo
     staged = [json.loads(line) for line in (tmp_path / "v1" / STAGED).read_text().splitlines()]
     assert [row["safety"] for row in staged] == [True, False, False] and pool_read(pool) == []
     # a rejected candidate: the next iteration starts from the same policy and finds the pool as it was
-    rejected = rejection_sample(
-        config,
-        policy_dir=models["policy"],
-        helpfulness_rm_dir=models["helpfulness"],
-        safety_rm_dir=models["safety"],
-        prompts=prompts,
-        pool_dir=pool,
-        output_dir=tmp_path / "v1b",
-    )
+    rejected = tiny_rejection_sample(config, models, prompts, pool, tmp_path / "v1b")
     assert rejected["pool_size"] == 0 and pool_read(pool) == []
     # a promoted one: its samples join the pool, and the next iteration re-scores them with its RMs
     assert pool_merge(pool, tmp_path / "v1") == 1
-    second = rejection_sample(
+    second = tiny_rejection_sample(
         config,
+        models,
+        prompts,
+        pool,
+        tmp_path / "v2",
         policy_dir=tmp_path / "v1",
         helpfulness_rm_dir=models["safety"],
         safety_rm_dir=models["helpfulness"],
-        prompts=prompts,
-        pool_dir=pool,
-        output_dir=tmp_path / "v2",
     )
     assert second["iteration"] == 2 and second["pool_size"] == 3 and second["pool_iterations"] == [1]
     assert second["training_examples"] == 3  # the best per prompt among the pool and the new samples
@@ -113,12 +95,7 @@ def test_the_pool_is_rescored_and_a_pooled_sample_can_beat_the_new_ones(models, 
             [8.0 if text == "a pooled reply" else 0.0 for text in responses]
         ),
     )
-    config = RejectionSamplingConfig(
-        k=2,
-        max_new_tokens=8,
-        progress=False,
-        sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64, progress=False),
-    )
+    config = tiny_config(k=2)
     captured = {}
     real_sft = rejection_sampling.sft_train
 
@@ -128,15 +105,7 @@ def test_the_pool_is_rescored_and_a_pooled_sample_can_beat_the_new_ones(models, 
 
     monkeypatch.setattr(rejection_sampling, "sft_train", sft)
     # when rejection sampling runs
-    metrics = rejection_sample(
-        config,
-        policy_dir=models["policy"],
-        helpfulness_rm_dir=models["helpfulness"],
-        safety_rm_dir=models["safety"],
-        prompts=prompts,
-        pool_dir=pool,
-        output_dir=tmp_path / "v1",
-    )
+    metrics = tiny_rejection_sample(config, models, prompts, pool, tmp_path / "v1")
     # then SFT trains on the pooled reply for "Hello" (re-scored) and on a new sample for "Why?"
     assert metrics["pool_size"] == 1 and metrics["training_from_pool"] == 1
     assert [example[-1]["content"] for example in captured["examples"]][0] == "a pooled reply"
@@ -161,22 +130,9 @@ def test_best_of_k_keeps_a_truncated_reply_only_where_none_finished(models, tmp_
     monkeypatch.setattr(rejection_sampling, "best_of_k_generate", generate)
     monkeypatch.setattr(RewardScorer, "score", score)
     prompts = [PromptItem([{"role": "user", "content": text}]) for text in ["Hello", "Tell me a story.", "Why?"]]
-    config = RejectionSamplingConfig(
-        k=3,
-        max_new_tokens=8,
-        progress=False,
-        sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64, loss_on="last", progress=False),
-    )
+    config = tiny_config(k=3, sft=dict(loss_on="last"))
     # when rejection sampling runs
-    metrics = rejection_sample(
-        config,
-        policy_dir=models["policy"],
-        helpfulness_rm_dir=models["helpfulness"],
-        safety_rm_dir=models["safety"],
-        prompts=prompts,
-        pool_dir=tmp_path / "pool",
-        output_dir=tmp_path / "v1",
-    )
+    metrics = tiny_rejection_sample(config, models, prompts, tmp_path / "pool", tmp_path / "v1")
     # then both reward models scored each sample knowing whether it finished ...
     assert scored_flags == [sum(pattern, [])] * 2
     # ... a truncated reply was kept only for prompt 0, and the pool row says so ...
@@ -212,27 +168,10 @@ def test_a_temperature_sweep_picks_the_grids_best_and_runs_in_full_at_it(models,
 
     monkeypatch.setattr(rejection_sampling, "best_of_k_generate", generate)
     prompts = [PromptItem([{"role": "user", "content": text}]) for text in ["Hello", "Tell me a story.", "Why?", "Hi"]]
-    config = RejectionSamplingConfig(
-        k=3,
-        temperature=1.0,
-        max_new_tokens=8,
-        progress=False,
-        temperature_sweep=[0.5, 1.0, 2.0],
-        sweep_prompts=2,
-        sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64, progress=False),
-    )
+    config = tiny_config(k=3, temperature=1.0, temperature_sweep=[0.5, 1.0, 2.0], sweep_prompts=2)
     stages = []
     # when rejection sampling runs
-    metrics = rejection_sample(
-        config,
-        policy_dir=models["policy"],
-        helpfulness_rm_dir=models["helpfulness"],
-        safety_rm_dir=models["safety"],
-        prompts=prompts,
-        pool_dir=tmp_path / "pool",
-        output_dir=tmp_path / "v1",
-        on_stage=stages.append,
-    )
+    metrics = tiny_rejection_sample(config, models, prompts, tmp_path / "pool", tmp_path / "v1", on_stage=stages.append)
     # then the Fig. 8 curves are written beside the Fig. 7 one, one per temperature ...
     sweep = json.loads((tmp_path / "v1" / rejection_sampling.SWEEP_JSON).read_text())
     assert (tmp_path / "v1" / rejection_sampling.SWEEP_PNG).stat().st_size > 10_000
@@ -251,22 +190,10 @@ def test_a_temperature_sweep_picks_the_grids_best_and_runs_in_full_at_it(models,
 
 
 def test_without_a_sweep_the_configured_temperature_is_used(models, tmp_path):
-    config = RejectionSamplingConfig(
-        k=2,
-        temperature=0.8,
-        max_new_tokens=8,
-        progress=False,
-        sft=SFTConfig(epochs=1, batch_size=2, micro_batch_size=2, max_length=64, progress=False),
-    )
+    config = tiny_config(k=2, temperature=0.8)
     assert config.temperature_sweep == ()  # off by default
-    metrics = rejection_sample(
-        config,
-        policy_dir=models["policy"],
-        helpfulness_rm_dir=models["helpfulness"],
-        safety_rm_dir=models["safety"],
-        prompts=[PromptItem([{"role": "user", "content": "Hi"}])],
-        pool_dir=tmp_path / "pool",
-        output_dir=tmp_path / "v1",
+    metrics = tiny_rejection_sample(
+        config, models, [PromptItem([{"role": "user", "content": "Hi"}])], tmp_path / "pool", tmp_path / "v1"
     )
     assert metrics["temperature"] == 0.8 and metrics["temperature_sweep"] is None
     assert not (tmp_path / "v1" / rejection_sampling.SWEEP_JSON).exists()

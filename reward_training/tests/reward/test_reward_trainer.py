@@ -13,6 +13,7 @@ from transformers import AutoModelForSequenceClassification
 from reward_training.config import config_build
 from reward_training.reward.api import evaluate_reward_model, train_reward_model
 from reward_training.reward.reward_config import RewardConfig
+from reward_training.testing import accelerate_launch_cpu
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -159,21 +160,7 @@ def test_two_processes_under_accelerate_launch_match_one_process(tiny_llama_dir,
     single = train_reward_model(
         _config(tiny_llama_dir, tmp_path / "single", micro_batch_size=2), [str(data)], "trl", progress=False
     )
-    command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--num_cpu_threads_per_process",
-        "1",
+    result = accelerate_launch_cpu(
         "-m",
         "reward_training.reward.train",
         "--base-model",
@@ -195,11 +182,7 @@ def test_two_processes_under_accelerate_launch_match_one_process(tiny_llama_dir,
         "--save-every-steps",
         "0",
         "--no-progress",
-    ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    child = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
-    assert child.returncode == 0, child.stderr[-3000:]
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    )
     assert result["processes"] == 2 and result["steps"] == single["steps"] == 3
     assert result["train_loss"] == pytest.approx(single["train_loss"], rel=1e-4)
     _assert_same_weights(tmp_path / "ddp", single["output_dir"], atol=1e-4, rtol=1e-3)
