@@ -10,6 +10,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from tqdm import tqdm
 
 from annotation.errors import Conflict
+from reward_training.tracking import TRACKERS
 
 
 def one_line(error: ValidationError) -> str:
@@ -84,3 +85,23 @@ class JsonCommand(BaseCommand):
             database_check()  # not migrated, or not reachable: say so
             raise CommandError(f"database error ({database_name()}): {first_line(error)}") from error
         self.stdout.write(json.dumps(result, ensure_ascii=False, default=str))
+
+
+class TrainingCommand(JsonCommand):
+    """A command that trains for a long time and may `--register NAME` its result, with a `--tracker` flag.
+
+    Subclasses call `tracker_argument_add(parser)` in add_arguments and define `--register` themselves.
+    """
+
+    def database_first(self, options):
+        """Hours of training must not end in a registry that was never there."""
+        return bool(options["register"])
+
+    @staticmethod
+    def tracker_argument_add(parser) -> None:
+        parser.add_argument(
+            "--tracker",
+            choices=TRACKERS,
+            help="where step metrics go (default tensorboard, beside "
+            "--output in runs/; see reward_training/tracking.py)",
+        )

@@ -50,3 +50,14 @@ def model_path_resolve(name_or_path: str, *, field: str = "model") -> tuple[str,
     if version is not None:
         return version.path, version
     raise ValidationError({field: [f"{name_or_path!r} is neither a registered model version nor a model directory"]})
+
+
+def policy_and_reward_models_resolve(
+    policy: str, helpfulness_rm: str, safety_rm: str
+) -> tuple[str, ModelVersion | None, str, str]:
+    """(policy path, policy version or None, helpfulness RM path, safety RM path), each by model_path_resolve;
+    an unknown one is a ValidationError on its field (policy, helpfulness_rm, safety_rm)."""
+    policy_path, policy_version = model_path_resolve(policy, field="policy")
+    helpfulness_path, _ = model_path_resolve(helpfulness_rm, field="helpfulness_rm")
+    safety_path, _ = model_path_resolve(safety_rm, field="safety_rm")
+    return policy_path, policy_version, helpfulness_path, safety_path

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from annotation.management.base import JsonCommand, progress
+from annotation.management.base import TrainingCommand, progress
 from annotation.models import ModelVersion
 from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
 from annotation.services.model_versions import model_version_register
@@ -42,7 +42,7 @@ def reward_resolve(name: str, *, field: str, track: str) -> str:
     return path
 
 
-class Command(JsonCommand):
+class Command(TrainingCommand):
     help = (
         "Targeted safety context distillation (paper 4.2.4): sample each safety prompt with and without a "
         "safety preprompt, keep the preprompted reply where the safety RM scores it higher, and fine-tune on "
@@ -69,9 +69,6 @@ class Command(JsonCommand):
         parser.add_argument(
             "--helpfulness-prompts", help="held-out helpfulness prompts: helpfulness RM score before/after"
         )
-
-    def database_first(self, options):
-        return bool(options["register"])
 
     def run(
         self,

@@ -4,8 +4,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from annotation.management.base import JsonCommand
-from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
+from annotation.management.base import TrainingCommand
+from annotation.selectors.model_versions import model_describe_or_none, policy_and_reward_models_resolve
 from annotation.services.model_versions import model_version_register
 from annotation.services.training import policy_pool_dir, policy_pool_merge
 from reward_training.config import config_build, config_file_read
@@ -15,7 +15,6 @@ from reward_training.policy.rejection_sampling_config import RejectionSamplingCo
 from reward_training.policy.sample_pool import STAGED
 from reward_training.policy.sample_pool import pool_dir as sample_pool_dir
 from reward_training.policy.sft_config import SFTConfig
-from reward_training.tracking import TRACKERS
 
 
 def _temperatures(text: str) -> tuple[float, ...]:
@@ -25,7 +24,7 @@ def _temperatures(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"give temperatures separated by commas, such as 0.8,1.0,1.2 (got {text!r})")
 
 
-class Command(JsonCommand):
+class Command(TrainingCommand):
     help = (
         "Best-of-K sampling under the combined reward, then fine-tuning on the best sample per prompt among the "
         "new ones and the lineage's re-scored pool. The new samples are staged in --output and join the pool "
@@ -61,16 +60,7 @@ class Command(JsonCommand):
         )
         parser.add_argument("--config", help="JSON file of RejectionSamplingConfig fields")
         parser.add_argument("--register", metavar="NAME", help="register the refreshed policy (not made current)")
-        parser.add_argument(
-            "--tracker",
-            choices=TRACKERS,
-            help="where step metrics go (default tensorboard, beside "
-            "--output in runs/; see reward_training/tracking.py)",
-        )
-
-    def database_first(self, options):
-        """Hours of training must not end in a registry that was never there."""
-        return bool(options["register"])
+        self.tracker_argument_add(parser)
 
     def run(
         self,
@@ -100,9 +90,9 @@ class Command(JsonCommand):
             and "temperature" not in (config_file_read(config) if config else {})
         ):
             raise ValidationError({"temperature": ["give --temperature or --temperature-sweep"]})
-        policy_path, policy_version = model_path_resolve(policy, field="policy")
-        helpfulness_path, _ = model_path_resolve(helpfulness_rm, field="helpfulness_rm")
-        safety_path, _ = model_path_resolve(safety_rm, field="safety_rm")
+        policy_path, policy_version, helpfulness_path, safety_path = policy_and_reward_models_resolve(
+            policy, helpfulness_rm, safety_rm
+        )
         try:
             items = prompts_read(prompts)
             sft = SFTConfig(

@@ -2,16 +2,15 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from annotation.management.base import JsonCommand
-from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
+from annotation.management.base import TrainingCommand
+from annotation.selectors.model_versions import model_describe_or_none, policy_and_reward_models_resolve
 from annotation.services.model_versions import model_version_register
 from reward_training.config import config_build
 from reward_training.data.prompts import prompts_read
 from reward_training.policy.ppo import PPOConfig, ppo_train
-from reward_training.tracking import TRACKERS
 
 
-class Command(JsonCommand):
+class Command(TrainingCommand):
     help = "PPO with the paper's reward: whiten(logit(Rc)) − β·KL(π ‖ π0), early stopping on held-out prompts."
 
     def add_arguments(self, parser):
@@ -36,16 +35,7 @@ class Command(JsonCommand):
         parser.add_argument("--seed", type=int)
         parser.add_argument("--config", help="JSON file of PPOConfig fields")
         parser.add_argument("--register", metavar="NAME")
-        parser.add_argument(
-            "--tracker",
-            choices=TRACKERS,
-            help="where step metrics go (default tensorboard, beside "
-            "--output in runs/; see reward_training/tracking.py)",
-        )
-
-    def database_first(self, options):
-        """Hours of training must not end in a registry that was never there."""
-        return bool(options["register"])
+        self.tracker_argument_add(parser)
 
     def run(
         self,
@@ -69,9 +59,9 @@ class Command(JsonCommand):
         tracker,
         **_,
     ):
-        policy_path, policy_version = model_path_resolve(policy, field="policy")
-        helpfulness_path, _ = model_path_resolve(helpfulness_rm, field="helpfulness_rm")
-        safety_path, _ = model_path_resolve(safety_rm, field="safety_rm")
+        policy_path, policy_version, helpfulness_path, safety_path = policy_and_reward_models_resolve(
+            policy, helpfulness_rm, safety_rm
+        )
         try:
             ppo_config = config_build(
                 PPOConfig,

@@ -2,17 +2,16 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from annotation.management.base import JsonCommand
+from annotation.management.base import TrainingCommand
 from annotation.management.lineage import data_lineage
 from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
 from annotation.services.model_versions import model_version_register
 from reward_training.config import config_build, config_file_read
 from reward_training.reward.api import train_reward_model
 from reward_training.reward.reward_config import RewardConfig
-from reward_training.tracking import TRACKERS
 
 
-class Command(JsonCommand):
+class Command(TrainingCommand):
     help = "Train a helpfulness or safety reward model with the margin ranking loss (paper 3.2.2)."
 
     def add_arguments(self, parser):
@@ -49,16 +48,7 @@ class Command(JsonCommand):
         parser.add_argument("--config", help="a JSON file of RewardConfig fields (flags override it)")
         parser.add_argument("--eval", help="a held-out file in the same format")
         parser.add_argument("--register", metavar="NAME", help="add the result to the model registry")
-        parser.add_argument(
-            "--tracker",
-            choices=TRACKERS,
-            help="where step metrics go (default tensorboard, beside "
-            "--output in runs/; see reward_training/tracking.py)",
-        )
-
-    def database_first(self, options):
-        """Hours of training must not end in a registry that was never there."""
-        return bool(options["register"])
+        self.tracker_argument_add(parser)
 
     def run(
         self,
