@@ -1,4 +1,13 @@
-"""Fixtures shared by every test folder: tiny models built offline, accounts, API clients."""
+"""Fixtures shared by every test folder, and the offline environment (HF_HUB_OFFLINE=1, OMP_NUM_THREADS=1).
+
+Models, each built once a session: tiny_policy_dir and tiny_policy_dir_2 (tiny random Llama chat models),
+tiny_reward_model_dir (a tiny reward model on tiny_policy_dir), smollm2_dir (the built-in chat model,
+converted from its GGUF file); and served, a `transformers serve` of a tiny model for one test module.
+
+Builders that are not fixtures live in modules: reward_training.testing (tiny chat and reward models,
+accelerate launches), annotation.tests.factories (accounts, batches, turns, API clients),
+annotation.tests.commands (running management commands), tests.serving and tests.e2e.stack.
+"""
 
 import os
 

@@ -1,23 +1,15 @@
 """distill_safety_context as a user runs it: a registered distilled policy, its measurement, one-line errors."""
 
 import json
-from io import StringIO
 
 import pytest
-import torch
-from django.core.management import CommandError, call_command
-from transformers import LlamaForSequenceClassification
+from django.core.management import CommandError
 
 from annotation.models import ModelVersion
-from reward_training.testing import tiny_chat_model_save, tiny_llama_config, tiny_tokenizer
+from annotation.tests.commands import run
+from reward_training.testing import tiny_chat_model_save, tiny_reward_model_save
 
 pytestmark = pytest.mark.django_db
-
-
-def run(*args) -> dict:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +17,7 @@ def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("cd-models")
     paths = {"policy": tiny_chat_model_save(root / "policy", max_position_embeddings=1024)}
     for name, seed in (("rm-s", 2), ("rm-h", 3)):
-        tokenizer = tiny_tokenizer()
-        torch.manual_seed(seed)
-        LlamaForSequenceClassification(tiny_llama_config(tokenizer, num_labels=1)).save_pretrained(root / name)
-        tokenizer.save_pretrained(root / name)
-        paths[name] = root / name
+        paths[name] = tiny_reward_model_save(root / name, seed=seed)
     return paths
 
 

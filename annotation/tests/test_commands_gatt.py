@@ -1,21 +1,15 @@
 """build_gatt_data as a user runs it: rows on disk, a registered fine-tune, adherence by turn, one-line errors."""
 
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from annotation.models import ModelVersion
+from annotation.tests.commands import run
 from annotation.tests.factories import DialogueFactory, annotate, ready_turn
 
 pytestmark = pytest.mark.django_db
-
-
-def run(*args) -> dict:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 def write_dialogues(path, dialogues):

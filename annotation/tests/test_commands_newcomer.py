@@ -1,26 +1,18 @@
 """What a newcomer meets first: the built-in model converted from GGUF, and commands run before `migrate`."""
 
-import gzip
-import itertools
 import json
 import os
 import subprocess
 import sys
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from annotation.models import ModelVersion
+from annotation.tests.commands import hh_harmless_write, hh_training_args, run
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*args) -> dict:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 @pytest.mark.django_db
@@ -102,26 +94,10 @@ def test_an_unreachable_database_is_named_in_one_line(bare_env):
 
 
 def test_train_reward_model_on_a_directory_needs_no_database(bare_env, tiny_policy_dir, tmp_path):
-    hh = tmp_path / "harmless.jsonl.gz"
-    with gzip.open(ROOT / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz", "rt") as rows:
-        hh.write_bytes(gzip.compress("".join(itertools.islice(rows, 8)).encode()))
+    hh = hh_harmless_write(tmp_path / "harmless.jsonl.gz", 8)
     done = _manage(
         bare_env,
-        "train_reward_model",
-        "--kind",
-        "safety",
-        "--base",
-        str(tiny_policy_dir),
-        "--data",
-        str(hh),
-        "--format",
-        "hh-rlhf",
-        "--output",
-        str(tmp_path / "rm"),
-        "--batch-size",
-        "4",
-        "--max-length",
-        "64",
+        *hh_training_args("safety", tiny_policy_dir, hh, tmp_path / "rm", "--batch-size", "4", "--max-length", "64"),
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pairs_per_second" in json.loads(done.stdout.strip().splitlines()[-1])

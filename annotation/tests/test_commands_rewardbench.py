@@ -1,12 +1,11 @@
 """evaluate_reward_model on RewardBench-format files: the benchmark's report, with the chat template named."""
 
-import json
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
+from annotation.tests.commands import run
 from reward_training.evaluation import rewardbench
 
 pytestmark = pytest.mark.django_db
@@ -14,25 +13,11 @@ pytestmark = pytest.mark.django_db
 FIXTURES = Path(rewardbench.__file__).parents[1] / "tests" / "evaluation" / "fixtures"
 
 
-def run(*args) -> dict:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return json.loads(out.getvalue().strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def tiny_reward_dir(tmp_path_factory):
-    import torch
-    from transformers import LlamaForSequenceClassification
+    from reward_training.testing import tiny_reward_model_save
 
-    from reward_training.testing import tiny_llama_config, tiny_tokenizer
-
-    path = tmp_path_factory.mktemp("rm") / "rm"
-    tokenizer = tiny_tokenizer()
-    torch.manual_seed(0)
-    LlamaForSequenceClassification(tiny_llama_config(tokenizer, num_labels=1)).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return tiny_reward_model_save(tmp_path_factory.mktemp("rm") / "rm", seed=0)
 
 
 def test_rewardbench_report_names_sections_subsets_and_the_chat_template(tiny_reward_dir):

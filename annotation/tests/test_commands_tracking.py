@@ -1,22 +1,16 @@
 """Training commands log to a tracker, and the registered model version says where the run's curves are."""
 
 import json
-from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from annotation.models import ModelVersion
+from annotation.tests.commands import run
 
 pytestmark = pytest.mark.django_db
-
-
-def run(*args) -> dict:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 @pytest.fixture
