@@ -2,7 +2,7 @@ import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from tests.e2e.stack import Stack
+from tests.e2e.stack import stack_running
 
 CORPUS = [
     "Hello! How can I help you today? I can answer questions about many things.",
@@ -60,10 +60,5 @@ def foreign_model_dir(
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """A running stack (web + one real Celery worker) on a fresh database, for one test module."""
-    running = Stack(tmp_path_factory.mktemp("stack"))
-    try:
-        running.start()
-        running.worker_start()
+    with stack_running(tmp_path_factory.mktemp("stack")) as running:
         yield running
-    finally:
-        running.stop()

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -217,12 +219,52 @@ class Stack:
         session.headers["Referer"] = f"{self.url}/dashboard/"  # Django's CSRF check wants it over HTTPS only
         return session
 
+    def batch_open(
+        self, name: str, *, policy: str, temperatures: str, target: int, max_new_tokens: int, track: str = "helpfulness"
+    ) -> dict:
+        """`create_batch --activate` of one registered policy version; the command's JSON."""
+        return self.manage(
+            "create_batch",
+            "--name",
+            name,
+            "--track",
+            track,
+            "--policy",
+            policy,
+            "--temperatures",
+            temperatures,
+            "--target",
+            str(target),
+            "--max-new-tokens",
+            str(max_new_tokens),
+            "--activate",
+        )
+
+    def dialogue_begin(self, username: str, password: str, track: str = "helpfulness") -> tuple["Api", int]:
+        """An existing annotator's client, and the id of a dialogue it has just begun on `track`."""
+        annotator = self.client(username, password)
+        return annotator, annotator.post("/api/dialogues/", {"track": track}).json()["id"]
+
     def client(self, username: str, password: str) -> "Api":
         token = requests.post(
             f"{self.url}/api/auth/token/", json={"username": username, "password": password}, timeout=10
         )
         token.raise_for_status()
         return Api(self.url, token.json()["token"])
+
+
+@contextmanager
+def stack_running(workdir: Path, *, worker: bool = True, **options) -> Iterator[Stack]:
+    """A started Stack(workdir, **options) with one Celery worker (none with worker=False), stopped on the way
+    out, a failed start included: the body of every module's `stack` fixture."""
+    running = Stack(workdir, **options)
+    try:
+        running.start()
+        if worker:
+            running.worker_start()
+        yield running
+    finally:
+        running.stop()
 
 
 class Api:

@@ -16,7 +16,7 @@ import pytest
 
 from annotation.simulation.oracle import oracle_judge
 from tests.e2e.conftest import foreign_model_dir
-from tests.e2e.stack import Stack
+from tests.e2e.stack import stack_running
 
 pytestmark = pytest.mark.e2e
 USERS, PER_USER, ITEMS = 3, 4, 3
@@ -39,13 +39,8 @@ REDIS_URL = "redis://127.0.0.1:6379/11"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """Web + one real Celery worker on a fresh database and a Redis database of their own."""
-    running = Stack(tmp_path_factory.mktemp("stack"), worker_env={"REDIS_URL": REDIS_URL})
-    try:
-        running.start()
-        running.worker_start()
+    with stack_running(tmp_path_factory.mktemp("stack"), worker_env={"REDIS_URL": REDIS_URL}) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def own_fleiss(items: list[list[str]]) -> tuple[float, float]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import foreign_model_dir
-from tests.e2e.stack import Stack
+from tests.e2e.stack import stack_running
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def stack(tmp_path_factory):
         "sft_epochs": 1,
         "sft_lr": 1e-4,
     }
-    running = Stack(
+    with stack_running(
         workdir,
         worker_env={
             "REDIS_URL": REDIS_URL,
@@ -43,13 +43,8 @@ def stack(tmp_path_factory):
             "PROMOTION_HELDOUT_LIMIT": "12",
             "JOB_TRAINING": json.dumps(training),
         },
-    )
-    try:
-        running.start()
-        running.worker_start()
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def job_wait(stack, job_id: int, timeout: float = 300) -> dict:

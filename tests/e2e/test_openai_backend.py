@@ -34,27 +34,11 @@ def test_a_turn_is_sampled_by_a_model_server_and_a_server_outage_fails_it_until_
         )
         assert registered["backend"] == "openai" and registered["endpoint"] == server.url
         stack.manage("create_user", "--username", "ann", "--password", "ann-pw-12345", "--role", "annotator")
-        stack.manage(
-            "create_batch",
-            "--name",
-            "week-1",
-            "--track",
-            "helpfulness",
-            "--policy",
-            "served",
-            "--temperatures",
-            "0.7,1.2",
-            "--target",
-            "5",
-            "--max-new-tokens",
-            "16",
-            "--activate",
-        )
-        ann = stack.client("ann", "ann-pw-12345")
-        dialogue = ann.post("/api/dialogues/", {"track": "helpfulness"}).json()
+        stack.batch_open("week-1", policy="served", temperatures="0.7,1.2", target=5, max_new_tokens=16)
+        ann, dialogue_id = stack.dialogue_begin("ann", "ann-pw-12345")
 
         # given a live server, when a turn is asked for, then it is ready with two different replies
-        turn = ann.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "Tell me about the sea."}).json()
+        turn = ann.post(f"/api/dialogues/{dialogue_id}/turns/", {"prompt": "Tell me about the sea."}).json()
         turn = ann.turn_wait(turn["id"], timeout=180)
         assert turn["status"] == "ready", (turn.get("error"), stack.worker_log()[-4000:])
         texts = [r["text"] for r in turn["responses"]]
@@ -71,7 +55,7 @@ def test_a_turn_is_sampled_by_a_model_server_and_a_server_outage_fails_it_until_
         )
         assert answer.status_code == 201, answer.text
         server.stop()
-        second = ann.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "And the wind?"}).json()
+        second = ann.post(f"/api/dialogues/{dialogue_id}/turns/", {"prompt": "And the wind?"}).json()
         failed = ann.turn_wait(second["id"], timeout=120)
         assert failed["status"] == "failed", (failed.get("error"), stack.worker_log()[-4000:])
         assert f"the model server at {server.url} did not answer" in failed["error"]

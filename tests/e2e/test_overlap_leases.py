@@ -10,7 +10,7 @@ import multiprocessing
 import pytest
 
 from tests.e2e.lease_racers import lease_racer
-from tests.e2e.stack import Stack
+from tests.e2e.stack import stack_running
 
 pytestmark = pytest.mark.e2e
 RACERS = 6
@@ -42,12 +42,9 @@ print(json.dumps({{"batch": batch.pk, "item": item.pk, "k": batch.overlap_k}}))
 def stack(tmp_path_factory):
     """A live web server on a fresh database; no Celery worker (nothing here samples)."""
     # Its own Redis database: the upload queues a sampling task that no worker of another run may take.
-    running = Stack(tmp_path_factory.mktemp("stack"), worker_env={"REDIS_URL": "redis://127.0.0.1:6379/10"})
-    try:
-        running.start()
+    workdir = tmp_path_factory.mktemp("stack")
+    with stack_running(workdir, worker=False, worker_env={"REDIS_URL": "redis://127.0.0.1:6379/10"}) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_concurrent_leases_respect_k_and_an_expired_lease_returns_the_item(stack):

@@ -30,24 +30,8 @@ def test_both_replies_grow_while_sampling_then_the_pair_is_final(stack, tmp_path
     slow = foreign_model_dir(tmp_path / "slow", seed=5, hidden=256, layers=6, positions=2048, endless=True)
     stack.manage("create_user", "--username", "ann", "--password", "e2e-passphrase", "--role", "annotator")
     stack.manage("register_model", "--kind", "policy", "--name", "slow-v1", "--path", str(slow), "--current")
-    stack.manage(
-        "create_batch",
-        "--name",
-        "streaming",
-        "--track",
-        "helpfulness",
-        "--policy",
-        "slow-v1",
-        "--temperatures",
-        "0.8,1.2",
-        "--target",
-        "10",
-        "--max-new-tokens",
-        "600",
-        "--activate",
-    )
-    ann = stack.client("ann", "e2e-passphrase")
-    dialogue_id = ann.post("/api/dialogues/", {"track": "helpfulness"}).json()["id"]
+    stack.batch_open("streaming", policy="slow-v1", temperatures="0.8,1.2", target=10, max_new_tokens=600)
+    ann, dialogue_id = stack.dialogue_begin("ann", "e2e-passphrase")
     posted = ann.post(f"/api/dialogues/{dialogue_id}/turns/", {"prompt": "Write a long story."})
     assert posted.status_code == 202 and posted.json()["partial"] == []
 

@@ -29,25 +29,9 @@ def test_a_worker_started_with_no_flags_samples_turns(tmp_path):
         model = foreign_model_dir(tmp_path / "chat", seed=3)
         stack.manage("create_user", "--username", "ann", "--password", "ann-pw-12345", "--role", "annotator")
         stack.manage("register_model", "--kind", "policy", "--name", "chat", "--path", str(model), "--current")
-        stack.manage(
-            "create_batch",
-            "--name",
-            "week-1",
-            "--track",
-            "helpfulness",
-            "--policy",
-            "chat",
-            "--temperatures",
-            "0.7,1.2",
-            "--target",
-            "5",
-            "--max-new-tokens",
-            "16",
-            "--activate",
-        )
-        ann = stack.client("ann", "ann-pw-12345")
-        dialogue = ann.post("/api/dialogues/", {"track": "helpfulness"}).json()
-        turn = ann.post(f"/api/dialogues/{dialogue['id']}/turns/", {"prompt": "Tell me about the sea."}).json()
+        stack.batch_open("week-1", policy="chat", temperatures="0.7,1.2", target=5, max_new_tokens=16)
+        ann, dialogue_id = stack.dialogue_begin("ann", "ann-pw-12345")
+        turn = ann.post(f"/api/dialogues/{dialogue_id}/turns/", {"prompt": "Tell me about the sea."}).json()
         turn = ann.turn_wait(turn["id"], timeout=180)
         assert turn["status"] == "ready", (turn, (tmp_path / "worker-bare.log").read_text()[-3000:])
         assert all(r["text"] for r in turn["responses"])

@@ -17,24 +17,8 @@ def test_sigkilled_worker_mid_sampling_is_survived(stack, tmp_path):
     stack.manage("create_user", "--username", "admin", "--password", "e2e-passphrase", "--role", "admin")
     stack.manage("create_user", "--username", "ann", "--password", "e2e-passphrase", "--role", "annotator")
     stack.manage("register_model", "--kind", "policy", "--name", "slow-v1", "--path", str(slow), "--current")
-    stack.manage(
-        "create_batch",
-        "--name",
-        "faults",
-        "--track",
-        "helpfulness",
-        "--policy",
-        "slow-v1",
-        "--temperatures",
-        "0.8,1.2",
-        "--target",
-        "10",
-        "--max-new-tokens",
-        "1000",
-        "--activate",
-    )
-    ann = stack.client("ann", "e2e-passphrase")
-    dialogue_id = ann.post("/api/dialogues/", {"track": "helpfulness"}).json()["id"]
+    stack.batch_open("faults", policy="slow-v1", temperatures="0.8,1.2", target=10, max_new_tokens=1000)
+    ann, dialogue_id = stack.dialogue_begin("ann", "e2e-passphrase")
     turn_id = ann.post(f"/api/dialogues/{dialogue_id}/turns/", {"prompt": "Write a long story."}).json()["id"]
 
     first = stack.workers[0]
