@@ -10,6 +10,8 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from tqdm import tqdm
 
 from annotation.errors import Conflict
+from annotation.selectors.model_versions import model_describe_or_none
+from annotation.services.model_versions import model_version_register
 from reward_training.tracking import TRACKERS
 
 
@@ -85,6 +87,21 @@ class JsonCommand(BaseCommand):
             database_check()  # not migrated, or not reachable: say so
             raise CommandError(f"database error ({database_name()}): {first_line(error)}") from error
         self.stdout.write(json.dumps(result, ensure_ascii=False, default=str))
+
+
+def trained_policy_register(name: str, *, path, parent, policy: str, method: str, lineage: dict, metrics: dict) -> dict:
+    """Register the policy a command trained into `path` as `name`, a child of the `parent` version (not made
+    current); its lineage opens with the method and the parent as the user named it (`policy`). What
+    model_describe_or_none says of the new version."""
+    version = model_version_register(
+        name=name,
+        kind="policy",
+        path=path,
+        parent=parent,
+        lineage={"method": method, "parent": policy, **lineage},
+        metrics=metrics,
+    )
+    return model_describe_or_none(version)
 
 
 class TrainingCommand(JsonCommand):

@@ -3,11 +3,10 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from annotation.management.base import JsonCommand, progress
+from annotation.management.base import JsonCommand, progress, trained_policy_register
 from annotation.models import ModelVersion
 from annotation.selectors.dialogue_paths import dialogue_chosen_paths
-from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
-from annotation.services.model_versions import model_version_register
+from annotation.selectors.model_versions import model_path_resolve
 from reward_training.config import config_build
 from reward_training.data.gatt import (
     DEFAULT_INSTRUCTIONS,
@@ -149,14 +148,13 @@ class Command(JsonCommand):
         except ValueError as error:  # a prompt too long for the model, no row left to train on
             raise ValidationError({"dialogues": [str(error)]}) from error
         if register:
-            version = model_version_register(
-                name=register,
-                kind="policy",
+            result["registered"] = trained_policy_register(
+                register,
                 path=train,
                 parent=policy_version,
+                policy=policy,
+                method="ghost_attention",
                 lineage={
-                    "method": "ghost_attention",
-                    "parent": policy,
                     "gatt_data": result["output"],
                     "instructions": str(Path(instructions).resolve()),
                     "instructions_version": instruction_set.version,
@@ -169,5 +167,4 @@ class Command(JsonCommand):
                     **({"adherence": result["adherence"]} if "adherence" in result else {}),
                 },
             )
-            result["registered"] = model_describe_or_none(version)
         return result

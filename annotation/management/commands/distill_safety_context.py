@@ -3,10 +3,9 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from annotation.management.base import TrainingCommand, progress
+from annotation.management.base import TrainingCommand, progress, trained_policy_register
 from annotation.models import ModelVersion
-from annotation.selectors.model_versions import model_describe_or_none, model_path_resolve
-from annotation.services.model_versions import model_version_register
+from annotation.selectors.model_versions import model_path_resolve
 from reward_training.config import config_build
 from reward_training.data.prompts import prompts_read
 from reward_training.policy.context_distillation import (
@@ -154,14 +153,13 @@ class Command(TrainingCommand):
                 config=settings_,
             )
         if register:
-            version = model_version_register(
-                name=register,
-                kind="policy",
+            result["registered"] = trained_policy_register(
+                register,
                 path=output,
                 parent=policy_version,
+                policy=policy,
+                method="safety_context_distillation",
                 lineage={
-                    "method": "safety_context_distillation",
-                    "parent": policy,
                     "safety_rm": safety_rm,
                     "prompts": str(Path(prompts).resolve()),
                     "preprompts": str(Path(preprompts).resolve()),
@@ -174,6 +172,5 @@ class Command(TrainingCommand):
                     **({"measurement": result["measurement"]} if "measurement" in result else {}),
                 },
             )
-            result["registered"] = model_describe_or_none(version)
         result.pop("config", None)
         return result

@@ -4,9 +4,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from annotation.management.base import TrainingCommand
-from annotation.selectors.model_versions import model_describe_or_none, policy_and_reward_models_resolve
-from annotation.services.model_versions import model_version_register
+from annotation.management.base import TrainingCommand, trained_policy_register
+from annotation.selectors.model_versions import policy_and_reward_models_resolve
 from annotation.services.training import policy_pool_dir, policy_pool_merge
 from reward_training.config import config_build, config_file_read
 from reward_training.data.prompts import prompts_read
@@ -137,14 +136,13 @@ class Command(TrainingCommand):
         result["output_dir"] = str(Path(output).resolve())
         result["pool"], result["staged"] = str(pool_dir), str(Path(output).resolve() / STAGED)
         if register:
-            version = model_version_register(
-                name=register,
-                kind="policy",
+            result["registered"] = trained_policy_register(
+                register,
                 path=output,
                 parent=policy_version,
+                policy=policy,
+                method="rejection_sampling",
                 lineage={
-                    "method": "rejection_sampling",
-                    "parent": policy,
                     "helpfulness_rm": helpfulness_rm,
                     "safety_rm": safety_rm,
                     "prompts": str(Path(prompts).resolve()),
@@ -160,6 +158,5 @@ class Command(TrainingCommand):
                     "tracking": result["tracking"],
                 },
             )
-            result["registered"] = model_describe_or_none(version)
         result.pop("config", None)
         return result

@@ -2,9 +2,8 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from annotation.management.base import TrainingCommand
-from annotation.selectors.model_versions import model_describe_or_none, policy_and_reward_models_resolve
-from annotation.services.model_versions import model_version_register
+from annotation.management.base import TrainingCommand, trained_policy_register
+from annotation.selectors.model_versions import policy_and_reward_models_resolve
 from reward_training.config import config_build
 from reward_training.data.prompts import prompts_read
 from reward_training.policy.ppo import PPOConfig, ppo_train
@@ -90,14 +89,13 @@ class Command(TrainingCommand):
             output_dir=output,
         )
         if register:
-            version = model_version_register(
-                name=register,
-                kind="policy",
+            result["registered"] = trained_policy_register(
+                register,
                 path=output,
                 parent=policy_version,
+                policy=policy,
+                method="ppo",
                 lineage={
-                    "method": "ppo",
-                    "parent": policy,
                     "helpfulness_rm": helpfulness_rm,
                     "safety_rm": safety_rm,
                     "prompts": str(Path(prompts).resolve()),
@@ -110,6 +108,5 @@ class Command(TrainingCommand):
                     "tracking": result.get("tracking"),
                 },
             )
-            result["registered"] = model_describe_or_none(version)
         result.pop("history", None)
         return result
