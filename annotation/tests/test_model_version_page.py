@@ -6,18 +6,11 @@ import pytest
 from django.test import Client
 
 from annotation.models import Job
-from annotation.tests.factories import AdminFactory, BatchFactory, ModelVersionFactory
+from annotation.tests.factories import BatchFactory, ModelVersionFactory
 from reward_training.tracking import RunTracker
 
 pytestmark = pytest.mark.django_db
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def staff() -> Client:
-    client = Client()
-    client.force_login(AdminFactory())
-    return client
 
 
 def _tracked_run(tmp_path, losses):

@@ -7,7 +7,6 @@ from django.test import Client
 
 from annotation.models import Batch, Comparison, OverlapItem, Turn
 from annotation.tests.factories import (
-    AdminFactory,
     BatchFactory,
     DialogueFactory,
     ModelVersionFactory,
@@ -19,13 +18,6 @@ from annotation.tests.factories import (
 
 pytestmark = pytest.mark.django_db
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def staff() -> Client:
-    client = Client()
-    client.force_login(AdminFactory())
-    return client
 
 
 def filled_batch() -> Batch:
