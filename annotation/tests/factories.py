@@ -106,6 +106,18 @@ def ready_turn(**kwargs) -> Turn:
     return turn
 
 
+def unloadable_policy_turn(tmp_path) -> Turn:
+    """A sampling turn of a batch whose one policy version, "broken", is a directory that cannot load
+    (its config.json is empty), registered through the service."""
+    from annotation.services.model_versions import model_version_register
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    version = model_version_register(name="broken", kind="policy", path=str(broken))
+    return TurnFactory(dialogue=DialogueFactory(batch=BatchFactory(policy_versions=[version])))
+
+
 def annotate(turn: Turn, *, chosen="a", strength="better", a_safe=None, b_safe=None, **kwargs) -> Comparison:
     from annotation.services.comparisons import comparison_create
 

@@ -24,26 +24,11 @@ def test_registry_commands(tiny_policy_dir):
     assert run("set_current", "v1")["current"]
     listed = {m["name"]: m for m in run("list_models", "--kind", "policy")}
     assert listed["v1"]["current"] and not listed["v0"]["current"] and listed["v1"]["parent"] == "v0"
+    batch_b = ["create_batch", "--name", "b", "--track", "safety"]
     with pytest.raises(CommandError, match="temperatures"):
-        run(
-            "create_batch",
-            "--name",
-            "b",
-            "--track",
-            "safety",
-            "--policy",
-            "v1",
-            "--temperatures",
-            "hot",
-            "--target",
-            "5",
-        )
+        run(*batch_b, "--policy", "v1", "--temperatures", "hot", "--target", "5")
     batch = run(
-        "create_batch",
-        "--name",
-        "b",
-        "--track",
-        "safety",
+        *batch_b,
         "--policy",
         "v0",
         "--policy",

@@ -93,30 +93,11 @@ def test_bad_input_exits_with_one_line_and_writes_nothing(tiny_policy_dir, tmp_p
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"version": "x", "attributes": {}}))
     good = write_dialogues(tmp_path / "d.jsonl", [dialogue("Hi")])
+    on_good = ["build_gatt_data", "--policy", str(tiny_policy_dir), "--dialogues", str(good), "--output", str(out)]
     with pytest.raises(CommandError, match=r"^instructions: .*empty.json holds no instructions$"):
-        run(
-            "build_gatt_data",
-            "--policy",
-            str(tiny_policy_dir),
-            "--dialogues",
-            str(good),
-            "--output",
-            str(out),
-            "--instructions",
-            str(empty),
-        )
+        run(*on_good, "--instructions", str(empty))
     with pytest.raises(CommandError, match="^register: needs --train"):
-        run(
-            "build_gatt_data",
-            "--policy",
-            str(tiny_policy_dir),
-            "--dialogues",
-            str(good),
-            "--output",
-            str(out),
-            "--register",
-            "x",
-        )
+        run(*on_good, "--register", "x")
     with pytest.raises(CommandError, match="^dialogues: no annotated dialogue matches$"):
         run("build_gatt_data", "--policy", str(tiny_policy_dir), "--from-platform", "--output", str(out))
     assert not out.exists() and not list(tmp_path.glob(".*.tmp-*"))

@@ -6,9 +6,8 @@ from django.db import InterfaceError, OperationalError
 from django.test import Client
 
 from annotation.models import Turn
-from annotation.services.model_versions import model_version_register
 from annotation.services.sampling import SAMPLING_FAILED_REASON
-from annotation.tests.factories import AdminFactory, BatchFactory, DialogueFactory, TurnFactory, UserFactory, client_for
+from annotation.tests.factories import AdminFactory, TurnFactory, UserFactory, client_for, unloadable_policy_turn
 
 pytestmark = pytest.mark.django_db
 
@@ -19,11 +18,7 @@ pytestmark = pytest.mark.django_db
 def test_a_sampling_failure_shows_the_annotator_a_plain_reason_and_the_admin_the_detail(tmp_path):
     from worker.tasks import turn_sample
 
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    (broken / "config.json").write_text("{}")
-    version = model_version_register(name="broken", kind="policy", path=str(broken))
-    turn = TurnFactory(dialogue=DialogueFactory(batch=BatchFactory(policy_versions=[version])))
+    turn = unloadable_policy_turn(tmp_path)
     assert turn_sample.apply(args=[turn.pk]).get() == "failed"
 
     seen = client_for(turn.dialogue.annotator).get(f"/api/turns/{turn.pk}/").json()

@@ -7,7 +7,7 @@ from django.db import OperationalError
 from annotation.models import Turn
 from annotation.services.model_versions import model_version_register
 from annotation.services.sampling import SAMPLING_FAILED_REASON, GeneratedSample
-from annotation.tests.factories import BatchFactory, DialogueFactory, TurnFactory
+from annotation.tests.factories import BatchFactory, DialogueFactory, TurnFactory, unloadable_policy_turn
 from worker import tasks
 from worker.tasks import turn_sample
 
@@ -37,11 +37,7 @@ def test_a_turn_gets_two_samples_from_two_versions_at_two_temperatures(two_model
 
 
 def test_a_model_that_cannot_load_fails_the_turn_with_a_reason(tmp_path):
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    (broken / "config.json").write_text("{}")
-    version = model_version_register(name="broken", kind="policy", path=str(broken))
-    turn = TurnFactory(dialogue=DialogueFactory(batch=BatchFactory(policy_versions=[version])))
+    turn = unloadable_policy_turn(tmp_path)
     assert turn_sample.apply(args=[turn.pk]).get() == "failed"
     turn.refresh_from_db()
     # the annotator reads a plain reason; the exception is for admins
