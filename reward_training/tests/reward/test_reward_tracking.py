@@ -6,28 +6,15 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from reward_training.config import config_build
 from reward_training.reward.api import train_reward_model
-from reward_training.reward.reward_config import RewardConfig
-
-
-def _config(base, out, **changes):
-    settings = dict(
-        base_model=base,
-        output_dir=str(out),
-        batch_size=8,
-        micro_batch_size=4,
-        max_length=64,
-        learning_rate=3e-3,
-        chat_format="hh",
-        save_every_steps=0,
-    )
-    return config_build(RewardConfig, **{**settings, **changes})
+from reward_training.testing import tiny_reward_config
 
 
 def test_a_tiny_run_writes_tensorboard_scalars_with_its_loss(tiny_llama_dir, tmp_path, synthetic):
     train = synthetic(tmp_path / "train.jsonl", 24, seed=1)
-    result = train_reward_model(_config(tiny_llama_dir, tmp_path / "rm"), [str(train)], "trl", progress=False)
+    result = train_reward_model(
+        tiny_reward_config(tiny_llama_dir, tmp_path / "rm"), [str(train)], "trl", progress=False
+    )
     log_dir = Path(result["tracking"]["log_dir"])
     assert result["tracking"]["tracker"] == "tensorboard" and log_dir == tmp_path / "runs" / "rm"
     events = EventAccumulator(str(log_dir))
@@ -43,9 +30,9 @@ def test_a_tiny_run_writes_tensorboard_scalars_with_its_loss(tiny_llama_dir, tmp
 def test_tracker_none_writes_nothing_and_an_unknown_one_is_refused(tiny_llama_dir, tmp_path, synthetic):
     train = synthetic(tmp_path / "train.jsonl", 8, seed=1)
     result = train_reward_model(
-        _config(tiny_llama_dir, tmp_path / "rm", tracker="none"), [str(train)], "trl", progress=False
+        tiny_reward_config(tiny_llama_dir, tmp_path / "rm", tracker="none"), [str(train)], "trl", progress=False
     )
     assert result["tracking"] == {"tracker": "none", "log_dir": None, "run_name": "rm"}
     assert not (tmp_path / "runs").exists()
     with pytest.raises(ValueError, match="tracker must be one of tensorboard, mlflow, wandb, trackio, none"):
-        _config(tiny_llama_dir, tmp_path / "rm2", tracker="neptune")
+        tiny_reward_config(tiny_llama_dir, tmp_path / "rm2", tracker="neptune")

@@ -13,24 +13,9 @@ from transformers import AutoModelForSequenceClassification
 from reward_training.config import config_build
 from reward_training.reward.api import evaluate_reward_model, train_reward_model
 from reward_training.reward.reward_config import RewardConfig
-from reward_training.testing import accelerate_launch_cpu
+from reward_training.testing import accelerate_launch_cpu, tiny_reward_config
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _config(base, out, **changes):
-    settings = dict(
-        base_model=base,
-        output_dir=str(out),
-        batch_size=8,
-        micro_batch_size=4,
-        max_length=64,
-        learning_rate=3e-3,
-        chat_format="hh",
-        save_every_steps=0,
-    )
-    settings.update(changes)
-    return config_build(RewardConfig, **settings)
 
 
 def _weights(directory):
@@ -55,7 +40,7 @@ def test_config_checks_cross_field_rules():
 
 def test_tiny_decoder_learns_a_separable_preference(tiny_llama_dir, tmp_path, synthetic):
     train, held_out = synthetic(tmp_path / "train.jsonl", 96, seed=1), synthetic(tmp_path / "eval.jsonl", 64, seed=2)
-    config = _config(tiny_llama_dir, tmp_path / "rm", epochs=3, batch_size=16, micro_batch_size=8)
+    config = tiny_reward_config(tiny_llama_dir, tmp_path / "rm", epochs=3, batch_size=16, micro_batch_size=8)
     result = train_reward_model(config, [str(train)], "trl", eval_file=str(held_out), progress=False)
     assert result["accuracy"] > 0.9
     assert result["prefix_sharing"] is True and result["n_train_pairs"] == 96 and result["dropped_identical"] == 0
@@ -77,7 +62,7 @@ def test_tiny_decoder_learns_a_separable_preference(tiny_llama_dir, tmp_path, sy
 
 def test_tiny_encoder_trains_and_changes_its_weights(tiny_bert_dir, tmp_path, synthetic):
     train = synthetic(tmp_path / "train.jsonl", 16, seed=1)
-    result = train_reward_model(_config(tiny_bert_dir, tmp_path / "rm"), [str(train)], "trl", progress=False)
+    result = train_reward_model(tiny_reward_config(tiny_bert_dir, tmp_path / "rm"), [str(train)], "trl", progress=False)
     assert result["prefix_sharing"] is False and result["steps"] == 2
     assert torch.isfinite(torch.tensor(result["train_loss"]))
     before = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir, num_labels=1).state_dict()
@@ -90,9 +75,14 @@ def test_tiny_encoder_trains_and_changes_its_weights(tiny_bert_dir, tmp_path, sy
 
 def test_prefix_sharing_and_grouping_do_not_change_the_trained_model(tiny_llama_dir, tmp_path, synthetic):
     train = synthetic(tmp_path / "train.jsonl", 16, seed=1)
-    fast = train_reward_model(_config(tiny_llama_dir, tmp_path / "fast"), [str(train)], "trl", progress=False)
+    fast = train_reward_model(
+        tiny_reward_config(tiny_llama_dir, tmp_path / "fast"), [str(train)], "trl", progress=False
+    )
     plain = train_reward_model(
-        _config(tiny_llama_dir, tmp_path / "plain", prefix_sharing=False), [str(train)], "trl", progress=False
+        tiny_reward_config(tiny_llama_dir, tmp_path / "plain", prefix_sharing=False),
+        [str(train)],
+        "trl",
+        progress=False,
     )
     _assert_same_weights(fast["output_dir"], plain["output_dir"], atol=1e-5, rtol=1e-4)
 
@@ -104,7 +94,7 @@ def test_safety_auxiliary_loss_runs_on_labelled_pairs(tiny_llama_dir, tmp_path, 
     for i, row in enumerate(rows):
         row.update(track="safety", safety_bin=["chosen_safe_other_unsafe", "both_safe", "both_unsafe"][i % 3])
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    config = _config(tiny_llama_dir, tmp_path / "rm", kind="safety", mixture="safety", safety_aux_loss=True)
+    config = tiny_reward_config(tiny_llama_dir, tmp_path / "rm", kind="safety", mixture="safety", safety_aux_loss=True)
     result = train_reward_model(config, [str(path)], "trl", progress=False)
     assert result["steps"] == 2 and torch.isfinite(torch.tensor(result["train_loss"]))
 
@@ -130,7 +120,7 @@ reward_train(config, preferences_read({data!r}, "trl"), progress=False, on_step=
 
 def test_training_resumes_after_a_kill_and_ends_where_an_unbroken_run_ends(tiny_llama_dir, tmp_path, synthetic):
     data = synthetic(tmp_path / "train.jsonl", 24, seed=1)
-    config = _config(tiny_llama_dir, tmp_path / "killed", epochs=2, save_every_steps=1)
+    config = tiny_reward_config(tiny_llama_dir, tmp_path / "killed", epochs=2, save_every_steps=1)
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config.__dict__))
     script = KILLED_RUN.format(repo=str(REPO), config=str(config_file), data=str(data))
@@ -150,7 +140,7 @@ def test_training_resumes_after_a_kill_and_ends_where_an_unbroken_run_ends(tiny_
     resumed = train_reward_model(config, [str(data)], "trl", progress=False)
     assert resumed["resumed_from"] == [3] and resumed["steps"] == 6
     unbroken = train_reward_model(
-        _config(tiny_llama_dir, tmp_path / "unbroken", epochs=2), [str(data)], "trl", progress=False
+        tiny_reward_config(tiny_llama_dir, tmp_path / "unbroken", epochs=2), [str(data)], "trl", progress=False
     )
     _assert_same_weights(resumed["output_dir"], unbroken["output_dir"], atol=1e-5, rtol=1e-4)
 
@@ -158,7 +148,7 @@ def test_training_resumes_after_a_kill_and_ends_where_an_unbroken_run_ends(tiny_
 def test_two_processes_under_accelerate_launch_match_one_process(tiny_llama_dir, tmp_path, synthetic):
     data = synthetic(tmp_path / "train.jsonl", 24, seed=1)
     single = train_reward_model(
-        _config(tiny_llama_dir, tmp_path / "single", micro_batch_size=2), [str(data)], "trl", progress=False
+        tiny_reward_config(tiny_llama_dir, tmp_path / "single", micro_batch_size=2), [str(data)], "trl", progress=False
     )
     result = accelerate_launch_cpu(
         "-m",
@@ -194,7 +184,7 @@ def test_an_unset_learning_rate_is_derived_from_the_model_size(tiny_llama_dir, t
     train = synthetic(tmp_path / "train.jsonl", 16, seed=1)
     # given no learning rate, when the tiny model trains, then the paper's 1e-5 for models under 60B is used
     small = train_reward_model(
-        _config(tiny_llama_dir, tmp_path / "small", learning_rate=None), [str(train)], "trl", progress=False
+        tiny_reward_config(tiny_llama_dir, tmp_path / "small", learning_rate=None), [str(train)], "trl", progress=False
     )
     assert small["learning_rate"]["value"] == 1e-5 and "under 60B" in small["learning_rate"]["reason"]
     saved = json.loads((tmp_path / "small" / "train_result.json").read_text())
@@ -202,7 +192,7 @@ def test_an_unset_learning_rate_is_derived_from_the_model_size(tiny_llama_dir, t
     # and a model counted at 70B parameters trains at 5e-6
     monkeypatch.setattr(reward_trainer, "parameter_count", lambda model: 70_000_000_000)
     large = train_reward_model(
-        _config(tiny_llama_dir, tmp_path / "large", learning_rate=None), [str(train)], "trl", progress=False
+        tiny_reward_config(tiny_llama_dir, tmp_path / "large", learning_rate=None), [str(train)], "trl", progress=False
     )
     assert large["learning_rate"]["value"] == 5e-6
     state = json.loads((tmp_path / "large" / "trainer_state.json").read_text())
