@@ -82,21 +82,7 @@ def test_batch_and_annotator_pages(stack, page, tmp_path, overlap_fraction):
     profile = tmp_path / "profile.json"
     profile.write_text(json.dumps(PROFILE))
     overlap_fraction(BATCH, OVERLAP_FRACTION)
-    run = stack.manage(
-        "simulate_annotators",
-        "--users",
-        "3",
-        "--comparisons",
-        str(PER_USER),
-        "--track",
-        "helpfulness",
-        "--url",
-        stack.url,
-        "--profile",
-        str(profile),
-        "--turn-timeout",
-        "120",
-    )
+    run = stack.annotators_simulate(users=3, comparisons=PER_USER, options=("--profile", str(profile)))
     assert run["errors"] == 0 and run["comparisons"] == 3 * PER_USER and run["overlap_comparisons"] == 3 * ITEMS, run
     stats = admin.get(f"/api/batches/{batch_id}/stats/").json()
     assert stats["agreement"]["items"] == ITEMS and stats["agreement"]["percent_agreement"] is not None

@@ -240,6 +240,27 @@ class Stack:
             "--activate",
         )
 
+    def annotators_simulate(
+        self, *, users: int, comparisons: int, track: str = "helpfulness", timeout: float = 300, options: tuple = ()
+    ) -> dict:
+        """`simulate_annotators` against this stack's server over the real API (each turn waited for up to
+        120 s), `options` being its other flags; the command's JSON."""
+        return self.manage(
+            "simulate_annotators",
+            "--users",
+            str(users),
+            "--comparisons",
+            str(comparisons),
+            "--track",
+            track,
+            "--url",
+            self.url,
+            *options,
+            "--turn-timeout",
+            "120",
+            timeout=timeout,
+        )
+
     def dialogue_begin(self, username: str, password: str, track: str = "helpfulness") -> tuple["Api", int]:
         """An existing annotator's client, and the id of a dialogue it has just begun on `track`."""
         annotator = self.client(username, password)

@@ -99,21 +99,7 @@ def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
     # when three simulated annotators fill the batch through the real API
     profile = tmp_path / "profile.json"
     profile.write_text(json.dumps(PROFILE))
-    run = stack.manage(
-        "simulate_annotators",
-        "--users",
-        str(USERS),
-        "--comparisons",
-        str(PER_USER),
-        "--track",
-        "helpfulness",
-        "--url",
-        stack.url,
-        "--profile",
-        str(profile),
-        "--turn-timeout",
-        "120",
-    )
+    run = stack.annotators_simulate(users=USERS, comparisons=PER_USER, options=("--profile", str(profile)))
     assert run["errors"] == 0 and run["comparisons"] == USERS * PER_USER, run
     assert run["overlap_comparisons"] == USERS * ITEMS  # 3 of 4 each, and k = 3 fits every annotator on every item
 

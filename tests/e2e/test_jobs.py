@@ -80,37 +80,11 @@ def test_jobs_from_the_batch_page(stack):
         "--current",
     )
     for track in ("helpfulness", "safety"):
-        stack.manage(
-            "create_batch",
-            "--name",
-            f"week1-{track}",
-            "--track",
-            track,
-            "--policy",
-            "demo-v0",
-            "--temperatures",
-            "0.7,1.2",
-            "--target",
-            "12",
-            "--max-new-tokens",
-            "24",
-            "--activate",
+        stack.batch_open(
+            f"week1-{track}", track=track, policy="demo-v0", temperatures="0.7,1.2", target=12, max_new_tokens=24
         )
-        run = stack.manage(
-            "simulate_annotators",
-            "--users",
-            "2",
-            "--comparisons",
-            "6",
-            "--track",
-            track,
-            "--url",
-            stack.url,
-            "--username-prefix",
-            f"sim-{track}",
-            "--turn-timeout",
-            "120",
-            timeout=600,
+        run = stack.annotators_simulate(
+            users=2, comparisons=6, track=track, timeout=600, options=("--username-prefix", f"sim-{track}")
         )
         assert run["errors"] == 0 and run["comparisons"] == 12, run
     [(batch_id,)] = stack.sql("SELECT id FROM annotation_batch WHERE name = 'week1-safety'")
