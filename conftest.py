@@ -6,7 +6,9 @@ converted from its GGUF file); and served, a `transformers serve` of a tiny mode
 
 Builders that are not fixtures live in modules: reward_training.testing (tiny chat and reward models,
 accelerate launches), annotation.tests.factories (accounts, batches, turns, API clients),
-annotation.tests.commands (running management commands), tests.serving and tests.e2e.stack.
+annotation.tests.commands (running management commands), tests.serving and tests.e2e.stack (a live
+stack). Fixtures of one folder are in its own conftest.py (such as annotation/tests: staff; reward_training/tests/
+reward: tiny_llama_dir, tiny_bert_dir, synthetic; tests/e2e and tests/browser: stack).
 """
 
 import os

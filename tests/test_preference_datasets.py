@@ -3,17 +3,16 @@ the lot exported as JSONL and Parquet, and TRL's RewardTrainer training two step
 its margin column included."""
 
 import json
-from io import StringIO
 from pathlib import Path
 
 import datasets
 import pytest
 import torch
-from django.core.management import call_command
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from trl import RewardConfig, RewardTrainer
 
 from annotation.models import ImportedPair
+from annotation.tests.commands import run as manage
 from reward_training.reward.margins import margin_of
 
 pytestmark = pytest.mark.django_db
@@ -27,12 +26,6 @@ ONE_OF_EACH = {  # fixture: the format auto must pick
     "helpsteer2.jsonl": "helpsteer",
     "rewardbench.jsonl": "rewardbench",
 }
-
-
-def manage(*args) -> dict:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 @pytest.fixture
