@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from io import StringIO
 from pathlib import Path
 
@@ -26,10 +26,11 @@ from annotation.selectors.model_versions import model_version_current
 from annotation.services.batches import batch_activate, batch_close, batch_create
 from annotation.services.data_builders import policy_context_distill, policy_gatt
 from annotation.services.exports import preference_export_write
-from annotation.services.model_versions import model_version_register, model_version_set_current
+from annotation.services.iteration_config import IterationConfig
+from annotation.services.iteration_ppo import policy_ppo
+from annotation.services.model_versions import model_version_set_current
 from annotation.services.promotion import policy_compare
 from annotation.services.training import (
-    TrainingSettings,
     policy_pool_merge,
     policy_refresh,
     reward_models_accuracy,
@@ -39,77 +40,9 @@ from annotation.simulation.oracle import oracle_score  # held-out evaluation onl
 from reward_training.data.prompts import prompts_read
 from reward_training.evaluation.policy_eval import win_rate_fields
 from reward_training.evaluation.win_rate import promotion_passes
-from reward_training.policy.ppo import PPOConfig, ppo_train
 
 logger = logging.getLogger(__name__)
-ASSETS = Path(settings.BASE_DIR) / "assets" / "prompts"
 HELDOUT_EXAMPLES = 10  # held-out prompts whose replies before and after an iteration its result shows
-
-
-@dataclass
-class IterationConfig:
-    url: str  # the server the simulated annotators drive
-    users: int = 4  # simulated annotators per track
-    comparisons: int = 25  # comparisons per annotator per track
-    profile: str | None = None  # simulate_annotators --profile
-    temperatures: tuple[float, float] = (0.7, 1.2)  # the batches' sampling range
-    # the batches sample the current policy and its parent (or the policy sampled before it), so that a
-    # pair's replies come from two model variants (paper 3.2.1); False: the current policy alone
-    sample_parent: bool = True
-    max_new_tokens: int = 64
-    k: int = 8  # rejection sampling: samples per prompt
-    # Rejection sampling's temperature by the policy's RLHF round (paper Fig. 8: the best T moves as the model
-    # changes): entry n is for a policy n rejection-sampling refreshes from the SFT model, the last entry for
-    # every later one. 1.0 for the SFT model; 1.2, the low end of the paper's [1.2, 1.3], once RLHF has begun.
-    rs_temperatures: tuple[float, ...] = (1.0, 1.2)
-    temperature: float | None = None  # one rejection-sampling temperature for this iteration, over the schedule
-    rs_prompts: str = str(ASSETS / "rejection_sampling.jsonl")
-    heldout_prompts: str = str(ASSETS / "heldout.jsonl")  # JSONL with a safety flag per prompt
-    heldout_limit: int | None = None  # evaluate on the first N held-out prompts (None: all)
-    rm_base: str | None = None  # default: the current policy (the paper initialises RMs from the chat model)
-    rm_batch_size: int = 32
-    rm_max_length: int = 256
-    rm_lr: float = 1e-4
-    rm_epochs: int = 1  # the paper trains one epoch; a few hundred pairs on a tiny model need more passes
-    sft_epochs: float = 2.0
-    sft_lr: float = 1e-4
-    promotion_threshold: float = 0.5  # RM-judged win rate over the current policy needed to become current
-    seed: int = 0
-    ppo: bool = False  # PPO on top of the rejection-sampling checkpoint (the paper, from RLHF-V4 on)
-    ppo_iterations: int = 20
-    ppo_batch_size: int = 32
-    ppo_minibatch_size: int = 8
-    ppo_lr: float = 5e-5  # the paper's 1e-6 is for 7B+ models; the tiny demo model needs more
-    ppo_beta: float = 0.01
-    ppo_heldout: int = 30  # rejection-sampling prompts kept apart for PPO's early stopping
-    gatt: bool = False  # Ghost Attention on this iteration's annotated dialogues (paper 3.3)
-    context_distillation: bool = False  # targeted safety context distillation on the safety prompts (paper 4.2.4)
-
-    def __post_init__(self) -> None:
-        if not self.rs_temperatures or any(t <= 0 for t in self.rs_temperatures):
-            raise ValueError("rs_temperatures: give one or more temperatures, each above 0")
-        if self.temperature is not None and self.temperature <= 0:
-            raise ValueError("temperature must be above 0")
-
-    def rs_temperature(self, rlhf_round: int) -> float:
-        """Rejection sampling's temperature for a policy `rlhf_round` refreshes from the SFT model."""
-        if self.temperature is not None:
-            return self.temperature
-        return self.rs_temperatures[min(rlhf_round, len(self.rs_temperatures) - 1)]
-
-    def training(self, rlhf_round: int = 0) -> TrainingSettings:
-        return TrainingSettings(
-            rm_batch_size=self.rm_batch_size,
-            rm_max_length=self.rm_max_length,
-            rm_lr=self.rm_lr,
-            rm_epochs=self.rm_epochs,
-            k=self.k,
-            temperature=self.rs_temperature(rlhf_round),
-            max_new_tokens=self.max_new_tokens,
-            sft_epochs=self.sft_epochs,
-            sft_lr=self.sft_lr,
-            seed=self.seed,
-        )
 
 
 def _next_iteration() -> int:
@@ -273,7 +206,7 @@ def iteration_run(config: IterationConfig) -> dict:
     ppo_report = None
     if config.ppo:
         rs_policy = new
-        new, ppo_report = _ppo(iteration, rs_policy, rms, workdir, config)
+        new, ppo_report = policy_ppo(iteration, rs_policy, rms, workdir, config)
         versus_rs = heldout_compare(new, rs_policy)
         ppo_report.update(_rates(versus_rs, prefix="versus_rejection_sampling_"))
         lap("ppo")
@@ -359,66 +292,3 @@ def iteration_run(config: IterationConfig) -> dict:
 def _rates(evaluation: dict, prefix: str = "") -> dict:
     """rm_win_rate / oracle_win_rate with their 95% intervals, over all, safety and helpfulness prompts."""
     return win_rate_fields(evaluation["by_kind"], prefix)
-
-
-def _ppo(iteration: int, rs_policy: ModelVersion, rms: dict, workdir: Path, config: IterationConfig):
-    """PPO on top of the rejection-sampling checkpoint, with the iteration's reward models."""
-    import random
-
-    items = prompts_read(config.rs_prompts)
-    random.Random(config.seed).shuffle(items)
-    keep = min(config.ppo_heldout, len(items) // 3)
-    heldout, train = items[:keep], items[keep:]
-    minibatch = min(config.ppo_minibatch_size, len(train))
-    batch = min(config.ppo_batch_size, len(train)) // minibatch * minibatch  # a small prompt set shrinks both
-    ppo_config = PPOConfig(
-        iterations=config.ppo_iterations,
-        batch_size=batch,
-        minibatch_size=minibatch,
-        micro_batch_size=min(8, minibatch),
-        learning_rate=config.ppo_lr,
-        beta=config.ppo_beta,
-        max_new_tokens=config.max_new_tokens,
-        eval_every=5,
-        seed=config.seed,
-    )
-    result = ppo_train(
-        ppo_config,
-        policy_dir=rs_policy.path,
-        helpfulness_rm_dir=rms["helpfulness"].path,
-        safety_rm_dir=rms["safety"].path,
-        prompts=train,
-        heldout_prompts=heldout or None,
-        output_dir=workdir / "policy-ppo",
-    )
-    version = model_version_register(
-        name=f"{rs_policy.name}-ppo",
-        kind="policy",
-        path=str(workdir / "policy-ppo"),
-        parent=rs_policy,
-        lineage={
-            "method": "ppo",
-            "iteration": iteration,
-            "parent": rs_policy.name,
-            "helpfulness_rm": rms["helpfulness"].name,
-            "safety_rm": rms["safety"].name,
-            "beta": config.ppo_beta,
-            "iterations_run": result["iterations_run"],
-        },
-        metrics={
-            "heldout_rewards": result.get("heldout_rewards"),
-            "best_iteration": result.get("best_iteration"),
-            "tracking": result.get("tracking"),
-        },
-    )
-    return version, {
-        k: result.get(k)
-        for k in (
-            "iterations_run",
-            "stopped_early",
-            "best_iteration",
-            "initial_heldout_reward",
-            "heldout_rewards",
-            "truncated",
-        )
-    }

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_an_iterations_batches_sample_the_current_policy_and_its_parent_at_two_temperatures():
-    from annotation.services.iterations import IterationConfig, _open_batches
+    from annotation.services.iteration_config import IterationConfig
+    from annotation.services.iterations import _open_batches
 
     v0 = ModelVersionFactory(name="sft")
     v1 = ModelVersionFactory(name="policy-iter1", parent=v0, is_current=True)
@@ -41,7 +42,8 @@ def test_an_iterations_batches_sample_the_current_policy_and_its_parent_at_two_t
 
 
 def test_a_first_policy_samples_alone_at_two_temperatures_and_a_rollback_pairs_with_the_policy_sampled_before():
-    from annotation.services.iterations import IterationConfig, _open_batches
+    from annotation.services.iteration_config import IterationConfig
+    from annotation.services.iterations import _open_batches
 
     first = ModelVersionFactory(name="sft", is_current=True)
     (batch, _) = _open_batches(1, first, IterationConfig(url=""))
@@ -58,7 +60,8 @@ def test_a_first_policy_samples_alone_at_two_temperatures_and_a_rollback_pairs_w
 
 
 def test_rejection_sampling_temperature_follows_the_policys_rlhf_round():
-    from annotation.services.iterations import IterationConfig, _rlhf_round
+    from annotation.services.iteration_config import IterationConfig
+    from annotation.services.iterations import _rlhf_round
 
     sft = ModelVersionFactory(name="sft")
     rs1 = ModelVersionFactory(name="policy-iter1", parent=sft, lineage={"method": "rejection_sampling"})

@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 
 from annotation.management.base import JsonCommand
 from annotation.management.live_server import live_server
-from annotation.services.iterations import IterationConfig, iteration_run
+from annotation.services.iteration_config import IterationConfig
+from annotation.services.iterations import iteration_run
 
 
 def _temperatures(text: str) -> tuple[float, ...]:
