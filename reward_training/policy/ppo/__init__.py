@@ -6,7 +6,8 @@
 
 ppo_config.py (settings) ↔ trainer.py (the loop); update.py the advantages and gradient steps;
 losses.py every formula as a pure function; models.py the policy/critic modules and sequence
-layout; rollout.py sampling and the rollout record; report.py the metrics JSONL and curves PNG;
+layout; rollout.py sampling and the rollout record; heldout.py the held-out reward behind early
+stopping; saving.py the output directory; report.py the metrics JSONL and curves PNG;
 train.py the command line (`accelerate launch -m reward_training.policy.ppo.train ...`).
 """
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,13 +35,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from reward_training.config import config_dict
 from reward_training.data.prompts import PromptItem
 from reward_training.generation.loading import LoadedModel, context_length, eos_ids
-from reward_training.io import directory_write_atomic
 from reward_training.model_size import parameter_count
+from reward_training.policy.ppo.heldout import heldout_reward
 from reward_training.policy.ppo.losses import early_stop, kl_per_token
 from reward_training.policy.ppo.models import PolicyModel, precision_autocast
 from reward_training.policy.ppo.ppo_config import PPOConfig
-from reward_training.policy.ppo.report import CURVES_FILE, curves_plot, metrics_write
 from reward_training.policy.ppo.rollout import RewardFn, Rollout, responses_sample, rm_reward_fn, rollout_evaluate
+from reward_training.policy.ppo.saving import policy_save, reports_write
 from reward_training.policy.ppo.update import (
     Gather,
     LogprobMismatch,
@@ -54,10 +53,6 @@ from reward_training.policy.ppo.update import (
 from reward_training.reward.model import RewardModel, dropout_disable, reward_model_load
 from reward_training.reward.scorer import RewardScorer
 from reward_training.tracking import RunTracker
-
-CONFIG_FILE = "ppo_config.json"
-SUMMARY_FILE = "ppo_summary.json"
-VALUE_HEAD_FILE = "value_head.pt"
 
 __all__ = ["LogprobMismatch", "ppo_train", "prompt_schedule"]
 
@@ -124,70 +119,6 @@ def _rollout(
         entropy=entropy * m,
         mask=mask,
     )
-
-
-def _heldout_reward(
-    loaded: LoadedModel,
-    prompts: Sequence[PromptItem],
-    reward_fn: RewardFn,
-    config: PPOConfig,
-    gather: Gather,
-    rank: int,
-    world: int,
-) -> float:
-    """Mean Rc on the held-out prompts, sampled with the same seeds at every evaluation (common random numbers)."""
-    part = local_slice(len(prompts), rank, world)
-    mine = list(prompts[part])
-    total = 0.0
-    if mine:
-        with precision_autocast(config.precision, loaded.device):
-            _, ids, texts, _ = responses_sample(
-                loaded,
-                mine,
-                temperature=config.temperature,
-                max_new_tokens=config.max_new_tokens,
-                seed=(config.seed + 1) * 1_000_000_007 + part.start,
-                batch_size=config.generation_batch_size,
-            )
-        total = float(reward_fn(mine, texts, ids).float().sum())
-    return gather.mean(total, len(mine))
-
-
-def _save(
-    accelerator: Accelerator,
-    wrapped_policy: torch.nn.Module,
-    policy: PolicyModel,
-    tokenizer: Any,
-    config: PPOConfig,
-    output_dir: Path,
-    history: list[dict[str, Any]],
-    summary: dict[str, Any],
-) -> None:
-    """The policy in Hugging Face format (+ value head, config, metrics, curves), written atomically."""
-    state = accelerator.get_state_dict(wrapped_policy)  # on every process: sharded setups gather here
-    if accelerator.is_main_process:
-        lm_state = {k[len("lm.") :]: v for k, v in state.items() if k.startswith("lm.")}
-
-        def write(tmp: Path) -> None:
-            policy.lm.save_pretrained(tmp, state_dict=lm_state)
-            tokenizer.save_pretrained(tmp)
-            if policy.value_head is not None:
-                torch.save(
-                    {k[len("value_head.") :]: v for k, v in state.items() if k.startswith("value_head.")},
-                    tmp / VALUE_HEAD_FILE,
-                )
-            (tmp / CONFIG_FILE).write_text(json.dumps(config_dict(config), indent=1))
-            _reports_write(tmp, history, summary)
-
-        directory_write_atomic(output_dir, write)
-    accelerator.wait_for_everyone()
-
-
-def _reports_write(directory: Path, history: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    metrics_write(directory, history)
-    if history:
-        curves_plot(history, directory / CURVES_FILE, "PPO (Llama 2 reward)", summary.get("initial_heldout_reward"))
-    (directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, default=str))
 
 
 def ppo_train(
@@ -302,7 +233,7 @@ def ppo_train(
     def evaluate_and_keep(iteration: int) -> None:
         nonlocal best_iteration, saved_iteration
         policy.eval()
-        reward = _heldout_reward(loaded, heldout, reward_fn, config, gather, rank, world)
+        reward = heldout_reward(loaded, heldout, reward_fn, config, gather, rank, world)
         heldout_history.append(reward)
         run.log({"heldout_reward": reward}, step=iteration)
         if history:
@@ -311,7 +242,7 @@ def ppo_train(
             best_iteration = iteration
             summary.update(best_iteration=iteration, best_heldout_reward=reward, heldout_rewards=heldout_history)
             if iteration > 0:  # π0 needs no copy on disk: the frozen reference holds it
-                _save(accelerator, wrapped_policy, policy, tokenizer, config, output_dir, history, summary)
+                policy_save(accelerator, wrapped_policy, policy, tokenizer, config, output_dir, history, summary)
                 saved_iteration = iteration
 
     run.start(accelerator)
@@ -383,10 +314,10 @@ def ppo_train(
         saved_iteration=(saved_iteration or 0) if heldout else len(history),
     )
     if not heldout:
-        _save(accelerator, wrapped_policy, policy, tokenizer, config, output_dir, history, summary)
+        policy_save(accelerator, wrapped_policy, policy, tokenizer, config, output_dir, history, summary)
     elif saved_iteration is None:  # no iteration beat the policy before PPO: keep π0
-        _save(accelerator, reference, reference, tokenizer, config, output_dir, history, summary)
+        policy_save(accelerator, reference, reference, tokenizer, config, output_dir, history, summary)
     elif main:  # the best policy is already there; bring its reports up to date
-        _reports_write(output_dir, history, summary)
+        reports_write(output_dir, history, summary)
     accelerator.wait_for_everyone()
     return {**summary, "history": history}
