@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -25,18 +24,19 @@ from accelerate.utils import DistributedType, set_seed
 from tqdm import tqdm
 
 from reward_training.config import config_dict
-from reward_training.data.pair_encoding import chat_format_resolve, pairs_tokenize
+from reward_training.data.pair_encoding import pairs_tokenize
 from reward_training.data.preferences import PreferencePair
-from reward_training.evaluation.reward_accuracy import accuracy_report, report_write
+from reward_training.evaluation.reward_accuracy import report_write
 from reward_training.model_size import parameter_count
 from reward_training.optim import param_groups
 from reward_training.reward.batching import collate, step_micro_batches, steps_plan
 from reward_training.reward.checkpoint import checkpoint_latest, checkpoint_load, checkpoint_save, checkpoint_state
+from reward_training.reward.final import final_save, pairs_evaluate
 from reward_training.reward.losses import margin_of, ranking_loss, safety_auxiliary_loss
-from reward_training.reward.model import RewardModel, dropout_disable, reward_model_load
+from reward_training.reward.model import dropout_disable, reward_model_load
 from reward_training.reward.reward_config import RewardConfig
 from reward_training.reward.schedule import lr_factor, warmup_steps
-from reward_training.reward.scorer import CARD_NAME, RewardScorer, pairs_score
+from reward_training.reward.scorer import RewardScorer
 from reward_training.tracking import RunTracker
 
 logger = logging.getLogger(__name__)
@@ -286,12 +286,12 @@ def reward_train(
     full_state = accelerator.get_state_dict(wrapped)  # on every process: FSDP / DeepSpeed gather shards here
     if main:
         weights = {k[len("hf.") :]: v for k, v in full_state.items() if k.startswith("hf.")}
-        _final_save(output_dir, model, tokenizer, weights, config, state, result, manifest, dropped, train_pairs)
+        final_save(output_dir, model, tokenizer, weights, config, state, result, manifest, dropped, train_pairs)
         if eval_pairs:
             if sharded:  # this process holds only a shard: score the gathered model just written
                 scorer = RewardScorer(output_dir, device=str(device), batch_size=config.eval_batch_size)
                 model, tokenizer = scorer.model, scorer.tokenizer
-            report = _evaluate(model, tokenizer, config, eval_pairs, device, progress=progress)
+            report = pairs_evaluate(model, tokenizer, config, eval_pairs, device, progress=progress)
             result["eval"] = report_write(report, output_dir)
             result.update(accuracy=report["accuracy"], accuracy_ci95=report["ci95"], n_eval=report["n"])
             result["accuracy_by_strength"] = report["accuracy_by_strength"]
@@ -303,63 +303,3 @@ def reward_train(
 
 def _label(value: bool | None) -> float:
     return math.nan if value is None else float(value)
-
-
-def _final_save(
-    output_dir: Path,
-    model: RewardModel,
-    tokenizer: Any,
-    weights: dict[str, torch.Tensor],
-    config: RewardConfig,
-    state: dict[str, Any],
-    result: dict[str, Any],
-    manifest: dict[str, Any] | None,
-    dropped: list[int],
-    train_pairs: Sequence[PreferencePair],
-) -> None:
-    """The final model in HF format, with how it reads text, the training history and the data manifest."""
-    from reward_training.data.mixtures import manifest_write
-
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.hf.save_pretrained(output_dir, state_dict=weights)
-    tokenizer.save_pretrained(output_dir)
-    fmt = chat_format_resolve(config.chat_format, tokenizer, encoder=model.encoder)
-    card = {
-        "kind": config.kind,
-        "base_model": config.base_model,
-        "max_length": config.max_length,
-        "chat_format": "auto" if fmt == "template" else fmt,
-        "encoder": model.encoder,
-        "margin_table": config.margin_table,
-    }
-    (output_dir / CARD_NAME).write_text(json.dumps(card, indent=1))
-    (output_dir / "reward_config.json").write_text(json.dumps(config_dict(config), indent=1))
-    (output_dir / "trainer_state.json").write_text(json.dumps({**state, "step": result["steps"]}, indent=1))
-    dropped_ids = [train_pairs[i].pair_id for i in dropped]
-    manifest_write(
-        output_dir,
-        manifest or {"recipe": "none", "n_pairs": len(train_pairs)},
-        extra={"dropped_identical": dropped_ids},
-    )
-    for old in output_dir.glob("checkpoint-*"):  # the final model supersedes them
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _evaluate(
-    model: RewardModel,
-    tokenizer: Any,
-    config: RewardConfig,
-    pairs: Sequence[PreferencePair],
-    device: torch.device,
-    *,
-    progress: bool = False,
-) -> dict[str, Any]:
-    model = model.to(device)
-    tokenized, dropped = pairs_tokenize(
-        pairs, tokenizer, max_length=config.max_length, encoder=model.encoder, chat_format=config.chat_format
-    )
-    chosen, rejected = pairs_score(
-        model, tokenized, tokenizer.pad_token_id, batch_size=config.eval_batch_size, device=device, progress=progress
-    )
-    kept = [pairs[p.index] for p in tokenized]
-    return accuracy_report(chosen, rejected, kept, dropped_identical=len(dropped))
