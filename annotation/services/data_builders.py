@@ -11,7 +11,8 @@ from pathlib import Path
 from annotation.models import ModelVersion
 from annotation.selectors.dialogue_paths import dialogue_chosen_paths
 from annotation.services.model_versions import model_version_register
-from reward_training.data.gatt import GattConfig, dialogue_from_messages, instructions_load
+from reward_training.data.gatt import GattConfig, dialogue_from_messages
+from reward_training.data.gatt_instructions import instructions_load
 from reward_training.data.prompts import prompts_read
 from reward_training.policy.context_distillation import (
     ContextDistillationConfig,

@@ -1,7 +1,8 @@
 """Ghost Attention data (Llama 2, 3.3, "System Message for Multi-Turn Consistency").
 
 1. Draw a synthetic instruction for each dialogue from a versioned instruction file (attribute kinds
-   such as language, word limit, persona, hobby, combined at random; a full and a short form).
+   such as language, word limit, persona, hobby, combined at random; a full and a short form), which
+   reward_training.data.gatt_instructions reads and draws from.
 2. Append the instruction to every user message and sample each assistant reply from the policy,
    turn by turn, so later turns see replies that follow it.
 3. Write training rows with the instruction only at the start: in the system message where the chat
@@ -12,7 +13,7 @@
 A row of the output JSONL: {"messages": [...], "loss_on": "last", "instruction": {...}, "turns": t,
 "placement": "system" | "first_user"}; gatt_rows_read turns the file back into SFT examples.
 
-    instructions = instructions_load("assets/gatt/instructions-v1.json")
+    instructions = instructions_load("assets/gatt/instructions-v1.json")  # gatt_instructions
     rows = gatt_rows_build(dialogues, instructions, policy_replier(loaded), placement="system")
 """
 
@@ -26,48 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from reward_training.data.chat import Message, messages_check, render_chat
-from reward_training.evaluation.adherence import Check, check_validate
+from reward_training.data.gatt_instructions import (
+    Instruction,
+    InstructionSet,
+    instruction_draw,
+    instructions_verifiable,
+)
 from reward_training.io import jsonl_write_atomic
 
-DEFAULT_INSTRUCTIONS = Path(__file__).resolve().parents[2] / "assets" / "gatt" / "instructions-v1.json"
 MAX_TURNS = 8  # the paper's Fig. 10 runs to 20 turns; the platform's dialogues average 3.9
 
 # Replies for a batch of prompts (each a message list ending with a user turn): (text, finished with EOS).
 Replier = Callable[[list[list[Message]]], list[tuple[str, bool]]]
-
-
-@dataclass(frozen=True)
-class Option:
-    kind: str  # the attribute kind: "language", "persona", ...
-    full: str
-    short: str
-    check: Check | None = None  # how to verify it, where a function can
-
-
-@dataclass(frozen=True)
-class InstructionSet:
-    version: str
-    attributes: dict[str, list[Option]]
-    max_attributes: int = 2
-
-
-@dataclass(frozen=True)
-class Instruction:
-    full: str
-    short: str
-    options: tuple[Option, ...]
-
-    @property
-    def checks(self) -> list[Check]:
-        return [option.check for option in self.options if option.check is not None]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "full": self.full,
-            "short": self.short,
-            "attributes": [o.kind for o in self.options],
-            "checks": self.checks,
-        }
 
 
 @dataclass(frozen=True)
@@ -76,59 +47,6 @@ class Dialogue:
 
     users: list[str]
     system: str = ""
-
-
-def instructions_load(path: str | Path = DEFAULT_INSTRUCTIONS) -> InstructionSet:
-    """Read and check an instruction file; ValueError (one line) when it is malformed or empty."""
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: {error}") from error
-    if not isinstance(raw, dict) or not isinstance(raw.get("attributes"), dict):
-        raise ValueError(f'{path}: an instruction file is an object with "attributes"')
-    attributes: dict[str, list[Option]] = {}
-    for kind, options in raw["attributes"].items():
-        if not isinstance(options, list):
-            raise ValueError(f"{path}: attribute {kind!r} must list its options")
-        parsed = []
-        for i, option in enumerate(options):
-            if not isinstance(option, dict) or not all(str(option.get(f) or "").strip() for f in ("full", "short")):
-                raise ValueError(f'{path}: option {i} of {kind!r} needs a non-empty "full" and "short" form')
-            try:
-                check = check_validate(option["check"]) if option.get("check") is not None else None
-            except ValueError as error:
-                raise ValueError(f"{path}: option {i} of {kind!r}: {error}") from error
-            parsed.append(Option(kind=kind, full=option["full"].strip(), short=option["short"].strip(), check=check))
-        if parsed:
-            attributes[kind] = parsed
-    if not attributes:
-        raise ValueError(f"{path} holds no instructions")
-    max_attributes = raw.get("max_attributes", 2)
-    if not isinstance(max_attributes, int) or max_attributes < 1:
-        raise ValueError(f"{path}: max_attributes must be a whole number >= 1")
-    return InstructionSet(
-        version=str(raw.get("version") or path.stem), attributes=attributes, max_attributes=max_attributes
-    )
-
-
-def instructions_verifiable(instructions: InstructionSet) -> InstructionSet:
-    """Only the options that a check can verify (for measuring adherence)."""
-    kept = {kind: [o for o in options if o.check] for kind, options in instructions.attributes.items()}
-    kept = {kind: options for kind, options in kept.items() if options}
-    if not kept:
-        raise ValueError("the instruction file has no option with a check to measure adherence by")
-    return InstructionSet(instructions.version, kept, instructions.max_attributes)
-
-
-def instruction_draw(instructions: InstructionSet, rng: random.Random) -> Instruction:
-    """1 to max_attributes distinct attribute kinds at random, one option of each (paper 3.3: combined at random)."""
-    kinds = sorted(instructions.attributes)
-    count = rng.randint(1, min(instructions.max_attributes, len(kinds)))
-    options = tuple(rng.choice(instructions.attributes[kind]) for kind in rng.sample(kinds, count))
-    return Instruction(
-        full=" ".join(o.full for o in options), short=" ".join(o.short for o in options), options=options
-    )
 
 
 def dialogue_from_messages(messages: Any, *, max_turns: int = MAX_TURNS) -> Dialogue:

@@ -6,8 +6,9 @@
     metrics = gatt_train(SFTConfig(loss_on="last", ...), "var/gatt/gatt.jsonl", "models/sft", "models/sft-gatt")
     report = adherence_measure(config, policy_dir="models/sft-gatt", dialogues=heldout, instructions=instructions)
 
-The data builder and the adherence test live in reward_training.data.gatt (no model there); this module
-loads the policy, samples from it and trains it.
+The data builder and the adherence test live in reward_training.data.gatt, the instructions in
+reward_training.data.gatt_instructions (no model there); this module loads the policy, samples from it
+and trains it.
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ from typing import Any
 from reward_training.data.gatt import (
     Dialogue,
     GattConfig,
-    InstructionSet,
     adherence_sample,
     gatt_rows_build,
     gatt_rows_read,
     gatt_rows_write,
-    instructions_verifiable,
     placement_pick,
     policy_replier,
 )
+from reward_training.data.gatt_instructions import InstructionSet, instructions_verifiable
 from reward_training.evaluation.adherence import adherence_by_turn
 from reward_training.generation import model_load
 from reward_training.policy.sft import sft_train

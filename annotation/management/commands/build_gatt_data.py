@@ -8,14 +8,8 @@ from annotation.models import ModelVersion
 from annotation.selectors.dialogue_paths import dialogue_chosen_paths
 from annotation.selectors.model_versions import model_path_resolve
 from reward_training.config import config_build
-from reward_training.data.gatt import (
-    DEFAULT_INSTRUCTIONS,
-    GattConfig,
-    dialogue_from_messages,
-    dialogues_read,
-    instructions_load,
-    instructions_verifiable,
-)
+from reward_training.data.gatt import GattConfig, dialogue_from_messages, dialogues_read
+from reward_training.data.gatt_instructions import DEFAULT_INSTRUCTIONS, instructions_load, instructions_verifiable
 from reward_training.evaluation.adherence import adherence_plot
 from reward_training.policy.ghost_attention import GATT_SFT, adherence_measure, gatt_data_build, gatt_train
 

@@ -9,18 +9,15 @@ from transformers import AutoTokenizer
 from reward_training.data.gatt import (
     Dialogue,
     GattConfig,
-    Instruction,
-    Option,
     adherence_sample,
     dialogues_read,
     gatt_rows_build,
     gatt_rows_read,
     gatt_rows_write,
-    instruction_draw,
-    instructions_load,
     system_supported,
     training_rows,
 )
+from reward_training.data.gatt_instructions import Instruction, Option, instruction_draw, instructions_load
 from reward_training.policy.sft_data import IGNORE, sft_tokenize
 
 FRENCH = Instruction(
