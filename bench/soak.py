@@ -34,11 +34,10 @@ import os
 import platform
 import random
 import secrets
-import statistics
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from annotation.simulation.annotator import AnnotatorProfile, annotator_decide  # noqa: E402
 from annotation.simulation.oracle import oracle_judge  # noqa: E402
 from annotation.simulation.runner import prompts_load  # noqa: E402
+from bench.soak_record import ROUTES, Record, endpoints_report, quantiles, table_print  # noqa: E402
 from tests.e2e.stack import Stack  # noqa: E402
 
 DEMO_MODEL = ROOT / "assets" / "demo-chat"
@@ -62,36 +62,6 @@ SOAK_ENV = {
     "LOGIN_RATE": "100000/min",
     "LOGIN_FAILURE_LIMIT": "1000000",
 }
-ROUTES = {  # request name -> route template, as the report groups them
-    "login": "POST /api/auth/token/",
-    "dialogue": "POST /api/dialogues/",
-    "turn": "POST /api/dialogues/{id}/turns/",
-    "poll": "GET /api/turns/{id}/",
-    "retry": "POST /api/turns/{id}/retry/",
-    "comparison": "POST /api/turns/{id}/comparison/",
-}
-
-
-class Record:
-    """Everything the annotators saw: each request's latency and status, and the fate of each submission."""
-
-    def __init__(self):
-        self.latencies_ms: dict[str, list[float]] = defaultdict(list)
-        self.statuses: dict[str, Counter] = defaultdict(Counter)
-        self.acknowledged: set[int] = set()  # turns whose comparison got a 201
-        self.unanswered: set[int] = set()  # turns whose comparison POST got no answer (connection error)
-        self.ready_s: list[float] = []  # POST turn -> the first poll that sees it ready
-        self.failed_turns = 0
-        self.abandoned_turns = 0  # still not ready after --turn-timeout
-        self.user_errors: Counter = Counter()
-
-    def on_request(self, *, name, response_time, response=None, exception=None, **_):
-        status = getattr(response, "status_code", 0) or 0
-        self.latencies_ms[name].append(response_time)
-        self.statuses[name][status] += 1
-
-    def on_user_error(self, *, exception, **_):
-        self.user_errors[f"{type(exception).__name__}: {exception}"[:200]] += 1
 
 
 class SoakAnnotator(FastHttpUser):
@@ -250,66 +220,6 @@ def integrity_check(stack: Stack, record: Record) -> dict:
         "turns_by_status": dict(stack.sql("SELECT status, count(*) FROM annotation_turn GROUP BY status")),
         "ok": not missing and not (unacknowledged - record.unanswered) and not without_two,
     }
-
-
-# --- the report --------------------------------------------------------------------------------
-def quantiles(values: list[float], digits: int = 1) -> dict:
-    cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
-    return {"p50": round(cuts[49], digits), "p95": round(cuts[94], digits), "p99": round(cuts[98], digits)}
-
-
-def endpoints_report(record: Record) -> list[dict]:
-    rows = []
-    for route in ROUTES.values():
-        values = record.latencies_ms.get(route)
-        if not values:
-            continue
-        rows.append(
-            {
-                "endpoint": route,
-                "requests": len(values),
-                **quantiles(values),
-                "max": round(max(values), 1),
-                "status": {str(code): n for code, n in sorted(record.statuses[route].items())},
-            }
-        )
-    return rows
-
-
-def table_print(report: dict) -> None:
-    print(
-        f"soak: {report['annotators']} annotators, {report['minutes']} min (+ {report['grace_seconds']} s to "
-        f"finish the cycles in flight), {report['model']} with max_new_tokens {report['max_new_tokens']}, "
-        f"{report['worker_processes']} worker(s)"
-    )
-    print(f"{'endpoint':36} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}  status codes")
-    for row in report["endpoints"]:
-        codes = " ".join(f"{code}:{n}" for code, n in row["status"].items())
-        print(
-            f"{row['endpoint']:36} {row['requests']:>8} {row['p50']:>8} {row['p95']:>8} {row['p99']:>8} "
-            f"{row['max']:>8}  {codes}"
-        )
-    total = report["totals"]
-    print(
-        f"requests {total['requests']} ({total['requests_per_second']}/s), 5xx {total['5xx']}, "
-        f"no answer {total['no_answer']}, status codes {total['status']}"
-    )
-    ready = report["turn_ready_s"]
-    if ready:
-        print(
-            f"turn ready (POST turn -> first poll that sees it ready): p50 {ready['p50']} s, p95 {ready['p95']} s; "
-            f"failed turns {report['failed_turns']}, abandoned {report['abandoned_turns']}"
-        )
-    check = report["integrity"]
-    print(
-        f"integrity {'OK' if check['ok'] else 'FAILED'}: {check['comparisons_in_db']} comparisons in the "
-        f"database, {check['acknowledged_201']} acknowledged (201); {check['acknowledged_missing_from_db']} "
-        f"acknowledged but missing, {check['in_db_not_acknowledged_unexplained']} stored but never acknowledged "
-        f"(unexplained), {check['acknowledged_turns_without_two_samples']} acknowledged turns without exactly two "
-        f"samples"
-    )
-    if report["annotator_errors"]:
-        print(f"annotator errors: {report['annotator_errors']}")
 
 
 def main() -> None:
