@@ -29,7 +29,7 @@ from annotation.services.exports import preference_export_write
 from annotation.services.iteration_config import IterationConfig
 from annotation.services.iteration_ppo import policy_ppo
 from annotation.services.model_versions import model_version_set_current
-from annotation.services.promotion import policy_compare
+from annotation.services.promotion import policy_compare, policy_win_rates_record
 from annotation.services.training import (
     policy_pool_merge,
     policy_refresh,
@@ -237,6 +237,7 @@ def iteration_run(config: IterationConfig) -> dict:
     if promoted:
         model_version_set_current(version=new)
         policy_pool_merge(policy=new)  # only a promoted policy's samples join the pool
+    policy_win_rates_record(version=new, parent=policy, evaluation=evaluation, promoted=promoted)
     replies = workdir / "heldout_replies.jsonl"
     replies.write_text(
         "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in evaluation["replies"]), encoding="utf-8"

@@ -95,6 +95,16 @@ def test_run_iteration_simulate_reduced(stack, tmp_path):
     models = {m["name"]: m for m in stack.manage("list_models")}
     assert models["policy-iter1"]["parent"] == "policy-v0" and models["policy-iter1-ppo"]["parent"] == "policy-iter1"
     assert models["policy-iter1-ppo"]["current"] and not models["policy-iter1"]["current"]
+    # the comparison is kept on the evaluated version, for the batches page's curve across versions
+    [(recorded,)] = stack.sql(
+        "SELECT metrics->'heldout_win_rates' FROM annotation_modelversion WHERE name = %s", "policy-iter1-ppo"
+    )
+    recorded = recorded if isinstance(recorded, dict) else json.loads(recorded)
+    assert recorded["parent"] == "policy-v0" and recorded["promoted"] is True and recorded["prompts"] == 4
+    assert (recorded["rm_win_rate"], recorded["oracle_win_rate_safety"]) == (
+        result["rm_win_rate"],
+        result["oracle_win_rate_safety"],
+    )
     lineage = models["policy-iter1"]["lineage"]
     # the promoted PPO policy's rejection-sampling samples joined the pool of the policy-v0 lineage
     pool = stack.workdir / "models" / "rejection_pool" / "policy-v0"
