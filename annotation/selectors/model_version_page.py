@@ -78,14 +78,23 @@ def model_version_win_rates(*, version: ModelVersion) -> list[dict]:
         result = job.result or {}
         if result.get("policy") != version.name:
             continue
-        for judge in ("rm", "oracle"):
-            cells = [
-                (kind, result.get(f"{judge}_win_rate{suffix}"), result.get(f"{judge}_win_rate{suffix}_ci95"))
-                for kind, suffix in WIN_RATE_KINDS
-            ]
-            if any(rate is not None for _, rate, _ in cells):
-                rows.append({"judge": judge, "job": job, "parent": result.get("parent"), "cells": cells})
+        for judge, cells in _judged_cells(result).items():
+            rows.append({"judge": judge, "job": job, "parent": result.get("parent"), "cells": cells})
     return rows
+
+
+def _judged_cells(fields: dict) -> dict[str, list[tuple]]:
+    """From flat win-rate fields (policy_eval.win_rate_fields): {judge: [(kind, rate, ci95), ...]} in
+    WIN_RATE_KINDS order, for each judge with at least one figure."""
+    judged = {}
+    for judge in ("rm", "oracle"):
+        cells = [
+            (kind, fields.get(f"{judge}_win_rate{suffix}"), fields.get(f"{judge}_win_rate{suffix}_ci95"))
+            for kind, suffix in WIN_RATE_KINDS
+        ]
+        if any(rate is not None for _, rate, _ in cells):
+            judged[judge] = cells
+    return judged
 
 
 def model_version_files(*, version: ModelVersion) -> list[tuple[str, int]]:
@@ -105,14 +114,9 @@ def policy_win_rate_curve() -> list[dict]:
     versions = ModelVersion.objects.filter(kind="policy", metrics__has_key="heldout_win_rates").order_by("created_at")
     for version in versions:
         record = version.metrics["heldout_win_rates"]
-        judges = {}
-        for judge in ("rm", "oracle"):
-            cells = {
-                kind: (record.get(f"{judge}_win_rate{suffix}"), record.get(f"{judge}_win_rate{suffix}_ci95"))
-                for kind, suffix in WIN_RATE_KINDS
-            }
-            if any(rate is not None for rate, _ in cells.values()):
-                judges[judge] = cells
+        judges = {
+            judge: {kind: (rate, ci95) for kind, rate, ci95 in cells} for judge, cells in _judged_cells(record).items()
+        }
         if judges:
             points.append(
                 {
