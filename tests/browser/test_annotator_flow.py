@@ -152,7 +152,7 @@ def test_validation_errors_and_drafts_that_survive(stack, page):
 
     # half-done rating survives a reload
     page.reload()
-    page.wait_for_selector("#rating")
+    page.wait_for_selector("#dialogue:focus")  # dialogue.js has mounted: the keys work from here
     assert page.is_checked('#rating input[name="chosen"][value="b"]')
     page.keyboard.press("4")
     # a 5xx keeps the rating on screen and in the draft; the next Enter saves it
