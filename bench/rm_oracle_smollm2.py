@@ -2,6 +2,7 @@
 
     python bench/rm_oracle_smollm2.py                          # the six settings below, one run each
     python bench/rm_oracle_smollm2.py --settings 200:10:5e-5   # pairs:epochs:lr, comma-separated
+    python bench/rm_oracle_smollm2.py --settings 400:6:1e-4 --save DIR   # and keep that reward model
 
 Why: the one `run_iteration --simulate` from SmolLM2 (bench/RESULTS.md) promoted a policy whose oracle
 win rate was 50%: the reward models, trained on 100 comparisons per track, did not pick what the
@@ -134,6 +135,7 @@ def measure(rows: list[dict], n_pairs: int, epochs: int, lr: float, decisive: bo
         "oracle_ceiling_gain": round(sum(ceilings) / len(ceilings), 3),
         "pick_wins_over_random_sample": round(sum(wins) / len(wins), 3),
         "train_s": round(train_s, 1),
+        "dir": str(out),
     }
 
 
@@ -142,7 +144,12 @@ def main() -> None:
     parser.add_argument("--settings", default=DEFAULT_SETTINGS, help="pairs:epochs:lr[:decisive], comma-separated")
     parser.add_argument("--samples", default=str(ROOT / "bench" / "out" / "smollm2_rs_samples.json"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--save", metavar="DIR", help="keep the reward model of the one setting given (a helpfulness RM of the oracle)"
+    )
     args = parser.parse_args()
+    if args.save and ("," in args.settings or Path(args.save).exists()):
+        parser.error("--save takes one setting and a directory that does not exist yet")
 
     import torch
 
@@ -155,7 +162,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         for setting in args.settings.split(","):
             n, epochs, lr, *flag = setting.split(":")
-            print(json.dumps(measure(rows, int(n), int(epochs), float(lr), flag == ["decisive"], Path(workdir))))
+            result = measure(rows, int(n), int(epochs), float(lr), flag == ["decisive"], Path(workdir))
+            trained = result.pop("dir")
+            print(json.dumps(result))
+            if args.save:
+                shutil.copytree(trained, args.save)
 
 
 if __name__ == "__main__":
