@@ -120,10 +120,16 @@ def tiny_reward_model_save(path: str | Path, *, seed: int = 0) -> Path:
     return path
 
 
-def accelerate_launch_cpu(*args: str, processes: int = 2, timeout: float = 300) -> dict:
+# accelerate's FSDP2 (torch's fully_shard) runs on CPU processes over gloo. Its FSDP1, the default of
+# `--use_fsdp`, refuses CPU: "There are currently no available devices found, must be one of 'XPU', 'CUDA',
+# 'MLU', 'NPU', 'MUSA', or 'HPU'."
+FSDP2_LAUNCH = ("--use_fsdp", "--fsdp_version", "2", "--fsdp_state_dict_type", "FULL_STATE_DICT")
+
+
+def accelerate_launch_cpu(*args: str, processes: int = 2, fsdp: bool = False, timeout: float = 300) -> dict:
     """Run `accelerate launch` with `processes` CPU processes (gloo) on `args` (a script and its arguments,
-    or "-m", a module and its arguments), from the repository root; assert it exits 0 and return the JSON
-    of its last stdout line."""
+    or "-m", a module and its arguments), from the repository root, under DDP or (`fsdp`) FSDP2; assert it
+    exits 0 and return the JSON of its last stdout line."""
     import json
     import os
     import subprocess
@@ -134,7 +140,7 @@ def accelerate_launch_cpu(*args: str, processes: int = 2, timeout: float = 300) 
         sys.executable,
         "-m",
         "accelerate.commands.launch",
-        "--multi_gpu",
+        *(FSDP2_LAUNCH if fsdp else ("--multi_gpu",)),
         "--num_processes",
         str(processes),
         "--num_machines",

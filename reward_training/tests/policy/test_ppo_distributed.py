@@ -1,6 +1,10 @@
-"""PPO under `accelerate launch` with two CPU processes (gloo): same code, rollouts split between them."""
+"""PPO under `accelerate launch` with two CPU processes (gloo), under DDP and FSDP2: same code, rollouts split
+between them; the trained policy is gathered and saved whole."""
 
 import textwrap
+
+import pytest
+from transformers import AutoModelForCausalLM
 
 from reward_training.testing import accelerate_launch_cpu
 
@@ -25,13 +29,19 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_two_processes_under_accelerate_launch(tiny_policy_dir, tmp_path):
+@pytest.mark.parametrize("fsdp", [False, True], ids=["ddp", "fsdp2"])
+def test_two_processes_under_accelerate_launch(tiny_policy_dir, tmp_path, fsdp):
     script = tmp_path / "ppo_ddp.py"
     script.write_text(SCRIPT)
-    result = accelerate_launch_cpu(str(script), str(tiny_policy_dir), str(tmp_path / "out"))
+    result = accelerate_launch_cpu(str(script), str(tiny_policy_dir), str(tmp_path / "out"), fsdp=fsdp)
     assert result["processes"] == 2 and len(result["history"]) == 2
     for record in result["history"]:
         assert record["gradient_steps"] == 2  # 8 prompts / minibatch 4, each process holding half of each
         assert record["logprob_max_diff"] <= 1e-4
     assert len(result["heldout_rewards"]) == 3  # before PPO and after each iteration, over all 3 prompts
     assert (tmp_path / "out" / "model.safetensors").is_file() and (tmp_path / "out" / "ppo_metrics.jsonl").is_file()
+    start, trained = (AutoModelForCausalLM.from_pretrained(p) for p in (tiny_policy_dir, tmp_path / "out"))
+    start_weights, trained_weights = start.state_dict(), trained.state_dict()
+    assert trained_weights.keys() == start_weights.keys()
+    assert all(trained_weights[k].shape == start_weights[k].shape for k in start_weights)
+    assert any(not trained_weights[k].equal(start_weights[k]) for k in start_weights)  # PPO moved the weights

@@ -13,6 +13,7 @@ from transformers import AutoModelForSequenceClassification
 from reward_training.config import config_build
 from reward_training.reward.api import evaluate_reward_model, train_reward_model
 from reward_training.reward.reward_config import RewardConfig
+from reward_training.reward.scorer import RewardScorer
 from reward_training.testing import accelerate_launch_cpu, tiny_reward_config
 
 REPO = Path(__file__).resolve().parents[3]
@@ -145,7 +146,8 @@ def test_training_resumes_after_a_kill_and_ends_where_an_unbroken_run_ends(tiny_
     _assert_same_weights(resumed["output_dir"], unbroken["output_dir"], atol=1e-5, rtol=1e-4)
 
 
-def test_two_processes_under_accelerate_launch_match_one_process(tiny_llama_dir, tmp_path, synthetic):
+@pytest.mark.parametrize("fsdp", [False, True], ids=["ddp", "fsdp2"])
+def test_two_processes_under_accelerate_launch_match_one_process(tiny_llama_dir, tmp_path, synthetic, fsdp):
     data = synthetic(tmp_path / "train.jsonl", 24, seed=1)
     single = train_reward_model(
         tiny_reward_config(tiny_llama_dir, tmp_path / "single", micro_batch_size=2), [str(data)], "trl", progress=False
@@ -172,10 +174,20 @@ def test_two_processes_under_accelerate_launch_match_one_process(tiny_llama_dir,
         "--save-every-steps",
         "0",
         "--no-progress",
+        fsdp=fsdp,
     )
     assert result["processes"] == 2 and result["steps"] == single["steps"] == 3
     assert result["train_loss"] == pytest.approx(single["train_loss"], rel=1e-4)
+    # the sharded model is gathered and saved whole: it reloads and scores as the single-process model does
     _assert_same_weights(tmp_path / "ddp", single["output_dir"], atol=1e-4, rtol=1e-3)
+    prompts = [[{"role": "user", "content": "tell me about the sea"}]] * 2
+    replies = ["a good calm day", "a bad calm day"]
+    torch.testing.assert_close(
+        RewardScorer(tmp_path / "ddp").score(prompts, replies),
+        RewardScorer(single["output_dir"]).score(prompts, replies),
+        atol=1e-4,
+        rtol=1e-3,
+    )
 
 
 def test_an_unset_learning_rate_is_derived_from_the_model_size(tiny_llama_dir, tmp_path, synthetic, monkeypatch):
