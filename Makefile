@@ -38,9 +38,9 @@ chromium:
 	@test -x /usr/bin/chromium || { echo "installing chromium with apt for the browser tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
-# Refresh the committed screenshots in docs/screenshots/ (landing, comparison, safety, dashboard batch and annotator pages) from a live stack.
+# Refresh the committed screenshots in docs/screenshots/ (landing, comparison, safety, dashboard batch, annotator and model-version pages) from a live stack.
 screenshots: $(STAMP) chromium
-	UPDATE_SCREENSHOTS=1 OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests/browser/test_screenshots.py tests/browser/test_dashboard.py
+	UPDATE_SCREENSHOTS=1 OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests/browser/test_screenshots.py tests/browser/test_dashboard.py tests/browser/test_model_version_page.py
 
 bench-deps: $(STAMP)
 	$(PIP) -r requirements-bench.txt

@@ -29,7 +29,7 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 COMMITTED_SCREENSHOTS = ROOT / "docs" / "screenshots"
 SAMPLING_TIMEOUT_MS = 120_000
 REDIS_URL = "redis://127.0.0.1:6379/12"
-COMMITTED = {"landing", "comparison", "safety", "dashboard_batch", "dashboard_annotator"}
+COMMITTED = {"landing", "comparison", "safety", "dashboard_batch", "dashboard_annotator", "model_version"}
 USERS = ["ann", "sam", "val", "fay", "xss", "lay", "eve", "sol"]
 
 # The tiny model is built in a subprocess while the stack starts (importing transformers takes a while).
@@ -124,6 +124,16 @@ def screenshot(page, name: str, *, full_page: bool = False) -> Path:
         COMMITTED_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, COMMITTED_SCREENSHOTS / f"{name}.png")
     return path
+
+
+def charts_of(page) -> list[dict]:
+    """Every chart <img> once each has loaded (or failed): its address, whether it is drawn, its size."""
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=60_000)
+    return page.eval_on_selector_all(
+        ".charts img",
+        "imgs => imgs.map(i => ({src: i.getAttribute('src'), complete: "
+        "i.complete, width: i.naturalWidth, height: i.naturalHeight}))",
+    )
 
 
 def log_in(page, username: str) -> None:

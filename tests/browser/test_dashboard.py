@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.browser.conftest import batch_id_of, log_in, overlap_items_ready, screenshot
+from tests.browser.conftest import batch_id_of, charts_of, log_in, overlap_items_ready, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -48,16 +48,6 @@ PROFILE = {
         {"name": "dash-noisy", "noise": 0.4},
     ],
 }
-
-
-def charts_of(page) -> list[dict]:
-    """Every chart <img> once each has loaded (or failed): its address, whether it is drawn, its size."""
-    page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=60_000)
-    return page.eval_on_selector_all(
-        ".charts img",
-        "imgs => imgs.map(i => ({src: i.getAttribute('src'), complete: "
-        "i.complete, width: i.naturalWidth, height: i.naturalHeight}))",
-    )
 
 
 def shown(page, selector: str) -> float:
