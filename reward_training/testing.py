@@ -161,7 +161,7 @@ def accelerate_launch_cpu(*args: str, processes: int = 2, fsdp: bool = False, ti
 
 def tiny_reward_config(base: str | Path, output_dir: str | Path, **changes):
     """A RewardConfig that trains a tiny reward model on `base` in seconds (8 pairs a step, 4 a micro-batch,
-    64 tokens, lr 3e-3, the HH chat format, no checkpoints); `changes` replace any field."""
+    one epoch, 64 tokens, lr 3e-3, the HH chat format, no checkpoints); `changes` replace any field."""
     from reward_training.config import config_build
     from reward_training.reward.reward_config import RewardConfig
 
@@ -170,6 +170,7 @@ def tiny_reward_config(base: str | Path, output_dir: str | Path, **changes):
         output_dir=str(output_dir),
         batch_size=8,
         micro_batch_size=4,
+        epochs=1,
         max_length=64,
         learning_rate=3e-3,
         chat_format="hh",

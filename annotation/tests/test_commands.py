@@ -8,6 +8,7 @@ from django.core.management import CommandError
 from annotation.models import Batch, ModelVersion
 from annotation.tests.commands import hh_harmless_write, hh_training_args, run
 from annotation.tests.factories import DialogueFactory, annotate, ready_turn
+from reward_training.reward.reward_config import SMALL_DATA_EPOCHS, SMALL_DATA_LEARNING_RATE
 
 pytestmark = pytest.mark.django_db
 
@@ -121,7 +122,12 @@ def test_train_and_evaluate_on_an_hh_file_as_the_contract_writes_it(tiny_policy_
         *hh_training_args("safety", tiny_policy_dir, hh, tmp_path / "rm", "--batch-size", "4", "--max-length", "64")
     )
     assert result["mixture"] == "none" and result["n_train_pairs"] + result["dropped_identical"] == 12
-    assert result["learning_rate"]["value"] == 1e-5  # no --lr: the paper's value for a model under 60B
+    # no --lr or --epochs on 12 pairs: the small-data settings, each with its reason
+    assert (
+        result["learning_rate"]["value"] == SMALL_DATA_LEARNING_RATE
+        and "small data" in result["learning_rate"]["reason"]
+    )
+    assert result["epochs"]["value"] == SMALL_DATA_EPOCHS and "12 training pairs" in result["epochs"]["reason"]
     manifest = json.loads((tmp_path / "rm" / "data_manifest.json").read_text())
     assert manifest["by_track"] == {"safety": 12}
     assert set(manifest["by_source"]) == {"hh-rlhf"}

@@ -34,7 +34,7 @@ from reward_training.reward.checkpoint import checkpoint_latest, checkpoint_load
 from reward_training.reward.final import final_save, pairs_evaluate
 from reward_training.reward.losses import margin_of, ranking_loss, safety_auxiliary_loss
 from reward_training.reward.model import dropout_disable, reward_model_load
-from reward_training.reward.reward_config import RewardConfig
+from reward_training.reward.reward_config import DEFAULT_MICRO_BATCH, RewardConfig
 from reward_training.reward.schedule import lr_factor, warmup_steps
 from reward_training.reward.scorer import RewardScorer
 from reward_training.tracking import RunTracker
@@ -91,10 +91,6 @@ def reward_train(
     output_dir = Path(config.output_dir)
 
     model, tokenizer = reward_model_load(config.base_model, seed=config.seed, own_pad=True)
-    learning_rate = config.learning_rate_choose(parameter_count(model))  # None: by the model size
-    config = replace(config, learning_rate=learning_rate["value"])
-    if main:
-        logger.info("reward model: %s", learning_rate["reason"])
     if config.disable_dropout:
         dropout_disable(model)
     packed = config.prefix_sharing and model.supports_prefix_sharing
@@ -105,6 +101,20 @@ def reward_train(
     )
     if not tokenized:
         raise ValueError("no training pairs left (all identical after truncation, or none given)")
+    # unset: the paper's batch, epochs and learning rate (by model size), or the small-data ones (reward_config.py)
+    chosen = config.data_size_choose(len(tokenized), parameter_count(model))
+    learning_rate = chosen["learning_rate"]
+    batch_size = chosen["batch_size"]["value"]
+    config = replace(
+        config,
+        batch_size=batch_size,
+        epochs=chosen["epochs"]["value"],
+        learning_rate=learning_rate["value"],
+        micro_batch_size=min(config.micro_batch_size or DEFAULT_MICRO_BATCH, batch_size),
+    )
+    if main:
+        for setting in chosen.values():
+            logger.info("reward model: %s", setting["reason"])
     lengths = [p.packed_length if packed else p.plain_length for p in tokenized]
     margins = torch.tensor([margin_of(train_pairs[p.index].strength, config.margin_table) for p in tokenized])  # (P,)
     safe = torch.tensor(
@@ -272,6 +282,8 @@ def reward_train(
         "warmup_steps": warmup,
         "resumed_from": state.get("resumed_from", []),
         "learning_rate": learning_rate,  # the peak learning rate and why (set, or derived from the model size)
+        "batch_size": chosen["batch_size"],  # and the batch and epochs: set, or derived from the data size
+        "epochs": chosen["epochs"],
         "prefix_sharing": packed,
         "length_grouping": config.length_grouping,
         "processes": world,

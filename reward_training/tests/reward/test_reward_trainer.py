@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,8 @@ def test_two_processes_under_accelerate_launch_match_one_process(tiny_llama_dir,
         "8",
         "--micro-batch-size",
         "2",
+        "--epochs",
+        "1",
         "--max-length",
         "64",
         "--learning-rate",
@@ -190,11 +193,39 @@ def test_two_processes_under_accelerate_launch_match_one_process(tiny_llama_dir,
     )
 
 
+def test_small_data_gets_small_data_settings_unless_they_are_set(tiny_llama_dir, tmp_path, synthetic):
+    # given 40 pairs and no batch, epochs or learning rate: the small-data settings, with their reasons
+    data = synthetic(tmp_path / "train.jsonl", 40, seed=1)
+    config = tiny_reward_config(tiny_llama_dir, tmp_path / "small", batch_size=None, learning_rate=None, epochs=None)
+    config = replace(config, micro_batch_size=None)
+    result = train_reward_model(config, [str(data)], "trl", progress=False)
+    assert (result["batch_size"]["value"], result["epochs"]["value"], result["learning_rate"]["value"]) == (32, 3, 5e-5)
+    assert result["steps"] == 3 * 2  # 40 pairs in batches of 32, three times
+    assert "40 training pairs, under 20,000" in result["batch_size"]["reason"]
+    state = json.loads((tmp_path / "small" / "trainer_state.json").read_text())
+    assert (state["config"]["batch_size"], state["config"]["micro_batch_size"], state["config"]["epochs"]) == (32, 8, 3)
+    # set explicitly, they are kept
+    kept = train_reward_model(tiny_reward_config(tiny_llama_dir, tmp_path / "set"), [str(data)], "trl", progress=False)
+    assert kept["batch_size"]["reason"] == "batch size 8 set explicitly" and kept["steps"] == 5
+
+
+def test_the_data_size_rule():
+    config = RewardConfig(base_model="m", output_dir="o")
+    many = config.data_size_choose(50_000, 7_000_000_000)
+    assert [many[k]["value"] for k in ("batch_size", "epochs", "learning_rate")] == [512, 1, 1e-5]  # the paper's
+    few_large = config.data_size_choose(3_000, 7_000_000_000)
+    assert [few_large[k]["value"] for k in ("batch_size", "epochs", "learning_rate")] == [32, 3, 1e-5]
+    few_small = config.data_size_choose(3_000, 22_700_000)
+    assert few_small["learning_rate"]["value"] == 5e-5 and "under 1B" in few_small["learning_rate"]["reason"]
+
+
 def test_an_unset_learning_rate_is_derived_from_the_model_size(tiny_llama_dir, tmp_path, synthetic, monkeypatch):
     from reward_training.reward import reward_trainer
 
     train = synthetic(tmp_path / "train.jsonl", 16, seed=1)
-    # given no learning rate, when the tiny model trains, then the paper's 1e-5 for models under 60B is used
+    # given no learning rate, when a model counted at 7B parameters trains (over 1B: no small-data rate), then the
+    # paper's 1e-5 for models under 60B is used
+    monkeypatch.setattr(reward_trainer, "parameter_count", lambda model: 7_000_000_000)
     small = train_reward_model(
         tiny_reward_config(tiny_llama_dir, tmp_path / "small", learning_rate=None), [str(train)], "trl", progress=False
     )
