@@ -232,6 +232,11 @@ def main() -> None:
     parser.add_argument("--turns-per-dialogue", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=16, help="per reply, for the demo model")
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (solo pool each)")
+    parser.add_argument(
+        "--worker-nice", type=int, default=0, help="the sampling workers' CPU priority (nice), 0 as the web server"
+    )
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn processes (docker-compose.yml: 4)")
+    parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn process (compose: 4)")
     parser.add_argument("--turn-timeout", type=float, default=120.0, help="seconds an annotator waits for a turn")
     parser.add_argument(
         "--grace-s",
@@ -249,11 +254,17 @@ def main() -> None:
 
     record = Record()
     with tempfile.TemporaryDirectory() as workdir:
-        stack = Stack(Path(workdir), redis_db=args.redis_db, worker_env=SOAK_ENV)
+        stack = Stack(
+            Path(workdir),
+            redis_db=args.redis_db,
+            worker_env=SOAK_ENV,
+            web_workers=args.web_workers,
+            web_threads=args.web_threads,
+        )
         try:
             stack.start()
             for n in range(args.workers):
-                stack.worker_start(f"w{n + 1}")
+                stack.worker_start(f"w{n + 1}", nice=args.worker_nice)
             stack_prepare(stack, max_new_tokens=args.max_new_tokens)
             SoakAnnotator.accounts = accounts_create(stack, args.annotators)
             SoakAnnotator.prompts = prompts_load()
@@ -298,6 +309,8 @@ def main() -> None:
         "model": "assets/demo-chat (2.4M parameters; sampling is quick, so the API is what is measured)",
         "max_new_tokens": args.max_new_tokens,
         "worker_processes": args.workers,
+        "worker_nice": args.worker_nice,
+        "gunicorn": {"workers": args.web_workers, "threads": args.web_threads},
         "latency_clock": "client side (locust), loopback, from sending the request to reading the whole answer",
         "endpoints": endpoints_report(record),
         "totals": {

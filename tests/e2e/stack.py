@@ -61,9 +61,13 @@ class Stack:
         redis_db: int = REDIS_DB,
         pg: str = PG,
         redis_url: str | None = None,
+        web_workers: int = 3,
+        web_threads: int = 2,
     ):
-        """`pg` and `redis_url` point the stack at other servers (the fault tests' private ones)."""
+        """`pg` and `redis_url` point the stack at other servers (the fault tests' private ones); gunicorn runs
+        `web_workers` processes of `web_threads` threads."""
         self.workdir = workdir
+        self.web_shape = (web_workers, web_threads)
         self.pg = pg
         self.db_name = f"rlhf_e2e_{uuid.uuid4().hex[:8]}"
         self.port = free_port()
@@ -102,9 +106,9 @@ class Stack:
                 "-b",
                 f"127.0.0.1:{self.port}",
                 "--workers",
-                "3",
+                str(self.web_shape[0]),
                 "--threads",
-                "2",
+                str(self.web_shape[1]),
                 "--timeout",
                 "60",
                 "--keep-alive",
@@ -126,11 +130,13 @@ class Stack:
             time.sleep(0.3)
         raise RuntimeError(f"the web server did not start; see {self.workdir / 'web.log'}")
 
-    def worker_start(self, name: str = "w1", queues: str = "cpu,default,training") -> subprocess.Popen:
-        """A real Celery worker (solo pool: prefork after importing torch can hang) with embedded beat."""
+    def worker_start(self, name: str = "w1", queues: str = "cpu,default,training", nice: int = 0) -> subprocess.Popen:
+        """A real Celery worker (solo pool: prefork after importing torch can hang) with embedded beat, at CPU
+        priority `nice` (0: as the web server)."""
         log = open(self.workdir / f"worker-{name}.log", "ab")
         worker = subprocess.Popen(
             [
+                *(["nice", "-n", str(nice)] if nice else []),
                 sys.executable,
                 "-m",
                 "celery",
