@@ -235,7 +235,7 @@ def main() -> None:
     parser.add_argument(
         "--worker-nice", type=int, default=0, help="the sampling workers' CPU priority (nice), 0 as the web server"
     )
-    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn processes (docker-compose.yml: 4)")
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn processes (compose: 4)")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn process (compose: 4)")
     parser.add_argument("--turn-timeout", type=float, default=120.0, help="seconds an annotator waits for a turn")
     parser.add_argument(

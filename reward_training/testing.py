@@ -10,6 +10,8 @@ gibberish; the same seed gives the same weights and tokenizer.
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
 
 import torch
@@ -117,6 +119,39 @@ def tiny_reward_model_save(path: str | Path, *, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     LlamaForSequenceClassification(tiny_llama_config(tokenizer, num_labels=1)).save_pretrained(path)
     tokenizer.save_pretrained(path)
+    return path
+
+
+TOPICS = ["weather", "music", "cooking", "travel", "garden", "sport", "books", "films", "cars", "money"]
+FILLER = ["the", "answer", "is", "that", "we", "can", "see", "it", "here", "now"]
+
+
+def synthetic_write(path: str | Path, n: int, *, seed: int) -> Path:
+    """n export-format pairs of a separable task: the chosen reply holds "good" somewhere inside,
+    the rejected one "bad" at the same place."""
+    rng = random.Random(seed)
+    strengths = ["significantly_better", "better", "slightly_better", "negligibly_better"]
+    lines = []
+    for i in range(n):
+        words = rng.sample(FILLER, 5)
+        at = rng.randrange(len(words))
+        good, bad = list(words), list(words)
+        good.insert(at, "good")
+        bad.insert(at, "bad")
+        row = {
+            "prompt": [{"role": "user", "content": f"tell me about {rng.choice(TOPICS)} {rng.choice(TOPICS)}"}],
+            "chosen": [{"role": "assistant", "content": " ".join(good)}],
+            "rejected": [{"role": "assistant", "content": " ".join(bad)}],
+            "strength": strengths[i % 4],
+            "margin": 0,
+            "track": "helpfulness",
+            "safety_bin": None,
+            "source": "platform",
+            "comparison_id": i,
+        }
+        lines.append(json.dumps(row))
+    path = Path(path)
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 

@@ -4,37 +4,18 @@ model-version page in Chromium: the loss curve is read from the run's event file
 `make screenshots` copies model_version (the full page) to docs/screenshots/.
 """
 
-import json
-
 import pytest
 
-from reward_training.testing import tiny_reward_model_save
+from reward_training.testing import synthetic_write, tiny_reward_model_save
 from tests.browser.conftest import charts_of, log_in, screenshot
 
 pytestmark = pytest.mark.browser
-
-TOPICS = ["the sea", "a garden", "bread", "the moon", "trains", "tea", "rain", "music"]
-
-
-def pairs_write(path, n: int):
-    """n TRL-style pairs of a separable task: the chosen reply says "good" where the rejected one says "bad"."""
-    rows = [
-        {
-            "prompt": [{"role": "user", "content": f"Tell me about {TOPICS[i % len(TOPICS)]}."}],
-            "chosen": [{"role": "assistant", "content": f"It is a good thing, number {i}."}],
-            "rejected": [{"role": "assistant", "content": f"It is a bad thing, number {i}."}],
-            "strength": "better",
-        }
-        for i in range(n)
-    ]
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
 
 
 def test_a_trained_reward_models_page_draws_its_loss_curve(stack, page, tmp_path):
     # given a reward model trained for a few steps by the command, with its run tracked and registered
     base = tiny_reward_model_save(tmp_path / "base")
-    data = pairs_write(tmp_path / "pairs.jsonl", 32)
+    data = synthetic_write(tmp_path / "pairs.jsonl", 32, seed=0)
     trained = stack.manage(
         "train_reward_model",
         "--kind",

