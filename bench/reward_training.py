@@ -3,6 +3,9 @@
     python bench/reward_training.py                       # speed: 3 alternating runs each, both models
     python bench/reward_training.py --models minilm       # one model only
     python bench/reward_training.py --accuracy            # train on pairs 1-1400, evaluate on 1401-1800
+    python bench/reward_training.py --accuracy --seeds 0,1,2 --parallel 2 --threads 1 --ablation
+                                                          # both trainers (and ours without length
+                                                          # grouping) at three seeds, two runs at a time
 
 Held equal: the pairs (identical pre-truncated token ids from our truncation, max length 256, so
 TRL drops none), batch 8 without gradient accumulation, AdamW (0.9, 0.95, eps 1e-5, wd 0.1 off
@@ -38,6 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.reward_training_runs import SEED, worker_ours, worker_trl  # noqa: E402
+
+ACCURACY_TRAIN, ACCURACY_EVAL = "1:1400", "1401:1800"
 
 DATA = str(Path(__file__).resolve().parents[1] / "assets" / "data" / "hh-harmless" / "harmless_dev.jsonl.gz")
 
@@ -92,16 +97,23 @@ def run_worker(args) -> None:
         evaluate = pairs_slice(args.data, first, last)
     with tempfile.TemporaryDirectory() as out:
         if args.worker == "trl":
-            result = worker_trl(args.base, train, evaluate, out)
+            result = worker_trl(args.base, train, evaluate, out, seed=args.seed)
         else:
             switches = json.loads(args.switches) if args.switches else {}
-            result = worker_ours(args.base, train, evaluate, out, **switches)
+            result = worker_ours(args.base, train, evaluate, out, **{"seed": args.seed, **switches})
     result["torch_threads"] = torch.get_num_threads()
     print("RESULT " + json.dumps(result), flush=True)
 
 
 def spawn(
-    worker: str, base: str, data: str, train: str, evaluate: str | None, threads: int, switches: dict | None = None
+    worker: str,
+    base: str,
+    data: str,
+    train: str,
+    evaluate: str | None,
+    threads: int,
+    switches: dict | None = None,
+    seed: int = SEED,
 ) -> dict:
     command = [
         sys.executable,
@@ -116,6 +128,8 @@ def spawn(
         train,
         "--threads",
         str(threads),
+        "--seed",
+        str(seed),
     ]
     if evaluate:
         command += ["--eval", evaluate]
@@ -128,6 +142,45 @@ def spawn(
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+def accuracy_line(result: dict) -> str:
+    low, high = result["accuracy_ci95"]
+    return (
+        f"{result['trainer']:<32s} seed {result['seed']}: accuracy {100 * result['accuracy']:.1f}% "
+        f"(95% CI {100 * low:.1f}-{100 * high:.1f}, n={result['n_eval']}), {result['pairs']} pairs in "
+        f"{result['seconds']:.0f} s ({result['pairs'] / result['cpu_seconds']:.2f} pairs per CPU-second)"
+    )
+
+
+def accuracy_seeds(args, base: str) -> None:
+    """MiniLM on HH rows 1-1,400, judged on 1,401-1,800: TRL and ours (and, with --ablation, ours without
+    length grouping) at each seed, --parallel runs at a time; then each trainer's mean over the seeds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+    variants = [("trl", None), ("ours", None)] + ([("ours", {"length_grouping": False})] if args.ablation else [])
+    jobs = [(worker, switches, seed) for seed in seeds for worker, switches in variants]
+
+    def one(job) -> dict:
+        worker, switches, seed = job
+        result = spawn(worker, base, args.data, ACCURACY_TRAIN, ACCURACY_EVAL, args.threads, switches, seed)
+        result["seed"] = seed
+        print(accuracy_line(result), flush=True)
+        return result
+
+    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+        results = list(pool.map(one, jobs))
+    by_trainer: dict[str, list[float]] = {}
+    for result in results:
+        by_trainer.setdefault(result["trainer"], []).append(result["accuracy"])
+    for trainer, accuracies in by_trainer.items():
+        print(
+            f"{trainer}: mean accuracy {100 * statistics.mean(accuracies):.2f}% over seeds {args.seeds} "
+            f"({', '.join(f'{100 * a:.1f}' for a in accuracies)})",
+            flush=True,
+        )
+    print("SUMMARY " + json.dumps({t: statistics.mean(a) for t, a in by_trainer.items()}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="minilm,llama", help="comma-separated: minilm, llama")
@@ -135,7 +188,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=256, help="speed: the first N pairs")
     parser.add_argument("--accuracy", action="store_true", help="train on 1-1400, evaluate on 1401-1800 (MiniLM)")
     parser.add_argument(
-        "--ablation", action="store_true", help="speed: also ours with each technique off (one run each)"
+        "--ablation",
+        action="store_true",
+        help="speed: also ours with each technique off (one run each); --accuracy: also ours without length grouping",
     )
     parser.add_argument("--data", default=DATA)
     parser.add_argument("--threads", type=int, default=2)
@@ -144,6 +199,9 @@ def main() -> None:
     parser.add_argument("--train", help=argparse.SUPPRESS)
     parser.add_argument("--eval", help=argparse.SUPPRESS)
     parser.add_argument("--switches", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
+    parser.add_argument("--seeds", default=str(SEED), help="--accuracy: comma-separated seeds, each run by both")
+    parser.add_argument("--parallel", type=int, default=1, help="--accuracy: runs at a time (give each --threads 1)")
     args = parser.parse_args()
     if args.worker:
         run_worker(args)
@@ -162,9 +220,9 @@ def main() -> None:
     cache = Path(tempfile.gettempdir()) / "rm-bench-llama-256x4"
     bases = {"minilm": minilm_dir(), "llama": None}
     if args.accuracy:
-        train, evaluate, models, runs = "1:1400", "1401:1800", ["minilm"], 1
-    else:
-        train, evaluate, models, runs = f"1:{args.pairs}", None, args.models.split(","), args.runs
+        accuracy_seeds(args, bases["minilm"])
+        return
+    train, evaluate, models, runs = f"1:{args.pairs}", None, args.models.split(","), args.runs
     summary = {}
     for name in models:
         base = bases[name] or llama_build(cache)
@@ -178,12 +236,6 @@ def main() -> None:
                     f"{result['pairs_per_second']:.2f} pairs/s "
                     f"({result['pairs'] / result['cpu_seconds']:.2f} pairs per CPU-second)"
                 )
-                if result.get("accuracy") is not None:
-                    low, high = result["accuracy_ci95"]
-                    line += (
-                        f"; accuracy {100 * result['accuracy']:.1f}% "
-                        f"(95% CI {100 * low:.1f}-{100 * high:.1f}, n={result['n_eval']})"
-                    )
                 print(line, flush=True)
                 if run == 0:
                     print(f"  config {worker}: {json.dumps(result['config'])}", flush=True)

@@ -25,6 +25,7 @@ def our_config(base: str, output_dir: str):
         max_length=MAX_LENGTH,
         learning_rate=LR,
         chat_format=CHAT_FORMAT,
+        epochs=1,  # TRL's num_train_epochs below (ours would derive 3 from the data size)
         save_every_steps=0,
         seed=SEED,
     )
@@ -39,7 +40,7 @@ def worker_ours(base: str, train, evaluate, output_dir: str, **switches) -> dict
     config = dataclasses.replace(our_config(base, output_dir), **switches)
     result = reward_train(config, train, eval_pairs=evaluate or None, progress=False)
     return {
-        "trainer": "ours" + "".join(f" {k}={v}" for k, v in switches.items()),
+        "trainer": "ours" + "".join(f" {k}={v}" for k, v in switches.items() if k != "seed"),
         "pairs": result["n_train_pairs"],
         "seconds": result["train_seconds"],
         "cpu_seconds": result["train_cpu_seconds"],
@@ -52,7 +53,7 @@ def worker_ours(base: str, train, evaluate, output_dir: str, **switches) -> dict
     }
 
 
-def worker_trl(base: str, train, evaluate, output_dir: str) -> dict:
+def worker_trl(base: str, train, evaluate, output_dir: str, seed: int = SEED) -> dict:
     import torch
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, TrainerCallback
@@ -66,7 +67,7 @@ def worker_trl(base: str, train, evaluate, output_dir: str) -> dict:
     from reward_training.reward.scorer import pairs_score
 
     tokenizer = tokenizer_load(base)
-    torch.manual_seed(SEED)  # the same head initialisation as ours
+    torch.manual_seed(seed)  # the same head initialisation as ours
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32)
     model.config.pad_token_id = tokenizer.pad_token_id
     encoder = is_encoder(model.config)
@@ -97,8 +98,8 @@ def worker_trl(base: str, train, evaluate, output_dir: str) -> dict:
         gradient_checkpointing=False,
         max_length=MAX_LENGTH,
         disable_dropout=True,
-        seed=SEED,
-        data_seed=SEED,
+        seed=seed,
+        data_seed=seed,
         use_cpu=not torch.cuda.is_available(),
         save_strategy="no",
         eval_strategy="no",
