@@ -34,7 +34,9 @@ from reward_training.policy.ppo import PPOConfig, ppo_train  # noqa: E402
 
 
 def oracle_rc(prompts, texts, ids):
-    return torch.tensor([1.0 / (1.0 + math.exp(-oracle_score(t))) for t in texts])
+    return torch.tensor(
+        [1.0 / (1.0 + math.exp(-oracle_score(t, p.messages[-1]["content"]))) for p, t in zip(prompts, texts)]
+    )
 
 
 def samples(model_dir, prompts, max_new_tokens, seed):
@@ -96,7 +98,10 @@ def main() -> None:
     judged = heldout[40:]
     before = samples(policy, judged, args.max_new_tokens, seed=12345)
     after = samples(args.output, judged, args.max_new_tokens, seed=12345)
-    rate = win_rate([outcome(oracle_score(a), oracle_score(b)) for a, b in zip(after, before)])
+    questions = [p.messages[-1]["content"] for p in judged]
+    score_after = [oracle_score(a, q) for a, q in zip(after, questions)]
+    score_before = [oracle_score(b, q) for b, q in zip(before, questions)]
+    rate = win_rate([outcome(a, b) for a, b in zip(score_after, score_before)])
     history = summary["history"]
     first, last = history[:5], history[-5:]
     print(
@@ -112,8 +117,8 @@ def main() -> None:
                 "kl_max": max(h["kl"] for h in history),
                 "logprob_max_diff": max(h["logprob_max_diff"] for h in history),
                 "heldout_rewards": summary.get("heldout_rewards"),
-                "oracle_score_before": sum(map(oracle_score, before)) / len(before),
-                "oracle_score_after": sum(map(oracle_score, after)) / len(after),
+                "oracle_score_before": sum(score_before) / len(before),
+                "oracle_score_after": sum(score_after) / len(after),
                 "oracle_win_rate": rate.as_dict(),
                 "config": {
                     "lr": args.lr,

@@ -75,7 +75,7 @@ def oracle_pairs(rows: list[dict]) -> list:
     for row in rows:
         for i in range(0, K, 2):
             a, b = row["texts"][i], row["texts"][i + 1]
-            verdict = oracle_judge(a, b)
+            verdict = oracle_judge(a, b, prompt=row["messages"][-1]["content"])
             chosen, rejected = (a, b) if verdict.chosen == "a" else (b, a)
             pairs.append(PreferencePair(tuple(row["messages"]), chosen, rejected, verdict.strength, "helpfulness"))
     return pairs
@@ -113,7 +113,7 @@ def measure(rows: list[dict], n_pairs: int, epochs: int, lr: float, decisive: bo
     gains, ceilings, wins = [], [], []
     for row in rows[TRAIN_PROMPTS:]:
         rm = scorer.score([row["messages"]] * K, row["texts"], finished=row["finished"]).tolist()
-        oracle = [oracle_score(t) for t in row["texts"]]
+        oracle = [oracle_score(t, row["messages"][-1]["content"]) for t in row["texts"]]
         pick = max(range(K), key=lambda j: rm[j])
         mean = sum(oracle) / K
         gains.append(oracle[pick] - mean)

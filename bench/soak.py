@@ -104,7 +104,8 @@ class SoakAnnotator(FastHttpUser):
         reading_s = self.think_s * self.rng.uniform(0.5, 1.5)
         gevent.sleep(reading_s)
         texts = {r["label"]: r["text"] for r in turn["responses"]}
-        decision = annotator_decide(self.profile, oracle_judge(texts["a"], texts["b"], track=self.track), self.rng)
+        verdict = oracle_judge(texts["a"], texts["b"], track=self.track, prompt=turn["prompt"])
+        decision = annotator_decide(self.profile, verdict, self.rng)
         body = {"chosen": decision.chosen, "strength": decision.strength, "time_spent_ms": int(reading_s * 1000)}
         if self.track == "safety":
             body.update(a_safe=decision.a_safe, b_safe=decision.b_safe)

@@ -6,7 +6,7 @@ the new one current only if the one it started from still is.
         refused = policy_promote(new, parent)   # None, or why not
 
 The reward models' combined reward is always a judge ("rm"); a caller adds others by name, each a
-function from a reply's text to a score (the simulated iterations and `evaluate_policy` add the
+function from a reply's text and its prompt to a score (the simulated iterations and `evaluate_policy` add the
 simulation's oracle). Nothing here imports the simulation.
 """
 
@@ -19,7 +19,7 @@ from django.db import transaction
 from annotation.models import ModelVersion
 from annotation.services.model_versions import model_version_set_current
 
-TextJudge = Callable[[str], float]
+TextJudge = Callable[[str, str], float]  # (reply, prompt) -> score
 
 
 def policy_compare(
@@ -57,7 +57,7 @@ def policy_compare(
             "combined"
         ].tolist()
         for name, judge in judges.items():
-            scores[f"{name}_{side}"] = [judge(text) for text in texts]
+            scores[f"{name}_{side}"] = [judge(text, item.messages[-1]["content"]) for item, text in zip(items, texts)]
     replies = [
         {
             "prompt": item.messages[-1]["content"],

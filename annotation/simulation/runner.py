@@ -139,7 +139,7 @@ class SimulatedAnnotator:
 
     def _answer(self, client: _Client, turn: dict, *, overlap: bool) -> None:
         texts = {r["label"]: r["text"] for r in turn["responses"]}
-        verdict = oracle_judge(texts["a"], texts["b"], track=self.config.track)
+        verdict = oracle_judge(texts["a"], texts["b"], track=self.config.track, prompt=turn["prompt"])
         decision = annotator_decide(self.profile, verdict, self.rng)
         if self.profile.think_s:
             time.sleep(self.profile.think_s * self.rng.uniform(0.5, 1.5))
