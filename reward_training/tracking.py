@@ -56,6 +56,11 @@ def _scalars(values: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return flat
 
 
+def _hparams(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings a tracker records as hyperparameters: the plain values (None and nested ones left out)."""
+    return {k: v for k, v in config.items() if isinstance(v, (bool, int, float, str))}
+
+
 class RunTracker:
     """One training run's tracker (or none): start, log step metrics, finish."""
 
@@ -72,7 +77,7 @@ class RunTracker:
         self.tracker = tracker
         self.run_name = run_name or Path(output_dir).name
         self.root = Path(tracking_dir) if tracking_dir else tracking_dir_default(output_dir)
-        self.config = {k: v for k, v in (config or {}).items() if isinstance(v, (bool, int, float, str))}
+        self.config = _hparams(config or {})
         self.trackers = self._build()
         self._accelerator: Any = None
         self._started = False
@@ -95,8 +100,11 @@ class RunTracker:
         """The folder that holds this run's events (TensorBoard only; the others keep their own store)."""
         return self.root / self.run_name if self.tracker == "tensorboard" else None
 
-    def start(self, accelerator: Any = None) -> None:
-        """Begin the run; with an Accelerator built with log_with=self.trackers, through it."""
+    def start(self, accelerator: Any = None, *, config: dict[str, Any] | None = None) -> None:
+        """Begin the run; with an Accelerator built with log_with=self.trackers, through it. `config` replaces
+        the one given at construction (a trainer that resolves settings after building its Accelerator)."""
+        if config is not None:
+            self.config = _hparams(config)
         self._accelerator = accelerator
         config = None if self.tracker == "tensorboard" else self.config  # the config already sits beside the weights
         if accelerator is not None:

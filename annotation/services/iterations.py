@@ -40,6 +40,7 @@ from annotation.simulation.oracle import oracle_score  # held-out evaluation onl
 from reward_training.data.prompts import prompts_read
 from reward_training.evaluation.policy_eval import win_rate_fields
 from reward_training.evaluation.win_rate import promotion_passes
+from reward_training.model_size import parameter_count_from_config
 
 logger = logging.getLogger(__name__)
 HELDOUT_EXAMPLES = 10  # held-out prompts whose replies before and after an iteration its result shows
@@ -165,11 +166,15 @@ def iteration_run(config: IterationConfig) -> dict:
     lap("reward_model_accuracy")
 
     rlhf_round = _rlhf_round(policy)
-    training = config.training(rlhf_round)
+    derived = {  # the settings left unset, chosen for this machine and this policy (each with its reason)
+        "rm_base": config.rm_base_choose(policy.path),
+        "sft_lr": config.sft_lr_choose(parameter_count_from_config(policy.path)),
+    }
+    training = config.training(rlhf_round, sft_lr=derived["sft_lr"]["value"])
     batch_names = sorted(Batch.objects.filter(dialogues__isnull=False).values_list("name", flat=True).distinct())
     rms = reward_models_train(
         data=data,
-        base=config.rm_base or policy.path,
+        base=derived["rm_base"]["value"],
         workdir=workdir,
         suffix=f"iter{iteration}",
         batches=batch_names,
@@ -287,6 +292,7 @@ def iteration_run(config: IterationConfig) -> dict:
         "heldout_examples": evaluation["replies"][:HELDOUT_EXAMPLES],
         "seconds": timings,
         "config": asdict(config),
+        "derived": derived,
     }
 
 

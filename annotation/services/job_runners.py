@@ -104,13 +104,22 @@ def _batch_prompts(batch: Batch) -> list:
     return items
 
 
+def _report_judges() -> dict:
+    """Judges the refresh job reports beside the reward models (never the gate's): the simulation's oracle,
+    where settings.REFRESH_ORACLE_WIN_RATE says simulated annotators made the comparisons; else none."""
+    if not settings.REFRESH_ORACLE_WIN_RATE:
+        return {}
+    from annotation.simulation.oracle import oracle_score
+
+    return {"oracle": oracle_score}
+
+
 def _refresh_policy(job: Job, report: JobReporter) -> tuple[dict, list[ModelVersion]]:
     """Rejection sampling from the current policy with the current RMs on this batch's prompts, then the
     promotion gate on held-out prompts: the new policy becomes current only if the RMs prefer it over
     the policy it started from, and only if that one is still current."""
     from annotation.services.promotion import policy_compare, policy_promote, policy_win_rates_record
     from annotation.services.training import policy_refresh
-    from annotation.simulation.oracle import oracle_score  # an independent judge for the report, not the gate
     from reward_training.evaluation.policy_eval import win_rate_fields
     from reward_training.evaluation.win_rate import promotion_passes
     from reward_training.policy.rejection_sampling_config import RejectionSamplingConfig
@@ -151,7 +160,7 @@ def _refresh_policy(job: Job, report: JobReporter) -> tuple[dict, list[ModelVers
         limit=settings.PROMOTION_HELDOUT_LIMIT,
         seed=training.seed,
         max_new_tokens=training.max_new_tokens or RejectionSamplingConfig.max_new_tokens,
-        judges={"oracle": oracle_score},
+        judges=_report_judges(),
     )
     passed = promotion_passes(evaluation["rm"], settings.PROMOTION_THRESHOLD)
     refused = policy_promote(new, policy) if passed else None

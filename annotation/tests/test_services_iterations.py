@@ -130,3 +130,23 @@ def test_each_policy_lineage_has_its_own_pool_and_a_hand_promotion_catches_up(se
     assert pool_read(policy_pool_dir(smol_rs)) == []
     assert policy_pool_merge(policy=smol_rs) == [1]
     assert [row["response"] for row in pool_read(policy_pool_dir(smol))] == ["smol's"]
+
+
+def test_unset_iteration_settings_are_derived_from_the_machine_and_the_policy_size():
+    """run_iteration's defaults: MiniLM reward models on a CPU machine, and an SFT learning rate by the policy's
+    size (3e-4 under 10M parameters, 1e-4 under 1B, the rejection-sampling default from there)."""
+    import torch
+
+    from annotation.services.iteration_config import IterationConfig
+    from reward_training.reward.model import packaged_encoder_dir
+
+    config = IterationConfig(url="")
+    assert (config.k, config.comparisons, config.rm_epochs, config.rm_lr, config.sft_lr) == (16, 50, None, None, None)
+    base = config.rm_base_choose("/models/policy")
+    assert base["value"] == ("/models/policy" if torch.cuda.is_available() else packaged_encoder_dir())
+    assert [config.sft_lr_choose(n)["value"] for n in (2_400_000, 135_000_000, 7_000_000_000)] == [3e-4, 1e-4, 1e-5]
+    assert "135M parameters" in config.sft_lr_choose(135_000_000)["reason"]
+    pinned = IterationConfig(url="", rm_base="/models/rm", sft_lr=2e-5)
+    assert pinned.rm_base_choose("/models/policy")["value"] == "/models/rm"
+    assert pinned.sft_lr_choose(135_000_000)["value"] == 2e-5
+    assert pinned.training(0, sft_lr=pinned.sft_lr_choose(1)["value"]).sft_lr == 2e-5

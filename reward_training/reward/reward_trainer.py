@@ -171,7 +171,7 @@ def reward_train(
         start_step = state["step"]
     accelerator.wait_for_everyone()
 
-    run.start(accelerator)
+    run.start(accelerator, config=config_dict(config))  # with the batch, epochs and lr resolved above
     bar = tqdm(
         total=total,
         initial=start_step,

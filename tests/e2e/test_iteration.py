@@ -58,6 +58,8 @@ def test_run_iteration_simulate_reduced(stack, tmp_path):
         str(rs_prompts),
         "--heldout-prompts",
         str(heldout),
+        "--rm-base",
+        str(policy),  # the tiny policy, not the CPU default MiniLM: seconds, not minutes
         "--promotion-threshold",
         "-1",
         "--ppo",
@@ -67,6 +69,9 @@ def test_run_iteration_simulate_reduced(stack, tmp_path):
 
     # rejection sampling made policy-iter1; PPO on top of it made policy-iter1-ppo, the one evaluated and promoted
     assert result["policy"] == "policy-iter1-ppo" and result["parent"] == "policy-v0"
+    # left unset, the SFT learning rate comes from the policy's size (a tiny model: the small-model 3e-4)
+    assert result["derived"]["sft_lr"]["value"] == 3e-4 and "parameters" in result["derived"]["sft_lr"]["reason"]
+    assert result["derived"]["rm_base"] == {"value": str(policy), "reason": "rm_base set explicitly"}
     assert result["ppo"]["iterations_run"] >= 1 and 0 <= result["ppo"]["versus_rejection_sampling_oracle_win_rate"] <= 1
     assert result["comparisons"] == {"helpfulness": 6, "safety": 6}
     assert result["promoted"] and result["current_policy"] == "policy-iter1-ppo"  # a gate of -1 always passes

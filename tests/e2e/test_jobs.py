@@ -156,6 +156,9 @@ def test_jobs_from_the_batch_page(stack):
         refresh_job,
     )  # nothing else moved the policy
     assert promoted == (rm_win > 0.5) and new["current"] == promoted and policies["demo-v0"]["current"] != promoted
+    # the simulation's word-list oracle is not reported for a team's own annotations (REFRESH_ORACLE_WIN_RATE off)
+    [(oracle_reported,)] = stack.sql("SELECT result ? 'oracle_win_rate' FROM annotation_job WHERE id = %s", refresh_job)
+    assert oracle_reported is False
     assert "policy-week1-safety-job" in admin.get(f"{stack.url}/dashboard/jobs/{refresh_job}/", timeout=30).text
     # and the batches page draws the new version's win rate over its parent, as the job measured it
     batches = admin.get(f"{stack.url}/dashboard/", timeout=30).text

@@ -44,6 +44,9 @@ JOB_STALE_S = _float("JOB_STALE_S", 600.0)  # a running job whose heartbeat is t
 RM_BASE_MODEL = os.environ.get("RM_BASE_MODEL", "")  # "" = the current policy (the paper's choice)
 RM_ACCURACY_NIGHTLY_HOUR = int(_float("RM_ACCURACY_NIGHTLY_HOUR", 2.0))  # UTC hour of the nightly RM check
 PROMOTION_HELDOUT_LIMIT = int(_float("PROMOTION_HELDOUT_LIMIT", 200.0))  # held-out prompts the refresh job's gate uses
+# The refresh job also reports the simulated annotators' oracle win rate: only where simulated annotators
+# made the comparisons (a word-list oracle says nothing about a real team's preferences).
+REFRESH_ORACLE_WIN_RATE = _bool("REFRESH_ORACLE_WIN_RATE", False)
 # import_preferences: the longest line it reads, in bytes (refused before it is read whole), and the longest
 # text (a message or a reply), in characters.
 IMPORT_MAX_LINE_BYTES = int(_float("IMPORT_MAX_LINE_BYTES", 1024 * 1024))

@@ -38,6 +38,7 @@ RM_BASE_MODEL = env.RM_BASE_MODEL
 RM_ACCURACY_NIGHTLY_HOUR = env.RM_ACCURACY_NIGHTLY_HOUR
 HELDOUT_PROMPTS = env.BASE_DIR / "assets" / "prompts" / "heldout.jsonl"  # with a safety flag per prompt
 PROMOTION_HELDOUT_LIMIT = env.PROMOTION_HELDOUT_LIMIT
+REFRESH_ORACLE_WIN_RATE = env.REFRESH_ORACLE_WIN_RATE
 # The promotion gate: a refreshed policy becomes current when its RM-judged win rate is above this.
 PROMOTION_THRESHOLD = 0.5
 # Imported preference files: the longest line (bytes) and the longest message or reply (characters).

@@ -29,7 +29,7 @@ class Command(JsonCommand):
             required=True,
             help="annotate with simulated annotators (the only mode so far)",
         )
-        parser.add_argument("--k", type=int, default=8)
+        parser.add_argument("--k", type=int, default=IterationConfig.k, help="rejection sampling: samples per prompt")
         parser.add_argument(
             "--rs-temperatures",
             type=_temperatures,
@@ -65,19 +65,41 @@ class Command(JsonCommand):
         )
         parser.add_argument("--url", help="server to drive (default: one started inside this command)")
         parser.add_argument("--users", type=int, default=4)
-        parser.add_argument("--comparisons", type=int, default=25, help="per simulated annotator and track")
+        parser.add_argument(
+            "--comparisons", type=int, default=IterationConfig.comparisons, help="per simulated annotator and track"
+        )
         parser.add_argument("--profile")
         parser.add_argument("--max-new-tokens", type=int, default=64)
         parser.add_argument("--rs-prompts")
         parser.add_argument("--heldout-prompts")
         parser.add_argument("--heldout-limit", type=int)
-        parser.add_argument("--rm-base", help="default: the current policy")
-        parser.add_argument("--rm-epochs", type=int, default=1, help="passes over the data per reward model")
-        parser.add_argument("--rm-lr", type=float, default=1e-4, help="reward models' peak learning rate")
         parser.add_argument(
-            "--sft-epochs", type=float, default=2.0, help="rejection sampling: SFT passes over the pool"
+            "--rm-base",
+            help="the reward models' base checkpoint (default: the current policy with CUDA, the packaged "
+            "MiniLM encoder on a CPU machine)",
         )
-        parser.add_argument("--sft-lr", type=float, default=1e-4, help="rejection sampling: SFT peak learning rate")
+        parser.add_argument(
+            "--rm-epochs",
+            type=int,
+            help="passes over the data per reward model (default: derived, 3 under 20,000 pairs, else 1)",
+        )
+        parser.add_argument(
+            "--rm-lr",
+            type=float,
+            help="reward models' peak learning rate (default: derived from the data and model sizes)",
+        )
+        parser.add_argument(
+            "--sft-epochs",
+            type=float,
+            default=IterationConfig.sft_epochs,
+            help="rejection sampling: SFT passes over the pool",
+        )
+        parser.add_argument(
+            "--sft-lr",
+            type=float,
+            help="rejection sampling: SFT peak learning rate (default: derived from the policy's size: 3e-4 "
+            "under 10M parameters, 1e-4 under 1B, else 1e-5)",
+        )
         parser.add_argument("--promotion-threshold", type=float, default=0.5)
         parser.add_argument("--seed", type=int, default=0)
 

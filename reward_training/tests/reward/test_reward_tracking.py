@@ -36,3 +36,14 @@ def test_tracker_none_writes_nothing_and_an_unknown_one_is_refused(tiny_llama_di
     assert not (tmp_path / "runs").exists()
     with pytest.raises(ValueError, match="tracker must be one of tensorboard, mlflow, wandb, trackio, none"):
         tiny_reward_config(tiny_llama_dir, tmp_path / "rm2", tracker="neptune")
+
+
+def test_the_tracked_hyperparameters_are_the_resolved_ones(tmp_path):
+    """Batch, epochs and lr left unset are derived from the data after the tracker is built: the run records
+    the values trained with, not None."""
+    from reward_training.tracking import RunTracker
+
+    run = RunTracker("none", output_dir=tmp_path / "rm", config={"batch_size": None, "epochs": None, "seed": 0})
+    assert run.config == {"seed": 0}
+    run.start(config={"batch_size": 32, "epochs": 3, "seed": 0, "margin_table": {"better": 1.0}})
+    assert run.config == {"batch_size": 32, "epochs": 3, "seed": 0}
