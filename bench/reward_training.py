@@ -12,7 +12,7 @@ TRL drops none), batch 8 without gradient accumulation, AdamW (0.9, 0.95, eps 1e
 biases and norms; the fused torch kernel in both, TRL's default), peak lr 1e-5 with the same
 warm-up + cosine-to-10% schedule, clipping 1.0, fp32, no gradient checkpointing (TRL turns it on by
 default), dropout off (TRL's default), seed 0.
-Both configs are printed. Each run is its own subprocess; throughput is pairs over the seconds of
+Both configs are printed (speed runs). Each run is its own subprocess; throughput is pairs over the seconds of
 the training loop (TRL: on_train_begin to on_train_end; ours: the sum of optimizer-step times),
 model loading, tokenisation and the final save left out of both. Pairs per CPU-second (process
 CPU time over the same span) is printed beside it: on a machine shared with other work it is the
@@ -256,7 +256,7 @@ def main() -> None:
             f"ratio {summary[name]['cpu_ratio']:.2f}x",
             flush=True,
         )
-        if args.ablation and not args.accuracy:
+        if args.ablation:
             for switches in (
                 {"prefix_sharing": False},
                 {"length_grouping": False},

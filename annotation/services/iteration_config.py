@@ -38,7 +38,7 @@ class IterationConfig:
     # None: the current policy where CUDA is (the paper initialises RMs from the chat model), the packaged
     # MiniLM encoder on a CPU machine (a 135M decoder RM trains several times slower there; rm_base_choose)
     rm_base: str | None = None
-    rm_batch_size: int = 32
+    rm_batch_size: int | None = None  # None: derived with the epochs and lr (32 under 20,000 pairs, else 512)
     rm_max_length: int = 256
     rm_lr: float | None = None  # None: derived from the data size and the model (RewardConfig.data_size_choose)
     rm_epochs: int | None = None  # None: likewise (3 under 20,000 pairs, the paper's 1 from there)

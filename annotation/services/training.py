@@ -33,13 +33,13 @@ TRACKS = tuple(Track.values)
 
 @dataclass
 class TrainingSettings:
-    """Overrides of the reward-model and rejection-sampling settings; None keeps the paper's default
-    (RewardConfig, RejectionSamplingConfig). `run_iteration` sets values that suit the tiny demo model;
-    the dashboard's jobs take them from the JOB_TRAINING setting."""
+    """Overrides of the reward-model and rejection-sampling settings; None keeps the default of
+    RewardConfig (derived from the data and model sizes) or RejectionSamplingConfig. `run_iteration` sets
+    its own (IterationConfig.training); the dashboard's jobs take them from the JOB_TRAINING setting."""
 
     rm_batch_size: int | None = None
     rm_max_length: int | None = None
-    rm_lr: float | None = None  # None: from the base model's size (RewardConfig.learning_rate_choose)
+    rm_lr: float | None = None  # None: from the data and base model sizes (RewardConfig.data_size_choose)
     rm_epochs: int | None = None
     rm_save_every_steps: int | None = None
     k: int | None = None  # rejection sampling: samples per prompt
@@ -134,6 +134,8 @@ def reward_models_train(
                     "dropped_identical",
                     "resumed_from",
                     "tracking",
+                    "batch_size",
+                    "epochs",
                     "learning_rate",
                 )
             },

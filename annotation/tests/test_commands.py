@@ -8,7 +8,7 @@ from django.core.management import CommandError
 from annotation.models import Batch, ModelVersion
 from annotation.tests.commands import hh_harmless_write, hh_training_args, run
 from annotation.tests.factories import DialogueFactory, annotate, ready_turn
-from reward_training.reward.reward_config import SMALL_DATA_EPOCHS, SMALL_DATA_LEARNING_RATE
+from reward_training.reward.reward_config import SMALL_DATA_LEARNING_RATE, SMALL_DATA_MAX_EPOCHS
 
 pytestmark = pytest.mark.django_db
 
@@ -127,7 +127,7 @@ def test_train_and_evaluate_on_an_hh_file_as_the_contract_writes_it(tiny_policy_
         result["learning_rate"]["value"] == SMALL_DATA_LEARNING_RATE
         and "small data" in result["learning_rate"]["reason"]
     )
-    assert result["epochs"]["value"] == SMALL_DATA_EPOCHS and "12 training pairs" in result["epochs"]["reason"]
+    assert result["epochs"]["value"] == SMALL_DATA_MAX_EPOCHS and "12 training pairs" in result["epochs"]["reason"]
     manifest = json.loads((tmp_path / "rm" / "data_manifest.json").read_text())
     assert manifest["by_track"] == {"safety": 12}
     assert set(manifest["by_source"]) == {"hh-rlhf"}

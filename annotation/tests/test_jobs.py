@@ -294,3 +294,14 @@ def test_only_a_promoted_refresh_adds_its_samples_to_its_lineages_pool(settings,
     assert policy_promote(new, parent) is None
     assert policy_promote(late, parent) is not None
     assert [row["response"] for row in pool_read(pool)] == ["from p1"]
+
+
+def test_the_refresh_job_reports_the_simulation_oracle_only_where_it_is_switched_on(settings):
+    """A word-list oracle says nothing about a real team's preferences: off unless REFRESH_ORACLE_WIN_RATE."""
+    from annotation.services.job_runners import _report_judges
+    from annotation.simulation.oracle import oracle_score
+
+    settings.REFRESH_ORACLE_WIN_RATE = False
+    assert _report_judges() == {}
+    settings.REFRESH_ORACLE_WIN_RATE = True
+    assert _report_judges() == {"oracle": oracle_score}

@@ -8,10 +8,11 @@ if [[ -z "${PYTHON:-}" ]]; then
   if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-# Wheels carried to a machine without a registry (DEVELOPERS.md, "GPU time": our transformers pin, say)
-# go in ahead of that machine's own packages.
-if compgen -G ".whl/*.whl" >/dev/null; then
-  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/gpu-bench-site .whl/*.whl
-  export PYTHONPATH="/tmp/gpu-bench-site${PYTHONPATH:+:$PYTHONPATH}"
+# Wheels carried to a card's machine, which has no registry (DEVELOPERS.md, "GPU time": our transformers
+# pin, say), go in ahead of its own packages; a --cpu run uses the venv as it is.
+if [[ " $* " != *" --cpu "* ]] && compgen -G ".whl/*.whl" >/dev/null; then
+  site="$(mktemp -d)"
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" .whl/*.whl
+  export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
 fi
 exec "$PYTHON" bench/gpu/gpu_bench.py "$@"

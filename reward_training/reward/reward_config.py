@@ -29,6 +29,11 @@ LEARNING_RATE, LARGE_MODEL_LEARNING_RATE = 1e-5, 5e-6
 PAPER_BATCH_SIZE, PAPER_EPOCHS = 512, 1
 SMALL_DATA_PAIRS = 20_000
 SMALL_DATA_BATCH_SIZE, SMALL_DATA_EPOCHS, SMALL_DATA_LEARNING_RATE = 32, 3, 5e-5
+# With fewer pairs still (a loop iteration's few hundred), three passes are a couple of dozen steps: MiniLM on
+# 200 oracle-labelled SmolLM2 pairs reached 57.3% at 3 epochs and 64.5% at 10 (bench/RESULTS.md, "Why the
+# SmolLM2 run missed"). So small data gets as many epochs as make SMALL_DATA_MIN_STEPS optimizer steps,
+# from SMALL_DATA_EPOCHS up to SMALL_DATA_MAX_EPOCHS (which bounds the time a loop iteration spends on them).
+SMALL_DATA_MIN_STEPS, SMALL_DATA_MAX_EPOCHS = 128, 8
 SMALL_DATA_MAX_PARAMETERS = 1e9
 
 
@@ -155,6 +160,18 @@ class RewardConfig:
             reason = f"{what} {chosen:g} derived from the data size: {data} (paper: {paper:g}; small data: {below:g})"
             return {"value": chosen, "parameters": None, "reason": reason}
 
+        batch_size = pick(self.batch_size, "batch size", PAPER_BATCH_SIZE, SMALL_DATA_BATCH_SIZE)
+        epochs = pick(self.epochs, "epochs", PAPER_EPOCHS, SMALL_DATA_EPOCHS)
+        if self.epochs is None and small:
+            per_epoch = -(-n_pairs // batch_size["value"])
+            value = min(SMALL_DATA_MAX_EPOCHS, max(SMALL_DATA_EPOCHS, -(-SMALL_DATA_MIN_STEPS // per_epoch)))
+            epochs = {
+                "value": value,
+                "parameters": None,
+                "reason": f"epochs {value} derived from the data size: {data} make {per_epoch} steps an epoch, "
+                f"and small data gets enough epochs for {SMALL_DATA_MIN_STEPS} steps, from {SMALL_DATA_EPOCHS} to "
+                f"{SMALL_DATA_MAX_EPOCHS} (paper: {PAPER_EPOCHS})",
+            }
         learning_rate = self.learning_rate_choose(n_params)
         if self.learning_rate is None and small and n_params < SMALL_DATA_MAX_PARAMETERS:
             learning_rate = {
@@ -164,11 +181,7 @@ class RewardConfig:
                 f"{parameters_text(n_params)} parameters, under {parameters_text(int(SMALL_DATA_MAX_PARAMETERS))} "
                 f"(else {learning_rate['value']:g}, from the model size)",
             }
-        return {
-            "batch_size": pick(self.batch_size, "batch size", PAPER_BATCH_SIZE, SMALL_DATA_BATCH_SIZE),
-            "epochs": pick(self.epochs, "epochs", PAPER_EPOCHS, SMALL_DATA_EPOCHS),
-            "learning_rate": learning_rate,
-        }
+        return {"batch_size": batch_size, "epochs": epochs, "learning_rate": learning_rate}
 
     def learning_rate_choose(self, n_params: int) -> dict:
         """The peak learning rate to train with, {"value", "parameters", "reason"}: learning_rate when set,

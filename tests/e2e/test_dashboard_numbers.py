@@ -142,7 +142,7 @@ def test_dashboard_numbers_match_the_raw_rows(stack, tmp_path):
     assert all(len(v) == USERS for v in votes.values()) and len(votes) == ITEMS
     for prompt, by_name in votes.items():  # the oracle-faithful annotator agrees with the oracle on every item
         first, second = sources[prompt]
-        assert by_name["faithful"] == ("x" if oracle_judge(first, second).chosen == "a" else "y")
+        assert by_name["faithful"] == ("x" if oracle_judge(first, second, prompt=prompt).chosen == "a" else "y")
     agreement, kappa = own_fleiss([list(v.values()) for v in votes.values()])
     pair_kappas = {
         (a, b): own_cohen([(votes[p][a], votes[p][b]) for p in votes])

@@ -199,11 +199,11 @@ def test_small_data_gets_small_data_settings_unless_they_are_set(tiny_llama_dir,
     config = tiny_reward_config(tiny_llama_dir, tmp_path / "small", batch_size=None, learning_rate=None, epochs=None)
     config = replace(config, micro_batch_size=None)
     result = train_reward_model(config, [str(data)], "trl", progress=False)
-    assert (result["batch_size"]["value"], result["epochs"]["value"], result["learning_rate"]["value"]) == (32, 3, 5e-5)
-    assert result["steps"] == 3 * 2  # 40 pairs in batches of 32, three times
+    assert (result["batch_size"]["value"], result["epochs"]["value"], result["learning_rate"]["value"]) == (32, 8, 5e-5)
+    assert result["steps"] == 8 * 2  # 40 pairs in batches of 32: two steps an epoch, so the most epochs, eight
     assert "40 training pairs, under 20,000" in result["batch_size"]["reason"]
     state = json.loads((tmp_path / "small" / "trainer_state.json").read_text())
-    assert (state["config"]["batch_size"], state["config"]["micro_batch_size"], state["config"]["epochs"]) == (32, 8, 3)
+    assert (state["config"]["batch_size"], state["config"]["micro_batch_size"], state["config"]["epochs"]) == (32, 8, 8)
     # set explicitly, they are kept
     kept = train_reward_model(tiny_reward_config(tiny_llama_dir, tmp_path / "set"), [str(data)], "trl", progress=False)
     assert kept["batch_size"]["reason"] == "batch size 8 set explicitly" and kept["steps"] == 5
@@ -215,6 +215,9 @@ def test_the_data_size_rule():
     assert [many[k]["value"] for k in ("batch_size", "epochs", "learning_rate")] == [512, 1, 1e-5]  # the paper's
     few_large = config.data_size_choose(3_000, 7_000_000_000)
     assert [few_large[k]["value"] for k in ("batch_size", "epochs", "learning_rate")] == [32, 3, 1e-5]
+    # epochs: enough for 128 steps, from 3 to 8 (a loop iteration's few hundred pairs get the most)
+    assert [config.data_size_choose(n, 22_700_000)["epochs"]["value"] for n in (200, 400, 1_000, 1_400)] == [8, 8, 4, 3]
+    assert "13 steps an epoch" in config.data_size_choose(400, 22_700_000)["epochs"]["reason"]
     few_small = config.data_size_choose(3_000, 22_700_000)
     assert few_small["learning_rate"]["value"] == 5e-5 and "under 1B" in few_small["learning_rate"]["reason"]
 
