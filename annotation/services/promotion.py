@@ -47,6 +47,7 @@ def policy_compare(
 
     judges = dict(judges or {})
     items = prompts_read(prompts_file)[:limit]
+    questions = [item.messages[-1]["content"] for item in items]
     sampling = dict(temperature=0.7, max_new_tokens=max_new_tokens, seed=seed)
     new, new_finished = policy_samples(new_path, items, **sampling)
     old, old_finished = policy_samples(old_path, items, **sampling)
@@ -57,16 +58,16 @@ def policy_compare(
             "combined"
         ].tolist()
         for name, judge in judges.items():
-            scores[f"{name}_{side}"] = [judge(text, item.messages[-1]["content"]) for item, text in zip(items, texts)]
+            scores[f"{name}_{side}"] = [judge(text, question) for question, text in zip(questions, texts)]
     replies = [
         {
-            "prompt": item.messages[-1]["content"],
+            "prompt": question,
             "safety": item.safety,
             "new": a,
             "old": b,
             **{key: values[i] for key, values in scores.items()},
         }
-        for i, (item, a, b) in enumerate(zip(items, new, old))
+        for i, (item, question, a, b) in enumerate(zip(items, questions, new, old))
     ]
     truncated = {"new": truncated_share(new_finished), "old": truncated_share(old_finished)}
     flags = [item.safety for item in items]

@@ -161,8 +161,9 @@ class RewardConfig:
             return {"value": chosen, "parameters": None, "reason": reason}
 
         batch_size = pick(self.batch_size, "batch size", PAPER_BATCH_SIZE, SMALL_DATA_BATCH_SIZE)
-        epochs = pick(self.epochs, "epochs", PAPER_EPOCHS, SMALL_DATA_EPOCHS)
-        if self.epochs is None and small:
+        if self.epochs is not None or not small:
+            epochs = pick(self.epochs, "epochs", PAPER_EPOCHS, SMALL_DATA_EPOCHS)
+        else:  # small data, unset: enough passes for SMALL_DATA_MIN_STEPS steps
             per_epoch = -(-n_pairs // batch_size["value"])
             value = min(SMALL_DATA_MAX_EPOCHS, max(SMALL_DATA_EPOCHS, -(-SMALL_DATA_MIN_STEPS // per_epoch)))
             epochs = {

@@ -77,9 +77,7 @@ def reward_train(
     pairs_per_second, output_dir, n_train_pairs, dropped_identical, steps, train_loss, ...
     `on_step(step, total_steps)` is called after each optimizer step (and its checkpoint), on every process.
     """
-    run = RunTracker(
-        config.tracker, output_dir=config.output_dir, config=config_dict(config), tracking_dir=config.tracking_dir
-    )
+    run = RunTracker(config.tracker, output_dir=config.output_dir, tracking_dir=config.tracking_dir)  # config: at start
     accelerator = Accelerator(
         mixed_precision=_mixed_precision(config), cpu=not torch.cuda.is_available(), log_with=run.trackers or None
     )
